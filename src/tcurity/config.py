@@ -1,0 +1,157 @@
+"""``params.yaml`` loaded once into typed objects.
+
+Each DVC stage reads its own section plus ``base``; code never rebuilds a path that a section names. Runtime
+settings of services (URLs, secrets, ports) are not here: they come from the environment (see ``serving`` and
+``web/backend``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PARAMS_PATH = PROJECT_ROOT / "params.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseParams(_Section):
+    seed: int
+    log_level: str = "INFO"
+
+
+class DataParams(_Section):
+    balabit_dir: Path
+    tiles_dir: Path
+
+
+class SplitParams(_Section):
+    train_users: list[str]
+    calib_users: list[str]
+    test_users: list[str]
+    attacker_users: list[str]
+
+    def split_of(self, user: str) -> str:
+        """The split a user belongs to (``train``, ``calib``, ``test`` or ``attacker``)."""
+        for name in ("train", "calib", "test", "attacker"):
+            if user in getattr(self, f"{name}_users"):
+                return name
+        raise KeyError(f"user {user!r} is in no split of params.yaml")
+
+
+class SamplingParams(_Section):
+    grid_ms: float
+    max_gap_ms: float
+
+
+class MlflowParams(_Section):
+    tracking_uri: str
+    artifact_root: Path
+
+
+class PrepareHumansParams(_Section):
+    out_dir: Path
+    sampler_path: Path
+    min_chord_px: float
+    max_chord_px: float
+    min_duration_ms: float
+    max_duration_ms: float
+    max_pause_ms: float
+    max_deviation: float
+    max_strokes_per_user: int
+
+
+class SimulateBotsParams(_Section):
+    out_dir: Path
+    traces_per_family: int
+
+
+class FeaturizeParams(_Section):
+    out_dir: Path
+
+
+class TrainPhaseAParams(_Section):
+    experiment: str
+    model_name: str
+    notebook: Path
+    executed_notebook: Path
+    model_dir: Path
+    n_estimators: int
+    max_samples: int
+    max_features: float
+    target_frr: float
+
+
+class EvaluatePhaseAParams(_Section):
+    metrics_path: Path
+    plots_dir: Path
+    frr_for_recall: float
+
+
+class PromoteParams(_Section):
+    min_human_pass_rate: float
+    min_auc: float
+    min_naive_block_rate: float
+    max_metric_drop: float
+
+
+class Params(BaseModel):
+    """Every section of ``params.yaml``; unknown sections are kept for stages that type their own."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    base: BaseParams
+    data: DataParams
+    split: SplitParams
+    sampling: SamplingParams
+    mlflow: MlflowParams
+    prepare_humans: PrepareHumansParams
+    simulate_bots: SimulateBotsParams
+    featurize: FeaturizeParams
+    train_phase_a: TrainPhaseAParams
+    evaluate_phase_a: EvaluatePhaseAParams
+    promote_phase_a: PromoteParams
+
+
+def load_params(path: Path | None = None) -> Params:
+    """Reads ``params.yaml`` (the project's, unless ``path`` names another)."""
+    with (path or PARAMS_PATH).open() as f:
+        return Params.model_validate(yaml.safe_load(f))
+
+
+@lru_cache(maxsize=1)
+def params() -> Params:
+    """The project's parameters, loaded once per process."""
+    return load_params()
+
+
+def resolve(path: Path) -> Path:
+    """A path of ``params.yaml`` (relative to the project root) as an absolute path."""
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def tracking_uri(p: Params | None = None) -> str:
+    """The MLflow tracking URI: ``MLFLOW_TRACKING_URI`` when set, else the project's SQLite registry."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or (p or params()).mlflow.tracking_uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        db = resolve(Path(uri[len(prefix) :]))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        return f"{prefix}{db}"
+    return uri
+
+
+def setup_logging(level: str | None = None) -> None:
+    """Configures the root logger once, for entry points (stages, CLIs, notebooks)."""
+    logging.basicConfig(
+        level=(level or os.environ.get("TCURITY_LOG_LEVEL") or params().base.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )

@@ -1,0 +1,110 @@
+"""Phase A features: how one tear along the perforation moved.
+
+The press (``down`` … ``up``) is put on the canonical grid (:mod:`tcurity.sampling`) in perforation lengths, then
+described by scale-free kinematic measures. Nothing here looks at raw event times or counts, which carry the
+device's polling rate rather than the person's movement; those browser signals are rule checks in serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tcurity.features import kinematics as km
+from tcurity.geometry import perforation_length_px, perforation_polyline, project_onto_polyline
+from tcurity.sampling import DEFAULT_GRID_MS, Path2, canonical_grid
+from tcurity.traces import PerforationTask, TraceArrays
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "log_duration_s",
+    "path_efficiency",
+    "peak_speed_ratio",
+    "speed_cv",
+    "t_peak_frac",
+    "n_speed_peaks",
+    "ldlj",
+    "accel_sign_changes",
+    "turn_mean",
+    "turn_max",
+    "dev_max",
+    "dev_mean_abs",
+    "dev_crossings",
+    "pause_frac",
+    "start_speed_frac",
+    "end_speed_frac",
+    "overshoot",
+    "backtrack",
+)
+"""The features, in the order of the vectors :func:`phase_a_features` returns."""
+
+
+@dataclass(frozen=True, slots=True)
+class PressPath:
+    """A press on the canonical grid, in perforation lengths, with its position along and across the line."""
+
+    path: Path2
+    along: NDArray[np.float64]  # along the chord: 0 at the perforation's start, 1 at its end (unclamped)
+    across: NDArray[np.float64]  # signed distance from the curve, in perforation lengths
+
+
+def press_path(task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFAULT_GRID_MS) -> PressPath:
+    """The first press of a trace, on the canonical grid, in perforation lengths.
+
+    Raises:
+        ValueError: when the trace holds no complete press.
+    """
+    spans = arrays.press_spans()
+    if not spans:
+        raise ValueError("the trace holds no press")
+    lo, hi = spans[0]
+    px, py = arrays.in_pixels(task.area_px)
+    raw = Path2(arrays.t_ms[lo : hi + 1], px[lo : hi + 1], py[lo : hi + 1])
+    grid = canonical_grid(raw, grid_ms)
+    line = perforation_polyline(task)
+    _, offset = project_onto_polyline(line, grid.x, grid.y)
+    length = perforation_length_px(task)
+    scaled = Path2(grid.t_ms, grid.x / length, grid.y / length)
+    along, _ = km.chord_frame(scaled, line[0] / length, line[-1] / length)
+    return PressPath(scaled, along, offset / length)
+
+
+def phase_a_features(task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFAULT_GRID_MS) -> NDArray[
+    np.float64
+]:
+    """The feature vector of a Phase A trace, in the order of :data:`FEATURE_NAMES`."""
+    return features_of_press(press_path(task, arrays, grid_ms))
+
+
+def features_of_press(press: PressPath) -> NDArray[np.float64]:
+    """Feature vector of a press already on the canonical grid."""
+    path = press.path
+    duration_s = max(path.duration_ms, 1.0) / 1000.0
+    v = km.speeds(path)
+    peak = float(np.max(v)) if len(v) else 0.0
+    mean = float(np.mean(v)) if len(v) else 0.0
+    accel = np.diff(v)
+    turns = km.turning_angles(path)
+    du = np.diff(press.along)
+    values = {
+        "log_duration_s": float(np.log10(duration_s)),
+        "path_efficiency": km.path_efficiency(path),
+        "peak_speed_ratio": peak / mean if mean > 0 else 1.0,
+        "speed_cv": float(np.std(v) / mean) if mean > 0 else 0.0,
+        "t_peak_frac": (float(np.argmax(v)) + 0.5) / len(v) if len(v) else 0.5,
+        "n_speed_peaks": float(km.count_peaks(v, 0.2 * peak)),
+        "ldlj": km.log_dimensionless_jerk(path),
+        "accel_sign_changes": float(km.sign_changes(accel, 0.05 * peak)) / duration_s,
+        "turn_mean": float(np.mean(turns)) if len(turns) else 0.0,
+        "turn_max": float(np.max(turns)) if len(turns) else 0.0,
+        "dev_max": float(np.max(np.abs(press.across))),
+        "dev_mean_abs": float(np.mean(np.abs(press.across))),
+        "dev_crossings": float(km.sign_changes(press.across, 0.005)),
+        "pause_frac": float(np.mean(v < 0.05 * peak)) if peak > 0 else 1.0,
+        "start_speed_frac": float(v[0] / peak) if peak > 0 else 1.0,
+        "end_speed_frac": float(v[-1] / peak) if peak > 0 else 1.0,
+        "overshoot": float(max(np.max(press.along) - 1.0, 0.0)),
+        "backtrack": float(-np.sum(du[du < 0])),
+    }
+    return np.array([values[name] for name in FEATURE_NAMES], dtype=np.float64)

@@ -1,0 +1,270 @@
+"""The one pointer-trace schema of the system.
+
+A trace is what the SDK records while a person (or a bot) answers one task: the pointer events, the viewport,
+and the geometry of the task the events answered. The same schema is stored in the datasets (human data and
+simulator output), sent by the SDK, checked by the backend and scored by the AI server, so none of them can
+drift apart.
+
+Coordinates are *task-normalised*: ``x`` is the distance from the task area's left edge divided by the area's
+width, ``y`` the distance from its top edge divided by its height. ``TaskGeometry.area_px`` gives the area's size
+in CSS pixels, so isotropic lengths can be recovered (``x * width``, ``y * height``). Times are milliseconds on
+one monotonic clock (the browser's ``event.timeStamp``); only differences matter.
+
+Points travel columnar (one list per field) because that is compact on the wire, quick to validate and maps
+straight onto numpy arrays (:class:`TraceArrays`) for feature extraction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Limits shared by every service that accepts a trace. A real drag at 250 Hz for 20 s is 5,000 events; a
+# Phase B answer (up to four drags plus hovering) stays well inside the larger limit.
+MIN_POINTS = 3
+MAX_POINTS = 8_000
+MAX_DURATION_MS = 180_000.0
+# Pointer positions may leave the task area (overshoot, a drag released beside a slot) but not by much.
+COORD_MIN = -1.0
+COORD_MAX = 2.0
+
+EventName = Literal["down", "move", "up", "cancel"]
+PointerType = Literal["mouse", "pen", "touch"]
+
+
+class Event(IntEnum):
+    """Pointer event kinds as small integers (the array form of :data:`EventName`)."""
+
+    DOWN = 0
+    MOVE = 1
+    UP = 2
+    CANCEL = 3
+
+
+EVENT_CODES: dict[str, int] = {"down": Event.DOWN, "move": Event.MOVE, "up": Event.UP, "cancel": Event.CANCEL}
+EVENT_NAMES: tuple[EventName, ...] = ("down", "move", "up", "cancel")
+
+
+class TraceValidationError(ValueError):
+    """A trace that breaks the schema; ``code`` is the documented machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=COORD_MIN, le=COORD_MAX)]
+NonNegative = Annotated[float, Field(allow_inf_nan=False, ge=0.0)]
+
+
+class Point2(BaseModel):
+    """A point in task-normalised units."""
+
+    model_config = _STRICT
+    x: Coordinate
+    y: Coordinate
+
+
+class Rect(BaseModel):
+    """An axis-aligned rectangle in task-normalised units (``x``, ``y`` is the top-left corner)."""
+
+    model_config = _STRICT
+    x: Coordinate
+    y: Coordinate
+    w: Annotated[float, Field(allow_inf_nan=False, gt=0.0, le=1.0)]
+    h: Annotated[float, Field(allow_inf_nan=False, gt=0.0, le=1.0)]
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
+
+    def contains(self, x: float, y: float) -> bool:
+        return self.x <= x <= self.x + self.w and self.y <= y <= self.y + self.h
+
+
+class PerforationTask(BaseModel):
+    """Phase A: tear the ticket along its dotted perforation, from ``start`` to ``end``.
+
+    The perforation is a quadratic curve: a straight segment when ``bend`` is 0, otherwise bowed sideways by
+    ``bend`` times its length at the midpoint (positive to the right of the start→end direction). A trace
+    follows it when its points stay within ``band`` (a half-width, as a fraction of the perforation's length).
+    """
+
+    model_config = _STRICT
+    kind: Literal["perforation"] = "perforation"
+    area_px: tuple[Annotated[int, Field(gt=0, le=10_000)], Annotated[int, Field(gt=0, le=10_000)]]
+    start: Point2
+    end: Point2
+    bend: Annotated[float, Field(allow_inf_nan=False, ge=-0.25, le=0.25)] = 0.0
+    band: Annotated[float, Field(allow_inf_nan=False, gt=0.0, le=0.5)] = 0.1
+
+    @model_validator(mode="after")
+    def _distinct_ends(self) -> PerforationTask:
+        if self.start == self.end:
+            raise ValueError("perforation start and end must differ")
+        return self
+
+
+class GridTask(BaseModel):
+    """Phase B: drag the target tiles of a 3×3 grid into slots, in the order of their stamped numbers."""
+
+    model_config = _STRICT
+    kind: Literal["grid"] = "grid"
+    area_px: tuple[Annotated[int, Field(gt=0, le=10_000)], Annotated[int, Field(gt=0, le=10_000)]]
+    cells: Annotated[list[Rect], Field(min_length=9, max_length=9)]
+    slots: Annotated[list[Rect], Field(min_length=1, max_length=9)]
+
+
+TaskGeometry = Annotated[PerforationTask | GridTask, Field(discriminator="kind")]
+
+
+class Viewport(BaseModel):
+    """The browser viewport the trace was recorded in (CSS pixels)."""
+
+    model_config = _STRICT
+    width_px: Annotated[int, Field(gt=0, le=20_000)]
+    height_px: Annotated[int, Field(gt=0, le=20_000)]
+    device_pixel_ratio: Annotated[float, Field(allow_inf_nan=False, gt=0.0, le=10.0)] = 1.0
+
+
+class TracePoints(BaseModel):
+    """Pointer events, one list per field, all of one length.
+
+    ``pointer_type``, ``trusted`` and ``coalesced`` are the browser's per-event signals (``PointerEvent.pointerType``,
+    ``Event.isTrusted`` and ``getCoalescedEvents().length``); recorded data sets that lack them leave them out.
+    """
+
+    model_config = _STRICT
+    x: Annotated[list[Coordinate], Field(max_length=MAX_POINTS)]
+    y: Annotated[list[Coordinate], Field(max_length=MAX_POINTS)]
+    t_ms: Annotated[list[NonNegative], Field(max_length=MAX_POINTS)]
+    event: Annotated[list[EventName], Field(max_length=MAX_POINTS)]
+    pointer_type: Annotated[list[PointerType], Field(max_length=MAX_POINTS)] | None = None
+    trusted: Annotated[list[bool], Field(max_length=MAX_POINTS)] | None = None
+    coalesced: Annotated[list[Annotated[int, Field(ge=0, le=1_000)]], Field(max_length=MAX_POINTS)] | None = None
+
+
+class Trace(BaseModel):
+    """One answer to one task: the events, the viewport and the task geometry."""
+
+    model_config = _STRICT
+    points: TracePoints
+    viewport: Viewport
+    task: TaskGeometry
+
+    @model_validator(mode="after")
+    def _check_points(self) -> Trace:
+        check_points(self.points)
+        return self
+
+    def arrays(self) -> TraceArrays:
+        """The events as numpy arrays (validated already)."""
+        return TraceArrays.from_points(self.points)
+
+
+def check_points(points: TracePoints) -> None:
+    """Checks what field types alone cannot: equal lengths, count, time order and a well-formed press sequence.
+
+    Raises:
+        TraceValidationError: with code ``length_mismatch``, ``too_few_points``, ``too_many_points``,
+            ``time_not_monotonic``, ``duration_too_long`` or ``bad_event_sequence``.
+    """
+    n = len(points.x)
+    optional = [points.pointer_type, points.trusted, points.coalesced]
+    lengths = {len(points.y), len(points.t_ms), len(points.event)} | {len(c) for c in optional if c is not None}
+    if lengths != {n}:
+        raise TraceValidationError("length_mismatch", "every point field must have the same length")
+    if n < MIN_POINTS:
+        raise TraceValidationError("too_few_points", f"a trace needs at least {MIN_POINTS} points, got {n}")
+    if n > MAX_POINTS:
+        raise TraceValidationError("too_many_points", f"a trace holds at most {MAX_POINTS} points, got {n}")
+    t = points.t_ms
+    if any(b < a for a, b in zip(t, t[1:], strict=False)):
+        raise TraceValidationError("time_not_monotonic", "t_ms must never decrease")
+    if t[-1] - t[0] > MAX_DURATION_MS:
+        raise TraceValidationError("duration_too_long", f"a trace lasts at most {MAX_DURATION_MS:.0f} ms")
+    _check_event_sequence(points.event)
+
+
+def _check_event_sequence(events: list[EventName]) -> None:
+    """A press (``down``) is closed by ``up`` or ``cancel`` before the next press; at least one press ends."""
+    pressed = False
+    presses = 0
+    for i, name in enumerate(events):
+        if name == "down":
+            if pressed:
+                raise TraceValidationError("bad_event_sequence", f"'down' at {i} while already pressed")
+            pressed = True
+        elif name in ("up", "cancel"):
+            if not pressed:
+                raise TraceValidationError("bad_event_sequence", f"'{name}' at {i} without a 'down'")
+            pressed = False
+            presses += 1
+    if pressed:
+        raise TraceValidationError("bad_event_sequence", "the last press never ends")
+    if presses == 0:
+        raise TraceValidationError("bad_event_sequence", "a trace needs at least one press ('down' … 'up')")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceArrays:
+    """The numeric form of a trace's events: parallel float64/int8 arrays.
+
+    ``x`` and ``y`` are task-normalised, ``t_ms`` milliseconds, ``event`` codes of :class:`Event`.
+    """
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    t_ms: NDArray[np.float64]
+    event: NDArray[np.int8]
+
+    @classmethod
+    def from_points(cls, points: TracePoints) -> TraceArrays:
+        return cls(
+            x=np.asarray(points.x, dtype=np.float64),
+            y=np.asarray(points.y, dtype=np.float64),
+            t_ms=np.asarray(points.t_ms, dtype=np.float64),
+            event=np.fromiter((EVENT_CODES[e] for e in points.event), dtype=np.int8, count=len(points.event)),
+        )
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to_points(self) -> TracePoints:
+        """Back to the wire form (used by simulators and datasets that build traces as arrays)."""
+        return TracePoints(
+            x=self.x.tolist(),
+            y=self.y.tolist(),
+            t_ms=self.t_ms.tolist(),
+            event=[EVENT_NAMES[int(e)] for e in self.event],
+        )
+
+    def press_spans(self) -> list[tuple[int, int]]:
+        """Index ranges ``[down, up]`` (inclusive) of every press, in order."""
+        downs = np.flatnonzero(self.event == Event.DOWN)
+        ends = np.flatnonzero((self.event == Event.UP) | (self.event == Event.CANCEL))
+        return [(int(d), int(ends[ends > d][0])) for d in downs if np.any(ends > d)]
+
+    def in_pixels(self, area_px: tuple[int, int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Coordinates in CSS pixels of the task area (isotropic, for kinematics)."""
+        return self.x * area_px[0], self.y * area_px[1]
+
+
+def make_trace(
+    arrays: TraceArrays,
+    task: PerforationTask | GridTask,
+    viewport: Viewport | None = None,
+) -> Trace:
+    """Wraps arrays built by code (datasets, simulators) into a validated :class:`Trace`."""
+    if viewport is None:
+        viewport = Viewport(width_px=max(task.area_px[0], 1280), height_px=max(task.area_px[1], 800))
+    return Trace(points=arrays.to_points(), viewport=viewport, task=task)
+
