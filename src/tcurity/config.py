@@ -54,7 +54,6 @@ class SamplingParams(_Section):
 
 class MlflowParams(_Section):
     tracking_uri: str
-    artifact_root: Path
 
 
 class PrepareHumansParams(_Section):
@@ -84,6 +83,7 @@ class TrainPhaseAParams(_Section):
     notebook: Path
     executed_notebook: Path
     model_dir: Path
+    features: list[str]
     n_estimators: int
     max_samples: int
     max_features: float

@@ -65,7 +65,8 @@ def project_onto_polyline(
     rows = np.arange(len(px))
     cross = seg[best, 0] * rel[rows, best, 1] - seg[best, 1] * rel[rows, best, 0]
     s = (cum[best] + u[rows, best] * seg_len[best]) / cum[-1]
-    return s, np.sign(cross) * dist[rows, best]
+    # Points on the line's extension beyond an end have no cross product but a distance all the same.
+    return s, np.where(cross < 0, -1.0, 1.0) * dist[rows, best]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,9 @@ def check_follow(
     )
 
 
-def random_perforation(rng: np.random.Generator, area_px: tuple[int, int] = TICKET_AREA_PX) -> PerforationTask:
+def random_perforation(
+    rng: np.random.Generator, area_px: tuple[int, int] = TICKET_AREA_PX
+) -> PerforationTask:
     """A perforation as the ticket shows it: near-vertical, at a random position of the stub, slightly bent.
 
     It runs top to bottom across most of the ticket's height, tilted by at most 4 degrees.

@@ -21,7 +21,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from tcurity.config import Params, params, resolve, tracking_uri
+from tcurity.config import Params, tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +38,22 @@ def configure(p: Params | None = None) -> str:
     return uri
 
 
-def ensure_experiment(name: str, p: Params | None = None) -> str:
-    """Creates the experiment if needed (artefacts under the project's store when local); returns its id."""
+def ensure_experiment(name: str) -> str:
+    """Creates the experiment if needed and returns its id.
+
+    With a local SQLite registry the artefacts go to ``artifacts/`` beside the database file, so one folder
+    holds the whole registry; a tracking server keeps its own artefact store.
+    """
     client = MlflowClient()
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
     location = None
-    if tracking_uri(p).startswith("sqlite:"):
-        location = resolve((p or params()).mlflow.artifact_root).as_uri()
-        Path(resolve((p or params()).mlflow.artifact_root)).mkdir(parents=True, exist_ok=True)
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        artifacts = Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        location = artifacts.as_uri()
     return str(client.create_experiment(name, artifact_location=location))
 
 
@@ -144,15 +150,15 @@ def promote_challenger(name: str, gates: list[Gate], max_drop: float = 0.0) -> P
     if challenger is None:
         raise LookupError(f"model {name!r} has no {CHALLENGER!r} version to promote")
     champion = version_by_alias(name, CHAMPION)
-    if champion is not None and champion.version == challenger.version:
-        return PromotionDecision(name, challenger.version, champion.version, True, [])
+    if champion is not None and str(champion.version) == str(challenger.version):
+        return PromotionDecision(name, str(challenger.version), str(champion.version), True, [])
     failures = decide(
         version_metrics(challenger), version_metrics(champion) if champion else None, gates, max_drop
     )
     decision = PromotionDecision(
         name=name,
-        candidate=challenger.version,
-        previous_champion=champion.version if champion else None,
+        candidate=str(challenger.version),
+        previous_champion=str(champion.version) if champion else None,
         promoted=not failures,
         failures=failures,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 
 import numpy as np
@@ -149,7 +150,9 @@ class TracePoints(BaseModel):
     event: Annotated[list[EventName], Field(max_length=MAX_POINTS)]
     pointer_type: Annotated[list[PointerType], Field(max_length=MAX_POINTS)] | None = None
     trusted: Annotated[list[bool], Field(max_length=MAX_POINTS)] | None = None
-    coalesced: Annotated[list[Annotated[int, Field(ge=0, le=1_000)]], Field(max_length=MAX_POINTS)] | None = None
+    coalesced: Annotated[list[Annotated[int, Field(ge=0, le=1_000)]], Field(max_length=MAX_POINTS)] | None = (
+        None
+    )
 
 
 class Trace(BaseModel):
@@ -179,7 +182,9 @@ def check_points(points: TracePoints) -> None:
     """
     n = len(points.x)
     optional = [points.pointer_type, points.trusted, points.coalesced]
-    lengths = {len(points.y), len(points.t_ms), len(points.event)} | {len(c) for c in optional if c is not None}
+    lengths = {len(points.y), len(points.t_ms), len(points.event)} | {
+        len(c) for c in optional if c is not None
+    }
     if lengths != {n}:
         raise TraceValidationError("length_mismatch", "every point field must have the same length")
     if n < MIN_POINTS:
@@ -187,7 +192,7 @@ def check_points(points: TracePoints) -> None:
     if n > MAX_POINTS:
         raise TraceValidationError("too_many_points", f"a trace holds at most {MAX_POINTS} points, got {n}")
     t = points.t_ms
-    if any(b < a for a, b in zip(t, t[1:], strict=False)):
+    if any(b < a for a, b in pairwise(t)):
         raise TraceValidationError("time_not_monotonic", "t_ms must never decrease")
     if t[-1] - t[0] > MAX_DURATION_MS:
         raise TraceValidationError("duration_too_long", f"a trace lasts at most {MAX_DURATION_MS:.0f} ms")
@@ -267,4 +272,3 @@ def make_trace(
     if viewport is None:
         viewport = Viewport(width_px=max(task.area_px[0], 1280), height_px=max(task.area_px[1], 800))
     return Trace(points=arrays.to_points(), viewport=viewport, task=task)
-

@@ -104,11 +104,15 @@ def cut_strokes(frame: pd.DataFrame, user: str, session: str, max_pause_ms: floa
         elif state[i] == "Pressed":
             if i - run_start >= 2 and state[i - 1] == "Move":
                 pause = float(t[run_start] - t[run_start - 1]) if run_start else 0.0
-                strokes.append(_stroke(frame.iloc[run_start : i + 1], user, session, "point", pause, len(strokes)))
+                strokes.append(
+                    _stroke(frame.iloc[run_start : i + 1], user, session, "point", pause, len(strokes))
+                )
             press_at = i
         elif state[i] == "Released" and press_at is not None:
             if i - press_at >= 3 and all(s == "Drag" for s in state[press_at + 1 : i]):
-                strokes.append(_stroke(frame.iloc[press_at : i + 1], user, session, "drag", 0.0, len(strokes)))
+                strokes.append(
+                    _stroke(frame.iloc[press_at : i + 1], user, session, "drag", 0.0, len(strokes))
+                )
             press_at = None
     return strokes
 

@@ -42,13 +42,21 @@ def turning_angles(path: Path2, min_step: float = 1e-3) -> NDArray[np.float64]:
 
 
 def count_peaks(values: NDArray[np.float64], min_height: float) -> int:
-    """Number of strict local maxima at least ``min_height`` high (interior points; a plateau counts once)."""
-    if len(values) < 3:
-        return int(len(values) > 0 and float(np.max(values)) >= min_height)
-    v = values
-    rising = np.concatenate([[True], v[1:] > v[:-1]])
-    falling = np.concatenate([v[:-1] > v[1:], [True]])
-    return int(np.sum(rising & falling & (v >= min_height)))
+    """Number of local maxima at least ``min_height`` high.
+
+    A plateau counts once, and values that differ only by floating-point round-off count as equal (a
+    constant-speed profile is one plateau, not a row of noise peaks). An end of the array counts when it lies
+    above its neighbour.
+    """
+    if len(values) == 0:
+        return 0
+    tol = 1e-9 * float(np.max(np.abs(values)))
+    step = np.diff(values)
+    changes = np.flatnonzero(np.abs(step) > tol)
+    levels = values[np.concatenate([[0], changes + 1])]
+    rising = np.concatenate([[True], step[changes] > 0])
+    falling = np.concatenate([step[changes] < 0, [True]])
+    return int(np.sum(rising & falling & (levels >= min_height)))
 
 
 def sign_changes(values: NDArray[np.float64], dead_zone: float = 0.0) -> int:
@@ -76,9 +84,9 @@ def log_dimensionless_jerk(path: Path2) -> float:
     return float(-np.log(max(duration_s**3 / v_peak**2 * integral, 1e-12)))
 
 
-def chord_frame(path: Path2, start: NDArray[np.float64], end: NDArray[np.float64]) -> tuple[
-    NDArray[np.float64], NDArray[np.float64]
-]:
+def chord_frame(
+    path: Path2, start: NDArray[np.float64], end: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Positions in the frame of the chord ``start → end``: ``u`` along it (0 at start, 1 at end) and ``v``
     across it (in chord lengths, positive towards the normal ``(-dy, dx)``)."""
     chord = end - start

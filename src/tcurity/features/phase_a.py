@@ -7,13 +7,16 @@ device's polling rate rather than the person's movement; those browser signals a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
+from tcurity.datasets import TraceRecord
 from tcurity.features import kinematics as km
-from tcurity.geometry import perforation_length_px, perforation_polyline, project_onto_polyline
+from tcurity.geometry import check_follow, perforation_length_px, perforation_polyline, project_onto_polyline
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, canonical_grid
 from tcurity.traces import PerforationTask, TraceArrays
 
@@ -36,6 +39,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "end_speed_frac",
     "overshoot",
     "backtrack",
+    "t_half_frac",
+    "t_ninety_frac",
 )
 """The features, in the order of the vectors :func:`phase_a_features` returns."""
 
@@ -70,9 +75,9 @@ def press_path(task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFA
     return PressPath(scaled, along, offset / length)
 
 
-def phase_a_features(task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFAULT_GRID_MS) -> NDArray[
-    np.float64
-]:
+def phase_a_features(
+    task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFAULT_GRID_MS
+) -> NDArray[np.float64]:
     """The feature vector of a Phase A trace, in the order of :data:`FEATURE_NAMES`."""
     return features_of_press(press_path(task, arrays, grid_ms))
 
@@ -106,5 +111,51 @@ def features_of_press(press: PressPath) -> NDArray[np.float64]:
         "end_speed_frac": float(v[-1] / peak) if peak > 0 else 1.0,
         "overshoot": float(max(np.max(press.along) - 1.0, 0.0)),
         "backtrack": float(-np.sum(du[du < 0])),
+        "t_half_frac": progress_time_frac(path, press.along, 0.5),
+        "t_ninety_frac": progress_time_frac(path, press.along, 0.9),
     }
     return np.array([values[name] for name in FEATURE_NAMES], dtype=np.float64)
+
+
+def feature_table(records: Sequence[TraceRecord], grid_ms: float, sampling: str = "native") -> pd.DataFrame:
+    """One row per Phase A trace: identity, labels, the geometry check and the features.
+
+    ``sampling`` records how the traces were emitted (``native`` for the source's own rate, ``human`` for bots
+    re-emitted with the humans' sampling process).
+    """
+    rows = []
+    for r in records:
+        if not isinstance(r.task, PerforationTask):
+            raise TypeError(f"trace {r.trace_id} is not a Phase A trace")
+        check = check_follow(r.task, r.arrays)
+        rows.append(
+            {
+                "trace_id": r.trace_id,
+                "source": r.source,
+                "family": r.family,
+                "user": r.user,
+                "split": r.split,
+                "sampling": sampling,
+                "geometry_passed": check.passed,
+                "geometry_reason": check.reason or "",
+                **dict(zip(FEATURE_NAMES, phase_a_features(r.task, r.arrays, grid_ms), strict=True)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def progress_time_frac(path: Path2, along: NDArray[np.float64], level: float) -> float:
+    """Share of the press's duration spent before it first gets ``level`` of the way along the perforation.
+
+    People cover most of the distance early and spend the rest homing in; constant-speed and symmetric
+    machine profiles reach the same point later. Linear interpolation between grid instants.
+    """
+    progress = np.maximum.accumulate(along)
+    if progress[-1] < level or path.duration_ms <= 0:
+        return 1.0
+    i = int(np.argmax(progress >= level))
+    if i == 0:
+        return 0.0
+    frac = (level - progress[i - 1]) / max(progress[i] - progress[i - 1], 1e-12)
+    t = path.t_ms[i - 1] + frac * (path.t_ms[i] - path.t_ms[i - 1])
+    return float((t - path.t_ms[0]) / path.duration_ms)

@@ -1,0 +1,51 @@
+# T-curity: the one source of commands. `make` (or `make help`) lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export HF_HUB_OFFLINE := 1
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+# Two cores: torch and BLAS share them with servers and tests deliberately.
+export OMP_NUM_THREADS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help setup up train repro test test-slow lint typecheck unit lab mlflow-ui clean
+
+help: ## List the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Install everything on a fresh Debian machine (idempotent, seconds when done)
+	@scripts/setup.sh
+
+up: setup ## Set up, train the models if no champion exists, and run the system
+	@scripts/up.sh
+
+train: setup ## Run the whole training pipeline (dvc repro)
+	dvc repro
+
+repro: train ## Same as train
+
+test: setup lint typecheck unit ## Set up and run every check: lint, types, tests
+
+lint: ## ruff on code and tests
+	ruff check src pipelines serving tests bench
+	ruff format --check src pipelines serving tests bench
+
+typecheck: ## mypy on the package and entry points
+	mypy src pipelines
+
+unit: ## pytest (default marker set: fast tests)
+	pytest $(PYTEST_ARGS)
+
+test-slow: setup ## Slow tests only (full-size training and load)
+	pytest -m slow $(PYTEST_ARGS)
+
+lab: setup ## JupyterLab on the project's kernel
+	jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser
+
+mlflow-ui: setup ## MLflow UI on the local registry (http://127.0.0.1:5000)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri "$$(python -c 'from tcurity.config import tracking_uri; print(tracking_uri())')" --host 127.0.0.1 --port 5000 --workers 1
+
+clean: ## Remove derived data, models, the local registry and caches (keeps the venv)
+	rm -rf data/interim data/processed data/bank models mlruns reports/notebooks .pytest_cache .mypy_cache .ruff_cache

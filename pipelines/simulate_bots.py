@@ -1,0 +1,94 @@
+"""DVC stage ``simulate_bots``: Phase A traces of every bot family, on random perforations.
+
+Each family answers ``traces_per_family`` tasks with its own motion and timing. The replay family re-targets
+real movements of the *attacker* users (whom no model ever trains or is evaluated on as humans). Every trace is
+also re-emitted with the humans' measured sampling process, to show that no bot passes merely by being recorded
+the way the human data were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.data.balabit import Stroke, read_strokes
+from tcurity.datasets import TraceRecord, write_traces
+from tcurity.geometry import perforation_length_px, random_perforation
+from tcurity.sampling import HumanSampler, Path2
+from tcurity.simulate import FAMILIES
+from tcurity.simulate.compose import phase_a_trace
+from tcurity.traces import Event, PerforationTask, TraceArrays
+
+logger = logging.getLogger("pipelines.simulate_bots")
+
+
+def simulate_family(name: str, n: int, rng: np.random.Generator, sources: list[Stroke]) -> list[TraceRecord]:
+    """``n`` Phase A traces of one family (replays draw their source movements from ``sources``)."""
+    family = FAMILIES[name]
+    records = []
+    for i in range(n):
+        task = random_perforation(rng)
+        source = pick_source(sources, perforation_length_px(task), rng) if family.needs_source else None
+        arrays = phase_a_trace(task, name, rng, source=source.path if source else None)
+        user = source.user if source else ""
+        records.append(TraceRecord(f"{name}-{i:05d}", "bot", name, user, "test", task, arrays))
+    return records
+
+
+def pick_source(sources: list[Stroke], length_px: float, rng: np.random.Generator) -> Stroke:
+    """A recorded movement of about the task's size, as a careful attacker would replay (ratio 0.7–1.4)."""
+    fitting = [s for s in sources if 0.7 <= s.chord_px / length_px <= 1.4] or sources
+    return fitting[int(rng.integers(len(fitting)))]
+
+
+def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.random.Generator) -> TraceRecord:
+    """The same bot press re-emitted as the human recordings were sampled (hover events dropped)."""
+    assert isinstance(record.task, PerforationTask)
+    lo, hi = record.arrays.press_spans()[0]
+    a = record.arrays
+    path = sampler.resample(Path2(a.t_ms[lo : hi + 1], a.x[lo : hi + 1], a.y[lo : hi + 1]), rng)
+    event = np.full(len(path), Event.MOVE, dtype=np.int8)
+    event[0], event[-1] = Event.DOWN, Event.UP
+    arrays = TraceArrays(x=path.x, y=path.y, t_ms=path.t_ms, event=event)
+    return TraceRecord(
+        record.trace_id + "-hs", "bot", record.family, record.user, record.split, record.task, arrays
+    )
+
+
+def simulate_bots(p: Params) -> dict[str, int]:
+    """Writes ``phase_a.parquet`` and ``phase_a_human_sampling.parquet``; returns the count per family."""
+    rng = np.random.default_rng(p.base.seed + 2)
+    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "strokes.parquet")
+    attacker = [s for s in strokes if s.user in p.split.attacker_users]
+    sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
+    records: list[TraceRecord] = []
+    for name in tqdm(sorted(FAMILIES), desc="bot families", unit="family"):
+        records.extend(simulate_family(name, p.simulate_bots.traces_per_family, rng, attacker))
+    out = resolve(p.simulate_bots.out_dir)
+    write_traces(records, out / "phase_a.parquet")
+    write_traces(
+        [with_human_sampling(r, sampler, rng) for r in records], out / "phase_a_human_sampling.parquet"
+    )
+    counts = {name: sum(r.family == name for r in records) for name in FAMILIES}
+    logger.info("simulated %d bot traces: %s", len(records), counts)
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
+    )
+    args = parser.parse_args()
+    p = load_params(args.params)
+    setup_logging(p.base.log_level)
+    simulate_bots(p)
+
+
+if __name__ == "__main__":
+    main()

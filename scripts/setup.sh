@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs on a fresh Debian machine: system packages, the Python venv with the
+# pinned environment, the package itself, the Jupyter kernel and DVC. Idempotent: a second run only checks
+# stamps and returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+STAMP=$VENV/.setup-stamp
+# System packages the tests and the local system use (nginx, Redis, Chromium come with the web issues).
+APT_PACKAGES=(git)
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+install_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+install_python() {
+  local want
+  want=$(cat requirements/lock.txt pyproject.toml | sha256sum | cut -c1-16)
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+    log "Python environment up to date ($VENV)"
+    return
+  fi
+  [ -x "$VENV/bin/python" ] || { log "creating $VENV with $PYTHON"; "$PYTHON" -m venv "$VENV"; }
+  log "installing the pinned environment (torch comes from this machine's local wheels; first run takes minutes)"
+  "$VENV/bin/pip" install -q --upgrade pip wheel
+  "$VENV/bin/pip" install -q -r requirements/lock.txt
+  "$VENV/bin/pip" install -q --no-deps -e .
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "T-curity (.venv)" >/dev/null
+  echo "$want" >"$STAMP"
+}
+
+setup_dvc() {
+  [ -d .git ] || git init -q
+  [ -d .dvc ] || "$VENV/bin/dvc" init -q
+  "$VENV/bin/dvc" config core.analytics false
+}
+
+install_apt
+install_python
+setup_dvc
+log "ready"

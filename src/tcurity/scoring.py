@@ -1,0 +1,305 @@
+"""Fast, dependency-light scoring of the behaviour models, and the bundle they are shipped in.
+
+Sklearn forests spend ~0.15 ms of Python per tree on one row; a 300-tree Isolation Forest would cost ~45 ms a
+trace. :class:`ForestArrays` flattens the fitted trees into padded numpy arrays and walks all trees level by
+level at once, which gives sklearn's exact numbers in tens of microseconds. The serving path needs only numpy
+and this module.
+
+A :class:`ModelBundle` is what training logs to MLflow (inside a pyfunc, :class:`BundlePyfunc`): the flattened
+forest, the feature names and their quantile transform, the decision threshold, the human reference ranges used for reason codes,
+and the canonical sampling grid the features were computed on. Serving loads the bundle as one object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtri
+
+BundleKind = Literal["isolation_forest", "random_forest"]
+BUNDLE_FILE = "bundle.json"
+ARRAYS_FILE = "forest.npz"
+_LEAF = -1
+
+
+def average_path_length(n: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Expected path length of an unsuccessful search in a binary search tree of ``n`` points (Liu et al.)."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    big = n > 2
+    out[n == 2] = 1.0
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+@dataclass(frozen=True)
+class ForestArrays:
+    """Trees as padded arrays of shape ``(n_trees, max_nodes)``; ``value`` holds each node's leaf output.
+
+    For an Isolation Forest a leaf's value is its depth plus the average path length of the samples it holds;
+    for a Random Forest it is the leaf's share of the positive class.
+    """
+
+    left: NDArray[np.int32]
+    right: NDArray[np.int32]
+    feature: NDArray[np.int32]
+    threshold: NDArray[np.float64]
+    value: NDArray[np.float64]
+    max_depth: int
+
+    def leaf_values(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The value of the leaf each row reaches in each tree, shape ``(n_rows, n_trees)``."""
+        # sklearn compares float32 features against its thresholds; do the same to reach the same leaves.
+        x = np.atleast_2d(np.asarray(x, dtype=np.float32)).astype(np.float64)
+        n_rows, n_trees = x.shape[0], self.left.shape[0]
+        trees = np.broadcast_to(np.arange(n_trees), (n_rows, n_trees))
+        rows = np.broadcast_to(np.arange(n_rows)[:, None], (n_rows, n_trees))
+        node = np.zeros((n_rows, n_trees), dtype=np.int32)
+        for _ in range(self.max_depth):
+            feat = self.feature[trees, node]
+            inner = feat != _LEAF
+            if not inner.any():
+                break
+            go_left = x[rows, np.where(inner, feat, 0)] <= self.threshold[trees, node]
+            nxt = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(inner, nxt, node)
+        return np.asarray(self.value[trees, node], dtype=np.float64)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            left=self.left,
+            right=self.right,
+            feature=self.feature,
+            threshold=self.threshold,
+            value=self.value,
+            max_depth=np.array(self.max_depth),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ForestArrays:
+        with np.load(path) as z:
+            return cls(
+                left=z["left"],
+                right=z["right"],
+                feature=z["feature"],
+                threshold=z["threshold"],
+                value=z["value"],
+                max_depth=int(z["max_depth"]),
+            )
+
+
+def _pad(arrays: list[NDArray[Any]], fill: float, dtype: Any) -> NDArray[Any]:
+    width = max(len(a) for a in arrays)
+    out = np.full((len(arrays), width), fill, dtype=dtype)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+    return out
+
+
+def _node_depths(left: NDArray[np.intp], right: NDArray[np.intp]) -> NDArray[np.float64]:
+    depth = np.zeros(len(left), dtype=np.float64)
+    for node in range(len(left)):  # sklearn numbers children after their parent
+        if left[node] != _LEAF:
+            depth[left[node]] = depth[right[node]] = depth[node] + 1
+    return depth
+
+
+def flatten_isolation_forest(model: Any) -> ForestArrays:
+    """Flattens a fitted ``sklearn.ensemble.IsolationForest`` (its feature subsets mapped back)."""
+    lefts, rights, feats, thresholds, values = [], [], [], [], []
+    for tree, subset in zip(model.estimators_, model.estimators_features_, strict=True):
+        t = tree.tree_
+        leaf = t.children_left == _LEAF
+        depth = _node_depths(t.children_left, t.children_right)
+        lefts.append(t.children_left)
+        rights.append(t.children_right)
+        feats.append(np.where(leaf, _LEAF, np.asarray(subset)[np.maximum(t.feature, 0)]))
+        thresholds.append(t.threshold)
+        values.append(np.where(leaf, depth + average_path_length(t.n_node_samples.astype(np.float64)), 0.0))
+    return _stack(lefts, rights, feats, thresholds, values)
+
+
+def flatten_random_forest(model: Any, positive_class: int = 1) -> ForestArrays:
+    """Flattens a fitted ``sklearn.ensemble.RandomForestClassifier`` to the positive class's leaf shares."""
+    column = list(model.classes_).index(positive_class)
+    lefts, rights, feats, thresholds, values = [], [], [], [], []
+    for tree in model.estimators_:
+        t = tree.tree_
+        leaf = t.children_left == _LEAF
+        share = t.value[:, 0, :] / np.maximum(t.value[:, 0, :].sum(axis=1, keepdims=True), 1e-12)
+        lefts.append(t.children_left)
+        rights.append(t.children_right)
+        feats.append(np.where(leaf, _LEAF, t.feature))
+        thresholds.append(t.threshold)
+        values.append(np.where(leaf, share[:, column], 0.0))
+    return _stack(lefts, rights, feats, thresholds, values)
+
+
+def _stack(
+    lefts: list[Any], rights: list[Any], feats: list[Any], thresholds: list[Any], values: list[Any]
+) -> ForestArrays:
+    max_depth = max(int(_node_depths(lft, rgt).max()) for lft, rgt in zip(lefts, rights, strict=True)) + 1
+    return ForestArrays(
+        left=_pad(lefts, 0, np.int32),
+        right=_pad(rights, 0, np.int32),
+        feature=_pad(feats, _LEAF, np.int32),
+        threshold=_pad(thresholds, 0.0, np.float64),
+        value=_pad(values, 0.0, np.float64),
+        max_depth=max_depth,
+    )
+
+
+@dataclass(frozen=True)
+class QuantileNormal:
+    """Maps each feature through the human training data's quantiles onto a standard normal scale.
+
+    Human values become standard-normal; values beyond the human range land on ``±5.2`` (the normal score of
+    ``1e-7``). The Isolation Forest splits uniformly between a node's extremes, so this keeps heavy human tails
+    from hiding machine-like values. Same numbers as sklearn's ``QuantileTransformer(output_distribution=
+    "normal")``, without its per-call overhead.
+    """
+
+    quantiles: NDArray[np.float64]  # (n_quantiles, n_features), increasing down each column
+
+    _CLIP = 1e-7
+
+    @classmethod
+    def fit(cls, x: NDArray[np.float64], n_quantiles: int = 200) -> QuantileNormal:
+        levels = np.linspace(0.0, 1.0, n_quantiles)
+        return cls(quantiles=np.maximum.accumulate(np.quantile(x, levels, axis=0), axis=0))
+
+    def apply(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Transforms rows of features; ties in the quantiles map to the middle of their run."""
+        levels = np.linspace(0.0, 1.0, self.quantiles.shape[0])
+        out = np.empty_like(x, dtype=np.float64)
+        for j in range(x.shape[1]):
+            q = self.quantiles[:, j]
+            up = np.interp(x[:, j], q, levels)
+            down = -np.interp(-x[:, j], -q[::-1], -levels[::-1])
+            u = 0.5 * (up + down)
+            u[x[:, j] <= q[0]] = 0.0
+            u[x[:, j] >= q[-1]] = 1.0
+            out[:, j] = ndtri(np.clip(u, self._CLIP, 1.0 - self._CLIP))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"quantiles": self.quantiles.tolist()}
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> QuantileNormal:
+        return cls(quantiles=np.asarray(payload["quantiles"], dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One scored trace: a human-likeness score (higher is more human), the decision and its reasons."""
+
+    score: float
+    passed: bool
+    reasons: list[str]
+
+
+@dataclass
+class ModelBundle:
+    """A behaviour model as serving uses it: features in, a human-likeness score and reasons out.
+
+    ``score`` is ``sklearn``'s ``score_samples`` for an Isolation Forest (in ``[-1, 0]``) and the human-class
+    probability for a Random Forest (in ``[0, 1]``); a trace passes when ``score >= threshold``.
+    """
+
+    kind: BundleKind
+    feature_names: list[str]
+    forest: ForestArrays
+    threshold: float
+    transform: QuantileNormal | None
+    reference_low: NDArray[np.float64]  # human 0.5 % quantile of each feature (reason codes)
+    reference_high: NDArray[np.float64]  # human 99.5 % quantile
+    grid_ms: float
+    max_samples: int = 256  # Isolation Forest: the sub-sample size (normalises path lengths)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Human-likeness scores of a batch of feature rows."""
+        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        z = self.transform.apply(x) if self.transform is not None else x
+        leaves = self.forest.leaf_values(z)
+        if self.kind == "isolation_forest":
+            norm = float(average_path_length(np.array([float(self.max_samples)]))[0])
+            return np.asarray(-(2.0 ** (-leaves.mean(axis=1) / norm)), dtype=np.float64)
+        return np.asarray(1.0 - leaves.mean(axis=1), dtype=np.float64)
+
+    def reasons(self, features: NDArray[np.float64], limit: int = 3) -> list[str]:
+        """The features furthest outside the human reference range, as ``<feature>_high``/``_low`` codes."""
+        span = np.maximum(self.reference_high - self.reference_low, 1e-9)
+        high = (features - self.reference_high) / span
+        low = (self.reference_low - features) / span
+        worst = np.maximum(high, low)
+        order = [i for i in np.argsort(-worst) if worst[i] > 0][:limit]
+        return [f"{self.feature_names[i]}_{'high' if high[i] > low[i] else 'low'}" for i in order]
+
+    def verdict(self, features: NDArray[np.float64]) -> Verdict:
+        """Scores one feature row and explains the decision."""
+        score = float(self.scores(features)[0])
+        passed = score >= self.threshold
+        return Verdict(score=score, passed=passed, reasons=[] if passed else self.reasons(features))
+
+    def save(self, directory: Path) -> None:
+        """Writes ``bundle.json`` and ``forest.npz`` into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.forest.save(directory / ARRAYS_FILE)
+        payload = {
+            "kind": self.kind,
+            "feature_names": self.feature_names,
+            "threshold": self.threshold,
+            "transform": self.transform.to_dict() if self.transform is not None else None,
+            "reference_low": self.reference_low.tolist(),
+            "reference_high": self.reference_high.tolist(),
+            "grid_ms": self.grid_ms,
+            "max_samples": self.max_samples,
+            "meta": self.meta,
+        }
+        (directory / BUNDLE_FILE).write_text(json.dumps(payload, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelBundle:
+        payload = json.loads((directory / BUNDLE_FILE).read_text())
+        return cls(
+            kind=payload["kind"],
+            feature_names=list(payload["feature_names"]),
+            forest=ForestArrays.load(directory / ARRAYS_FILE),
+            threshold=float(payload["threshold"]),
+            transform=QuantileNormal.from_dict(payload["transform"]) if payload["transform"] else None,
+            reference_low=np.asarray(payload["reference_low"], dtype=np.float64),
+            reference_high=np.asarray(payload["reference_high"], dtype=np.float64),
+            grid_ms=float(payload["grid_ms"]),
+            max_samples=int(payload["max_samples"]),
+            meta=dict(payload.get("meta", {})),
+        )
+
+
+try:  # The pyfunc wrapper needs MLflow; the scorer itself does not.
+    from mlflow.pyfunc import PythonModel
+
+    class BundlePyfunc(PythonModel):
+        """MLflow pyfunc around a :class:`ModelBundle`: ``predict`` takes feature rows, returns scores.
+
+        ``unwrap_python_model().bundle`` gives serving the bundle itself (verdicts, reasons, threshold).
+        """
+
+        bundle: ModelBundle
+
+        def load_context(self, context: Any) -> None:
+            self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
+
+        def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+            frame = model_input[self.bundle.feature_names] if hasattr(model_input, "columns") else model_input
+            return self.bundle.scores(np.asarray(frame, dtype=np.float64))
+
+except ImportError:  # pragma: no cover - serving images without MLflow still score bundles
+    pass
