@@ -1,7 +1,7 @@
 """DVC stage ``promote_phase_a``: moves ``champion`` to the challenger when the gates pass.
 
 Gates come from ``params.yaml: promote_phase_a``; the challenger must also be no worse than the current champion
-on any gated metric. The decision is written to ``reports/promotion/phase_a.json`` whichever way it goes.
+on any gated metric. The decision is written to ``decision_path`` whichever way it goes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from tcurity.registry import Gate, PromotionDecision
 
 logger = logging.getLogger("pipelines.promote_phase_a")
 
-DECISION_PATH = Path("reports/promotion/phase_a.json")
-
 
 def promote_phase_a(p: Params) -> PromotionDecision:
     """Applies the gates and moves the alias; returns the decision."""
@@ -30,7 +28,7 @@ def promote_phase_a(p: Params) -> PromotionDecision:
         Gate("naive_block_rate_min", cfg.min_naive_block_rate),
     ]
     decision = registry.promote_challenger(p.train_phase_a.model_name, gates, cfg.max_metric_drop)
-    out = resolve(DECISION_PATH)
+    out = resolve(cfg.decision_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(decision.as_dict(), indent=2))
     return decision

@@ -97,9 +97,52 @@ class EvaluatePhaseAParams(_Section):
 
 
 class PromoteParams(_Section):
+    decision_path: Path
     min_human_pass_rate: float
     min_auc: float
     min_naive_block_rate: float
+    max_metric_drop: float
+
+
+class PreparePhaseBParams(_Section):
+    out_dir: Path
+    max_pause_ms: float
+    max_scale_ratio: float
+    target_spread: float
+    train_bots_per_family: int
+    test_bots_per_family: int
+
+
+class FeaturizePhaseBParams(_Section):
+    out_path: Path
+
+
+class TrainPhaseBParams(_Section):
+    experiment: str
+    model_name: str
+    notebook: Path
+    executed_notebook: Path
+    model_dir: Path
+    exclude_features: list[str]
+    n_estimators: int
+    max_depth: int
+    min_samples_leaf: int
+    max_features: float
+    target_frr: float
+
+
+class EvaluatePhaseBParams(_Section):
+    metrics_path: Path
+    plots_dir: Path
+    frr_for_recall: float
+    timing_traces: int
+
+
+class PromotePhaseBParams(_Section):
+    decision_path: Path
+    min_human_pass_rate: float
+    min_auc: float
+    min_block_rate: float
     max_metric_drop: float
 
 
@@ -118,6 +161,11 @@ class Params(BaseModel):
     train_phase_a: TrainPhaseAParams
     evaluate_phase_a: EvaluatePhaseAParams
     promote_phase_a: PromoteParams
+    prepare_phase_b: PreparePhaseBParams
+    featurize_phase_b: FeaturizePhaseBParams
+    train_phase_b: TrainPhaseBParams
+    evaluate_phase_b: EvaluatePhaseBParams
+    promote_phase_b: PromotePhaseBParams
 
 
 def load_params(path: Path | None = None) -> Params:

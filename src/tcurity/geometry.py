@@ -170,3 +170,20 @@ def grid_layout(n_slots: int, area_px: tuple[int, int] = GRID_AREA_PX) -> GridTa
         for i in range(n_slots)
     ]
     return GridTask(area_px=area_px, cells=cells, slots=slots)
+
+
+GridMove = tuple[int, int]
+
+
+def random_grid_answer(
+    rng: np.random.Generator, min_targets: int, max_targets: int, area_px: tuple[int, int] = GRID_AREA_PX
+) -> tuple[GridTask, list[GridMove]]:
+    """A Phase B layout and its answer as served: 2–4 distinct target cells, dragged to the slots in order.
+
+    Returns:
+        The layout with one slot per target and the ``(cell_index, slot_index)`` moves in answer order (the
+        ``k``-th target by stamped number goes to slot ``k``).
+    """
+    n = int(rng.integers(min_targets, max_targets + 1))
+    cells = rng.choice(9, size=n, replace=False)
+    return grid_layout(n, area_px), [(int(cell), k) for k, cell in enumerate(cells)]

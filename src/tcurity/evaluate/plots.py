@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
@@ -50,27 +51,58 @@ def block_rates(rates: Mapping[str, float], kinds: Mapping[str, str], title: str
     return fig
 
 
+def _panels(n: int, cols: int, size: tuple[float, float], share: bool = False) -> tuple[Figure, list[Axes]]:
+    """A grid of ``n`` panels, ``cols`` wide (axes shared when ``share``); unused panels hidden."""
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False, sharex=share, sharey=share
+    )
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def trajectories(paths: Mapping[str, list[Path2]], title: str) -> Figure:
-    """Paths of several sources side by side, each drawn in its own panel."""
-    fig, axes = plt.subplots(1, len(paths), figsize=(2.6 * len(paths), 4), sharex=True, sharey=True)
-    for ax, (name, group) in zip(np.atleast_1d(axes), paths.items(), strict=True):
+    """Paths of several sources, each in its own panel (same scale, screen orientation)."""
+    fig, axes = _panels(len(paths), 6, (2.4, 2.6), share=True)
+    for ax, (name, group) in zip(axes, paths.items(), strict=True):
         for path in group:
             ax.plot(path.x, path.y, marker=".", markersize=2, linewidth=0.8, alpha=0.7)
         ax.set_title(name, fontsize=9)
-        ax.invert_yaxis()
+    axes[0].invert_yaxis()
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
 def speed_profiles(profiles: Mapping[str, list[tuple[NDArray[np.float64], NDArray[np.float64]]]]) -> Figure:
-    """Speed against normalised time for each source (one panel each)."""
-    fig, axes = plt.subplots(1, len(profiles), figsize=(2.6 * len(profiles), 3), sharey=True)
-    for ax, (name, group) in zip(np.atleast_1d(axes), profiles.items(), strict=True):
+    """Speed against normalised time for each source (one panel each, its own speed scale)."""
+    fig, axes = _panels(len(profiles), 6, (2.4, 2.2))
+    for ax, (name, group) in zip(axes, profiles.items(), strict=True):
         for t, v in group:
-            ax.plot(t, v, linewidth=0.8, alpha=0.6)
+            ax.plot(t, v, marker=".", markersize=3, linewidth=0.8, alpha=0.6)
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("time / duration")
-    np.atleast_1d(axes)[0].set_ylabel("speed (lengths/s)")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("time / duration", fontsize=8)
+    axes[0].set_ylabel("speed (lengths/s)")
+    fig.tight_layout()
+    return fig
+
+
+def feature_distributions(
+    groups: Mapping[str, Mapping[str, NDArray[np.float64]]], features: list[str]
+) -> Figure:
+    """Box plots of each feature (one panel each) across sources (``groups[source][feature]``)."""
+    cols = 4
+    rows = (len(features) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows))
+    names = list(groups)
+    for ax, feature in zip(np.ravel(axes), features, strict=False):
+        ax.boxplot([groups[n][feature] for n in names], showfliers=False)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=60, ha="right", fontsize=7)
+        ax.set_title(feature, fontsize=9)
+    for ax in np.ravel(axes)[len(features) :]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig

@@ -160,5 +160,5 @@ def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVer
 def save_local(bundle: ModelBundle, version: ModelVersion, directory: Path) -> None:
     """Writes the trained bundle and the registered version it became (the stage's DVC outputs)."""
     bundle.save(directory / "bundle")
-    payload = {"name": version.name, "version": version.version, "run_id": version.run_id}
+    payload = {"name": version.name, "version": str(version.version), "run_id": version.run_id}
     (directory / "registered.json").write_text(json.dumps(payload, indent=2))

@@ -1,0 +1,49 @@
+"""DVC stage ``featurize_phase_b``: Phase B feature table of every human and bot answer.
+
+Reads the answers of ``prepare_phase_b`` and writes one row per answer (identity, labels, whether the answer has
+the shape of a complete one, the features of :mod:`tcurity.features.phase_b`) to
+``params.yaml: featurize_phase_b.out_path``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.datasets import read_traces
+from tcurity.features.phase_b import feature_table
+
+logger = logging.getLogger("pipelines.featurize_phase_b")
+
+
+def featurize_phase_b(p: Params) -> pd.DataFrame:
+    """Computes and writes the Phase B feature table; returns it."""
+    traces = resolve(p.prepare_phase_b.out_dir)
+    records = read_traces([traces / "humans.parquet", traces / "bots.parquet"])
+    table = feature_table(records, p.sampling.grid_ms)
+    out = resolve(p.featurize_phase_b.out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    logger.info(
+        "wrote %d phase B feature rows (%d human) to %s", len(table), int((table.source == "human").sum()), out
+    )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
+    )
+    args = parser.parse_args()
+    p = load_params(args.params)
+    setup_logging(p.base.log_level)
+    featurize_phase_b(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""DVC stage ``promote_effnet``: moves ``champion`` of the tile classifier to the challenger when gates pass.
+
+Gates (``params.yaml: promote_effnet``): validation accuracy at least the minimum of the profile that trained
+the challenger, and bank precision on held-out tiles at least its minimum; neither may fall more than
+``max_metric_drop`` below the current champion's. The decision is written whichever way it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from tcurity import registry
+from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.images.params import PromoteEffnetParams, TrainEffnetParams, section
+from tcurity.images.tracking import Registration
+from tcurity.images.train import read_training_summary
+from tcurity.registry import Gate, PromotionDecision
+
+logger = logging.getLogger("pipelines.promote_effnet")
+
+
+def promote_effnet(p: Params) -> PromotionDecision:
+    """Applies the gates and moves the alias; returns the decision."""
+    cfg = section("promote_effnet", PromoteEffnetParams, p)
+    model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
+    profile = read_training_summary(model_dir).profile
+    minimum = cfg.min_val_accuracy.get(profile)
+    if minimum is None:
+        raise KeyError(f"promote_effnet.min_val_accuracy has no gate for profile {profile!r}")
+    registry.configure(p)
+    gates = [
+        Gate("val_accuracy", minimum),
+        Gate("bank_precision", cfg.min_bank_precision),
+    ]
+    decision = registry.promote_challenger(Registration.read(model_dir).name, gates, cfg.max_metric_drop)
+    out = resolve(cfg.decision_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**decision.as_dict(), "profile": profile}, indent=2) + "\n")
+    return decision
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
+    )
+    args = parser.parse_args()
+    p = load_params(args.params)
+    setup_logging(p.base.log_level)
+    promote_effnet(p)
+
+
+if __name__ == "__main__":
+    main()

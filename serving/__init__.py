@@ -1,0 +1,1 @@
+"""The AI server: promoted behaviour and image models behind a small, authenticated HTTP API (port 9000)."""

@@ -1,0 +1,75 @@
+"""The AI server's FastAPI application.
+
+Models are loaded in the lifespan (never at import), refreshed from the registry every
+``MODEL_POLL_INTERVAL_S`` seconds and on ``POST /v1/admin/reload``. Every error follows :mod:`serving.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from serving.errors import ERROR_CODES, install_error_handlers
+from serving.limits import BodyLimit
+from serving.models import ModelStore
+from serving.routes import ops, phase_a
+from serving.settings import Settings, get_settings
+from serving.telemetry import Telemetry, middleware
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "T-curity AI server. Only the backend calls it (Bearer service token).\n\nError codes:\n"
+    + "\n".join(f"- `{code}`: {text}" for code, text in ERROR_CODES.items())
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Builds the app; ``settings`` default to the environment's."""
+    settings = settings or get_settings()
+    store = ModelStore(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _limit_torch_threads(settings.torch_threads)
+        await asyncio.to_thread(store.refresh)
+        missing = store.current.missing()
+        if missing:
+            logger.warning("not ready: no champion for %s", ", ".join(missing))
+        poller = None
+        if settings.model_poll_interval_s > 0:
+            poller = asyncio.create_task(store.poll(settings.model_poll_interval_s))
+        yield
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
+    app = FastAPI(
+        title="T-curity AI server",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.store = store
+    app.state.telemetry = telemetry = Telemetry()
+    app.middleware("http")(middleware(telemetry))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(phase_a.router)
+    return app
+
+
+def _limit_torch_threads(n: int) -> None:
+    with contextlib.suppress(ImportError):
+        import torch
+
+        torch.set_num_threads(n)

@@ -1,0 +1,71 @@
+"""From a validated trace to a decision: rule checks, geometry, features and the behaviour model.
+
+A trace passes only when every part passes. Reason codes say which part failed: ``untrusted_events`` (the
+browser marked events as synthetic), ``geometry_<reason>`` (the press did not follow the task) and the model's
+own ``<feature>_high``/``_low`` codes for the features furthest outside the human range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving.models import LoadedModel
+from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
+from tcurity.features.phase_a import phase_a_features
+from tcurity.geometry import check_follow
+from tcurity.scoring import ModelBundle
+from tcurity.traces import PerforationTask, Trace
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one trace."""
+
+    score: float
+    passed: bool
+    threshold: float
+    reasons: list[str]
+    checks: dict[str, object]
+    model: dict[str, str]
+
+
+def signal_reasons(trace: Trace) -> list[str]:
+    """Browser signals that no person produces: events the browser itself marks as untrusted."""
+    trusted = trace.points.trusted
+    return ["untrusted_events"] if trusted is not None and not all(trusted) else []
+
+
+def select(bundle: ModelBundle, names: tuple[str, ...], values: np.ndarray) -> np.ndarray:
+    """The bundle's features, in its order, out of a full feature vector."""
+    return values[[names.index(n) for n in bundle.feature_names]]
+
+
+def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> Decision:
+    """Scores a Phase A trace with the loaded Isolation Forest bundle."""
+    bundle: ModelBundle = loaded.model
+    arrays = trace.arrays()
+    follow = check_follow(task, arrays)
+    features = select(bundle, PHASE_A_FEATURES, phase_a_features(task, arrays, bundle.grid_ms))
+    verdict = bundle.verdict(features)
+    reasons = signal_reasons(trace)
+    if not follow.passed:
+        reasons.append(f"geometry_{follow.reason}")
+    reasons += verdict.reasons
+    return Decision(
+        score=verdict.score,
+        passed=verdict.passed and not reasons,
+        threshold=bundle.threshold,
+        reasons=reasons,
+        checks={
+            "geometry": {
+                "passed": follow.passed,
+                "coverage": round(follow.coverage, 4),
+                "inside_share": round(follow.inside_share, 4),
+            },
+            "signals": {"passed": not signal_reasons(trace)},
+            "model": {"passed": verdict.passed},
+        },
+        model={"name": loaded.name, "version": loaded.version},
+    )

@@ -1,0 +1,30 @@
+"""Typed dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serving.models import ModelSet, ModelStore
+from serving.telemetry import Telemetry
+
+
+def get_store(request: Request) -> ModelStore:
+    store: ModelStore = request.app.state.store
+    return store
+
+
+def get_models(store: Annotated[ModelStore, Depends(get_store)]) -> ModelSet:
+    """The current model set, taken once: the request finishes on it even if a reload swaps it meanwhile."""
+    return store.current
+
+
+def get_telemetry(request: Request) -> Telemetry:
+    telemetry: Telemetry = request.app.state.telemetry
+    return telemetry
+
+
+Models = Annotated[ModelSet, Depends(get_models)]
+Store = Annotated[ModelStore, Depends(get_store)]
+Metrics = Annotated[Telemetry, Depends(get_telemetry)]

@@ -1,0 +1,166 @@
+"""The promoted models the server holds, and how they are swapped without a restart.
+
+A :class:`ModelSet` is immutable: a request takes the current set once and finishes on it, whatever happens
+meanwhile. :meth:`ModelStore.refresh` asks the registry which version each alias points to, loads only what
+changed (off the event loop) and swaps the whole set in one assignment, so no request ever sees half a swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+
+from serving.settings import Settings
+from tcurity import registry
+from tcurity.scoring import ModelBundle
+
+if TYPE_CHECKING:
+    from tcurity.images.classifier import TileClassifier
+    from tcurity.problems import ProblemGenerator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One loaded champion: which registered version it is, and the object that scores with it."""
+
+    name: str
+    version: str
+    alias: str
+    model: Any  # ModelBundle for behaviour models, TileClassifier for the image model
+    loaded_at: float = field(default_factory=time.time)
+
+    def describe(self) -> dict[str, object]:
+        return {"name": self.name, "version": self.version, "alias": self.alias, "loaded_at": self.loaded_at}
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Every model the server uses, as one immutable snapshot."""
+
+    phase_a: LoadedModel | None = None
+    phase_b: LoadedModel | None = None
+    effnet: LoadedModel | None = None
+    generator: ProblemGenerator | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        """The roles with no loaded model (``phase_a``, ``phase_b``, ``effnet``, ``generator``)."""
+        roles = ("phase_a", "phase_b", "effnet", "generator")
+        return [role for role in roles if getattr(self, role) is None]
+
+
+def _load_bundle(name: str, version: str) -> ModelBundle:
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    bundle: ModelBundle = model.unwrap_python_model().bundle
+    return bundle
+
+
+def _load_classifier(name: str, version: str, device: str) -> TileClassifier:
+    from tcurity.images.classifier import load_registered_classifier
+
+    return load_registered_classifier(f"models:/{name}/{version}", device=device)
+
+
+def _make_generator(bank_root: Path, classifier: TileClassifier) -> ProblemGenerator:
+    from tcurity.images.bank import ImageBank
+    from tcurity.problems import ProblemGenerator
+
+    return ProblemGenerator(ImageBank.load(bank_root), scorer=classifier)
+
+
+class ModelStore:
+    """Holds the current :class:`ModelSet` and refreshes it from the registry."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.current = ModelSet()
+        self._lock = threading.Lock()  # one refresh at a time; readers never wait
+        self.reloads = 0
+
+    def refresh(self) -> list[str]:
+        """Loads every champion whose version changed; returns the roles that changed."""
+        with self._lock:
+            registry.configure()
+            s = self.settings
+            current, changed, errors = self.current, [], dict(self.current.errors)
+            updates: dict[str, Any] = {}
+            roles = {"phase_a": s.phase_a_model, "phase_b": s.phase_b_model, "effnet": s.effnet_model}
+            for role, name in roles.items():
+                try:
+                    loaded = self._refresh_one(getattr(current, role), name)
+                except Exception as exc:  # a broken version must not take the server down
+                    logger.exception("could not load %s", name)
+                    errors[role] = f"{type(exc).__name__}: {exc}"
+                    continue
+                errors.pop(role, None)
+                if loaded is not getattr(current, role):
+                    updates[role] = loaded
+                    changed.append(role)
+            new = replace(current, **updates, errors=errors)
+            if "effnet" in changed or (new.generator is None and new.effnet is not None):
+                new = self._with_generator(new, errors)
+            self.current = new
+            if changed:
+                self.reloads += 1
+                logger.info("models now: %s", {r: m.version for r in roles if (m := getattr(new, r))})
+            return changed
+
+    def _refresh_one(self, loaded: LoadedModel | None, name: str) -> LoadedModel | None:
+        alias = self.settings.model_alias
+        version = registry.version_by_alias(name, alias)
+        if version is None:
+            return None
+        if loaded is not None and loaded.version == str(version.version):
+            return loaded
+        if name == self.settings.effnet_model:
+            model: Any = _load_classifier(name, str(version.version), self.settings.ai_device)
+        else:
+            model = _load_bundle(name, str(version.version))
+        logger.info("loaded %s version %s (%s)", name, version.version, alias)
+        return LoadedModel(name=name, version=str(version.version), alias=alias, model=model)
+
+    def _with_generator(self, models: ModelSet, errors: dict[str, str]) -> ModelSet:
+        if models.effnet is None:
+            return replace(models, generator=None)
+        try:
+            generator = _make_generator(self.settings.phase_b_problem_image_root, models.effnet.model)
+        except Exception as exc:
+            logger.exception("no problem generator")
+            errors["generator"] = f"{type(exc).__name__}: {exc}"
+            return replace(models, generator=None, errors=errors)
+        errors.pop("generator", None)
+        return replace(models, generator=generator, errors=errors)
+
+    async def poll(self, interval_s: float) -> None:
+        """Refreshes every ``interval_s`` seconds until cancelled (the lifespan's background task)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:
+                logger.exception("model refresh failed; keeping the current models")
+
+    def device(self) -> str:
+        """Where the image model runs (``cuda``/``cpu``); behaviour models run on the CPU (numpy)."""
+        effnet = self.current.effnet
+        if effnet is not None:
+            return str(effnet.model.device.type)
+        return "cuda" if _cuda_available() and self.settings.ai_device != "cpu" else "cpu"
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover - images without torch
+        return False

@@ -1,0 +1,1 @@
+"""The AI server's routers, one per resource."""

@@ -1,0 +1,378 @@
+"""Fine-tuning EfficientNet-Lite0 on the tiles, and recording the result in MLflow (pipelines and notebooks).
+
+The backbone starts from the converted ImageNet weights (:mod:`tcurity.images.effnet`); the CPU profile
+freezes the stem and the first block stages (less backward work, and the early filters are generic anyway)
+and trains at a small input size; the GPU profile trains everything at full size with mixed precision.
+Validation reads tiles exactly as serving does (:func:`tcurity.images.classifier.images_to_tensor`), and the
+epoch with the best validation accuracy is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+from sklearn.metrics import confusion_matrix
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+from tcurity.images.classes import CLASSES
+from tcurity.images.classifier import ClassifierSpec, images_to_tensor, resolve_device, save_classifier
+from tcurity.images.effnet import MEAN, STD, backbone_stages, build_lite0
+from tcurity.images.params import TrainProfile
+from tcurity.images.tiles import Tile
+
+logger = logging.getLogger(__name__)
+
+TRAINING_FILE = "training.json"
+
+
+class TrainConfig(BaseModel):
+    """One run's schedule (a profile of ``params.yaml: train_effnet``) plus seed and device."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    input_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    label_smoothing: float
+    freeze_stages: int
+    max_train_minutes: float
+    seed: int
+    device: str = "auto"
+    loader_workers: int = 0
+
+    @classmethod
+    def from_profile(cls, profile: TrainProfile, seed: int, device: str = "auto") -> TrainConfig:
+        """The config of a ``params.yaml`` profile."""
+        return cls(seed=seed, device=device, **profile.model_dump())
+
+
+@dataclass(frozen=True, slots=True)
+class EpochStats:
+    """Per-epoch progress, logged to MLflow (step = epoch) and to the DVC plot."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """A trained classifier and how it got there."""
+
+    model: nn.Module
+    spec: ClassifierSpec
+    history: list[EpochStats]
+    best_epoch: int
+    val_accuracy: float
+    val_confusion: np.ndarray
+    device: str
+    seconds: float
+    n_train: int
+    n_val: int
+
+
+class TileDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Labelled tiles read from disk and augmented per draw (decoding a 120 px JPEG is cheap)."""
+
+    def __init__(
+        self,
+        root: Path,
+        tiles: Sequence[Tile],
+        classes: Sequence[str],
+        transform: Callable[[Image.Image], torch.Tensor],
+    ) -> None:
+        self.root = root
+        self.tiles = list(tiles)
+        self.index = {c: i for i, c in enumerate(classes)}
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        tile = self.tiles[i]
+        with Image.open(self.root / tile.path) as raw:
+            image = raw.convert("RGB")
+        return self.transform(image), self.index[tile.label]
+
+
+def train_transform(input_size: int) -> Callable[[Image.Image], torch.Tensor]:
+    """Training augmentation: crop and zoom, flip, colour — wider than serving's variation on purpose."""
+    return v2.Compose(
+        [
+            v2.PILToTensor(),
+            v2.RandomResizedCrop(input_size, scale=(0.55, 1.0), ratio=(0.8, 1.25), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25, hue=0.03),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(MEAN, STD),
+        ]
+    )
+
+
+def load_images(root: Path, tiles: Sequence[Tile]) -> list[Image.Image]:
+    """Decoded RGB tiles, in order."""
+    images = []
+    for tile in tiles:
+        with Image.open(root / tile.path) as raw:
+            images.append(raw.convert("RGB"))
+    return images
+
+
+def fit(
+    root: Path,
+    train_tiles: Sequence[Tile],
+    val_tiles: Sequence[Tile],
+    cfg: TrainConfig,
+    classes: Sequence[str] = CLASSES,
+) -> TrainResult:
+    """Fine-tunes the pretrained EfficientNet-Lite0 and returns the best epoch's model (on CPU).
+
+    Stops early, with a warning, when another epoch would overrun ``cfg.max_train_minutes``.
+    """
+    torch.manual_seed(cfg.seed)
+    run = _Run(root, train_tiles, val_tiles, cfg, classes)
+    history: list[EpochStats] = []
+    best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
+    started = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        if history and _would_overrun(history, started, cfg.max_train_minutes):
+            logger.warning(
+                "stopped after epoch %d: another would pass %.1f min", epoch - 1, cfg.max_train_minutes
+            )
+            break
+        stats, predicted = run.epoch(epoch)
+        history.append(stats)
+        if best is None or stats.val_accuracy > best[0]:
+            confusion = confusion_matrix(run.val_labels, predicted, labels=range(len(classes)))
+            best = (stats.val_accuracy, epoch, copy.deepcopy(run.model.state_dict()), confusion)
+    if best is None:
+        raise ValueError("no epoch ran: epochs must be at least 1")
+    best_acc, best_epoch, best_state, best_confusion = best
+    run.model.load_state_dict(best_state)
+    model = run.model.cpu().to(memory_format=torch.contiguous_format).eval()
+    seconds = time.perf_counter() - started
+    logger.info("best epoch %d: val accuracy %.4f (%.1f s in all)", best_epoch, best_acc, seconds)
+    return TrainResult(
+        model,
+        run.spec,
+        history,
+        best_epoch,
+        best_acc,
+        best_confusion,
+        str(run.device),
+        seconds,
+        len(train_tiles),
+        len(val_tiles),
+    )
+
+
+class _Run:
+    """The moving parts of one fine-tuning run: model, data, optimiser and schedule."""
+
+    def __init__(
+        self,
+        root: Path,
+        train_tiles: Sequence[Tile],
+        val_tiles: Sequence[Tile],
+        cfg: TrainConfig,
+        classes: Sequence[str],
+    ) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.spec = ClassifierSpec(classes=tuple(classes), input_size=cfg.input_size)
+        self.model = (
+            build_lite0(num_classes=len(classes)).to(self.device).to(memory_format=torch.channels_last)
+        )
+        self.frozen = _freeze(self.model, cfg.freeze_stages)
+        self.loader = _train_loader(root, train_tiles, classes, cfg, self.device)
+        self.val_images = load_images(root, val_tiles)
+        self.val_labels = np.array([self.spec.classes.index(t.label) for t in val_tiles])
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, cfg.lr, weight_decay=cfg.weight_decay)
+        steps = cfg.epochs * len(self.loader)
+        self.scheduler = _warmup_cosine(self.optimizer, steps=steps, warmup=max(1, len(self.loader) // 2))
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        logger.info(
+            "training on %s: %d train / %d val tiles, %d px, %d epochs, %d frozen stages",
+            self.device,
+            len(train_tiles),
+            len(val_tiles),
+            cfg.input_size,
+            cfg.epochs,
+            cfg.freeze_stages,
+        )
+
+    def epoch(self, epoch: int) -> tuple[EpochStats, np.ndarray]:
+        """Trains one epoch, validates, logs the progress line; returns the stats and validation predictions."""
+        started = time.perf_counter()
+        train_loss, train_acc = self._train()
+        logits = predict_logits(self.model, self.spec, self.val_images, self.device)
+        val_loss = float(nn.functional.cross_entropy(logits, torch.from_numpy(self.val_labels)))
+        predicted = logits.argmax(dim=1).numpy()
+        stats = EpochStats(
+            epoch,
+            train_loss,
+            train_acc,
+            val_loss,
+            float((predicted == self.val_labels).mean()),
+            float(self.scheduler.get_last_lr()[0]),
+            time.perf_counter() - started,
+        )
+        logger.info(
+            "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2e | %.1f s",
+            epoch,
+            self.cfg.epochs,
+            stats.train_loss,
+            stats.train_accuracy,
+            stats.val_loss,
+            stats.val_accuracy,
+            stats.lr,
+            stats.seconds,
+        )
+        return stats, predicted
+
+    def _train(self) -> tuple[float, float]:
+        """One pass over the training tiles; mean loss and accuracy (on augmented tiles)."""
+        self.model.train()
+        for module in self.frozen:
+            module.eval()
+        total_loss, correct, seen = 0.0, 0, 0
+        on_cuda = self.device.type == "cuda"
+        for batch, targets in self.loader:
+            images = batch.to(self.device, non_blocking=True, memory_format=torch.channels_last)
+            labels = targets.to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on_cuda):
+                logits = self.model(images)
+                loss = self.loss_fn(logits.float(), labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            total_loss += float(loss.detach()) * len(labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+            seen += len(labels)
+        return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def _freeze(model: nn.Module, n_stages: int) -> list[nn.Module]:
+    """Freezes the stem and the first ``n_stages`` stages; returns them (kept in eval mode while training)."""
+    frozen = backbone_stages(model, n_stages) if n_stages > 0 else []
+    for module in frozen:
+        module.requires_grad_(False)
+    return frozen
+
+
+def _train_loader(
+    root: Path, tiles: Sequence[Tile], classes: Sequence[str], cfg: TrainConfig, device: torch.device
+) -> DataLoader[tuple[torch.Tensor, int]]:
+    generator = torch.Generator().manual_seed(cfg.seed)
+    dataset = TileDataset(root, tiles, classes, train_transform(cfg.input_size))
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=generator,
+        num_workers=cfg.loader_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.loader_workers > 0,
+    )
+
+
+def _warmup_cosine(
+    optimizer: torch.optim.Optimizer, steps: int, warmup: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 1 % of the base rate at ``steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _would_overrun(history: list[EpochStats], started: float, max_minutes: float) -> bool:
+    """Whether one more epoch, as long as the last one, would end past the budget.
+
+    The first epoch is often slowed by warm-up or a busy machine, so the last one sets the pace.
+    """
+    return time.perf_counter() - started + history[-1].seconds > max_minutes * 60.0
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module,
+    spec: ClassifierSpec,
+    images: Sequence[Image.Image],
+    device: torch.device,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Eval-mode logits (on CPU) for tiles, pre-processed exactly as serving does."""
+    was_training = model.training
+    model.eval()
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        batch = images_to_tensor(images[start : start + batch_size], spec)
+        chunks.append(model(batch.to(device, memory_format=torch.channels_last)).float().cpu())
+    model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty((0, len(spec.classes)))
+
+
+def save_training_outputs(result: TrainResult, profile: str, model_dir: Path, history_path: Path) -> None:
+    """Writes the model (``model.pt`` + ``classifier.json``), ``training.json`` and the per-epoch history."""
+    save_classifier(result.model, result.spec, model_dir)
+    summary = TrainingSummary(
+        profile=profile,
+        device=result.device,
+        val_accuracy=result.val_accuracy,
+        best_epoch=result.best_epoch,
+        epochs_run=len(result.history),
+        train_seconds=round(result.seconds, 1),
+        n_train=result.n_train,
+        n_val=result.n_val,
+        val_confusion=result.val_confusion.tolist(),
+    )
+    (model_dir / TRAINING_FILE).write_text(summary.model_dump_json(indent=2) + "\n")
+    history_path.parent.mkdir(parents=True, exist_ok=True)
+    history_path.write_text(json.dumps([asdict(s) for s in result.history], indent=2) + "\n")
+
+
+class TrainingSummary(BaseModel):
+    """What a training run recorded beside the model (``training.json``), for evaluation and promotion."""
+
+    model_config = ConfigDict(frozen=True)
+    profile: str
+    device: str
+    val_accuracy: float
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    n_train: int
+    n_val: int
+    val_confusion: list[list[int]]
+
+
+def read_training_summary(model_dir: Path) -> TrainingSummary:
+    """What :func:`save_training_outputs` recorded about the run."""
+    return TrainingSummary.model_validate_json((model_dir / TRAINING_FILE).read_text())

@@ -1,0 +1,95 @@
+"""The Phase A pipeline end to end on a few real sessions: every stage, the notebook, a real registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.evaluate_phase_a import evaluate_phase_a
+from pipelines.featurize import featurize
+from pipelines.prepare_humans import prepare_humans
+from pipelines.promote_phase_a import promote_phase_a
+from pipelines.simulate_bots import simulate_bots
+from pipelines.train_phase_a import train_phase_a
+from tcurity import registry
+from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
+from tcurity.simulate import FAMILIES
+
+SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
+USERS = {"train": ["user12", "user15"], "calib": ["user20"], "test": ["user21"], "attacker": ["user29"]}
+
+
+def small_params(tmp_path: Path) -> Path:
+    """The project's params with two sessions per user and everything written under ``tmp_path``."""
+    raw = tmp_path / "raw"
+    for users in USERS.values():
+        for user in users:
+            (raw / user).mkdir(parents=True)
+            for file in sorted((SESSIONS / user).glob("session_*.csv.gz"))[:2]:
+                (raw / user / file.name).symlink_to(file)
+    params = yaml.safe_load(PARAMS_PATH.read_text())
+    params["data"]["balabit_dir"] = str(raw)
+    params["split"] = {f"{k}_users": v for k, v in USERS.items()}
+    params["prepare_humans"].update(
+        out_dir=str(tmp_path / "humans"), sampler_path=str(tmp_path / "sampler.json")
+    )
+    params["prepare_humans"]["max_strokes_per_user"] = 300
+    params["simulate_bots"].update(out_dir=str(tmp_path / "bots"), traces_per_family=15)
+    params["featurize"]["out_dir"] = str(tmp_path / "processed")
+    params["train_phase_a"].update(
+        model_dir=str(tmp_path / "model"),
+        executed_notebook=str(tmp_path / "train_phase_a.ipynb"),
+        n_estimators=50,
+        max_samples=128,
+    )
+    params["evaluate_phase_a"].update(
+        metrics_path=str(tmp_path / "phase_a.json"), plots_dir=str(tmp_path / "plots")
+    )
+    # A model of two users and 50 trees: the gates only need to let a sane one through.
+    params["promote_phase_a"].update(
+        decision_path=str(tmp_path / "promotion.json"), min_auc=0.5, min_naive_block_rate=0.3
+    )
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.mark.pipeline
+def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlflow_registry: str) -> None:
+    params_path = small_params(tmp_path)
+    p = load_params(params_path)
+
+    summary = prepare_humans(p)
+    assert summary["strokes"] > 0
+    assert set(summary["phase_a_traces_by_split"]) == {"train", "calib", "test"}  # type: ignore[arg-type]
+    assert simulate_bots(p) == dict.fromkeys(FAMILIES, 15)
+    table = featurize(p)
+    assert set(table.source) == {"human", "bot"}
+    assert set(table.sampling) == {"native", "human"}
+
+    train_phase_a(p, params_path)
+    assert (tmp_path / "train_phase_a.ipynb").exists()
+    assert (tmp_path / "plots" / "train_scores.png").exists()
+    registered = json.loads((tmp_path / "model" / "registered.json").read_text())
+
+    metrics = evaluate_phase_a(p)
+    written = json.loads((tmp_path / "phase_a.json").read_text())
+    assert written == json.loads(json.dumps(metrics))
+    for key in ("human_pass_rate", "auc", "bot_recall_at_1pct_frr"):
+        assert 0.0 <= written[key] <= 1.0
+    assert set(written["bot_block_rate"]) == set(FAMILIES)
+    assert set(written["family_kind"].values()) == {"naive", "humanised"}
+    assert written["n_bot"] == dict.fromkeys(FAMILIES, 15)
+    assert written["n_human"] > 0
+    assert written["model"] == {"name": registered["name"], "version": registered["version"]}
+    # Teleport moves in one jump: nothing human-like survives that.
+    assert written["bot_block_rate"]["teleport"] == 1.0
+
+    decision = promote_phase_a(p)
+    assert decision.promoted, decision.failures
+    champion = registry.version_by_alias(registered["name"], registry.CHAMPION)
+    assert champion is not None
+    assert str(champion.version) == registered["version"]

@@ -1,0 +1,294 @@
+"""The trace schema: field rules, the validation codes of ``check_points`` and the array form."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from tcurity.traces import (
+    MAX_DURATION_MS,
+    MAX_POINTS,
+    Event,
+    PerforationTask,
+    Point2,
+    Trace,
+    TraceArrays,
+    TracePoints,
+    TraceValidationError,
+    Viewport,
+    check_points,
+    make_trace,
+)
+
+TASK = PerforationTask(area_px=(640, 260), start=Point2(x=0.7, y=0.1), end=Point2(x=0.7, y=0.9))
+VIEWPORT = Viewport(width_px=1280, height_px=800)
+
+
+def points(**overrides: Any) -> dict[str, Any]:
+    """The fields of a valid three-event press (down, move, up), with some replaced."""
+    fields: dict[str, Any] = {
+        "x": [0.7, 0.7, 0.7],
+        "y": [0.1, 0.5, 0.9],
+        "t_ms": [0.0, 100.0, 200.0],
+        "event": ["down", "move", "up"],
+    }
+    return fields | overrides
+
+
+def trace(**overrides: Any) -> Trace:
+    return Trace(points=TracePoints(**points(**overrides)), viewport=VIEWPORT, task=TASK)
+
+
+def code_of(**overrides: Any) -> str:
+    """The validation code ``check_points`` gives for the overridden fields (bypassing field validation)."""
+    with pytest.raises(TraceValidationError) as caught:
+        check_points(TracePoints.model_construct(**points(**overrides)))
+    return caught.value.code
+
+
+# --- check_points and Trace ----------------------------------------------------------------------------------
+
+
+def test_a_valid_press_passes() -> None:
+    check_points(TracePoints(**points()))
+    assert trace().points.event == ["down", "move", "up"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"y": [0.1, 0.9]},
+        {"t_ms": [0.0, 100.0, 200.0, 300.0]},
+        {"event": ["down", "up"]},
+        {"pointer_type": ["mouse", "mouse"]},
+        {"trusted": [True, True, True, True]},
+        {"coalesced": [1]},
+    ],
+)
+def test_length_mismatch(overrides: dict[str, Any]) -> None:
+    assert code_of(**overrides) == "length_mismatch"
+    with pytest.raises(ValidationError, match="length_mismatch"):
+        trace(**overrides)
+
+
+def test_optional_fields_of_the_right_length_pass() -> None:
+    t = trace(pointer_type=["mouse"] * 3, trusted=[True] * 3, coalesced=[1, 2, 0])
+    assert t.points.coalesced == [1, 2, 0]
+
+
+def test_too_few_points() -> None:
+    two = {"x": [0.7, 0.7], "y": [0.1, 0.9], "t_ms": [0.0, 100.0], "event": ["down", "up"]}
+    assert code_of(**two) == "too_few_points"
+    with pytest.raises(ValidationError, match="too_few_points"):
+        trace(**two)
+
+
+def test_too_many_points() -> None:
+    n = MAX_POINTS + 1
+    many = {
+        "x": [0.5] * n,
+        "y": [0.5] * n,
+        "t_ms": [float(i) for i in range(n)],
+        "event": ["down"] + ["move"] * (n - 2) + ["up"],
+    }
+    assert code_of(**many) == "too_many_points"
+    # Through the model the lists' own length limit refuses it first.
+    with pytest.raises(ValidationError, match="at most 8000"):
+        trace(**many)
+
+
+def test_exactly_max_points_is_accepted() -> None:
+    n = MAX_POINTS
+    t = trace(
+        x=[0.5] * n,
+        y=[0.5] * n,
+        t_ms=[float(i) for i in range(n)],
+        event=["down"] + ["move"] * (n - 2) + ["up"],
+    )
+    assert len(t.arrays()) == MAX_POINTS
+
+
+def test_time_not_monotonic() -> None:
+    assert code_of(t_ms=[0.0, 100.0, 99.0]) == "time_not_monotonic"
+    with pytest.raises(ValidationError, match="time_not_monotonic"):
+        trace(t_ms=[0.0, 100.0, 99.0])
+
+
+def test_equal_times_are_allowed() -> None:
+    assert trace(t_ms=[5.0, 5.0, 5.0]).points.t_ms == [5.0, 5.0, 5.0]
+
+
+def test_duration_too_long() -> None:
+    too_long = [1000.0, 2000.0, 1000.0 + MAX_DURATION_MS + 1.0]
+    assert code_of(t_ms=too_long) == "duration_too_long"
+    with pytest.raises(ValidationError, match="duration_too_long"):
+        trace(t_ms=too_long)
+
+
+def test_duration_of_exactly_the_limit_passes() -> None:
+    trace(t_ms=[0.0, 1.0, MAX_DURATION_MS])
+
+
+@pytest.mark.parametrize(
+    ("events", "detail"),
+    [
+        (["down", "down", "up"], "'down' at 1 while already pressed"),
+        (["up", "down", "up"], "'up' at 0 without a 'down'"),
+        (["cancel", "down", "up"], "'cancel' at 0 without a 'down'"),
+        (["move", "down", "move"], "the last press never ends"),
+        (["move", "move", "move"], "at least one press"),
+    ],
+)
+def test_bad_event_sequence(events: list[str], detail: str) -> None:
+    with pytest.raises(TraceValidationError) as caught:
+        check_points(TracePoints(**points(event=events)))
+    assert caught.value.code == "bad_event_sequence"
+    assert detail in caught.value.message
+    with pytest.raises(ValidationError, match="bad_event_sequence"):
+        trace(event=events)
+
+
+def test_a_press_may_end_in_cancel_and_presses_may_follow() -> None:
+    t = trace(
+        x=[0.5] * 5,
+        y=[0.5] * 5,
+        t_ms=[0.0, 1.0, 2.0, 3.0, 4.0],
+        event=["down", "cancel", "move", "down", "up"],
+    )
+    assert t.arrays().press_spans() == [(0, 1), (3, 4)]
+
+
+# --- field rules ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_are_refused(bad: float) -> None:
+    with pytest.raises(ValidationError):
+        Point2(x=bad, y=0.5)
+    with pytest.raises(ValidationError):
+        TracePoints(**points(x=[0.7, bad, 0.7]))
+    with pytest.raises(ValidationError):
+        TracePoints(**points(t_ms=[0.0, bad, 200.0]))
+
+
+@pytest.mark.parametrize("coordinate", [-1.0001, 2.0001, -5.0, 10.0])
+def test_coordinates_outside_the_allowed_range_are_refused(coordinate: float) -> None:
+    with pytest.raises(ValidationError):
+        Point2(x=coordinate, y=0.5)
+    with pytest.raises(ValidationError):
+        TracePoints(**points(y=[0.1, coordinate, 0.9]))
+
+
+def test_coordinates_at_the_range_limits_are_accepted() -> None:
+    assert trace(x=[-1.0, 2.0, 0.5]).points.x == [-1.0, 2.0, 0.5]
+
+
+def test_negative_time_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        TracePoints(**points(t_ms=[-1.0, 100.0, 200.0]))
+
+
+def test_unknown_event_name_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        TracePoints(**points(event=["down", "hover", "up"]))
+
+
+def test_extra_fields_are_forbidden() -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Point2(x=0.5, y=0.5, z=0.0)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        TracePoints(**points(pressure=[0.5, 0.5, 0.5]))
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Trace(points=TracePoints(**points()), viewport=VIEWPORT, task=TASK, label="human")  # type: ignore[call-arg]
+
+
+def test_perforation_ends_must_differ() -> None:
+    with pytest.raises(ValidationError, match="start and end must differ"):
+        PerforationTask(area_px=(640, 260), start=Point2(x=0.5, y=0.5), end=Point2(x=0.5, y=0.5))
+
+
+def test_perforation_with_ends_one_coordinate_apart_is_accepted() -> None:
+    task = PerforationTask(area_px=(640, 260), start=Point2(x=0.5, y=0.5), end=Point2(x=0.5, y=0.6))
+    assert task.end.y == 0.6
+
+
+def test_task_kind_selects_the_geometry() -> None:
+    t = Trace.model_validate(
+        {"points": points(), "viewport": VIEWPORT.model_dump(), "task": TASK.model_dump()},
+    )
+    assert isinstance(t.task, PerforationTask)
+
+
+# --- array form -----------------------------------------------------------------------------------------------
+
+
+def test_arrays_round_trip() -> None:
+    wire = TracePoints(
+        x=[0.1, 0.2, 0.3, 0.4, 0.5],
+        y=[0.5, 0.4, 0.3, 0.2, 0.1],
+        t_ms=[0.0, 10.0, 20.0, 20.0, 35.5],
+        event=["move", "down", "move", "cancel", "move"],
+    )
+    arrays = TraceArrays.from_points(wire)
+    assert arrays.x.dtype == np.float64
+    assert arrays.event.dtype == np.int8
+    assert arrays.event.tolist() == [Event.MOVE, Event.DOWN, Event.MOVE, Event.CANCEL, Event.MOVE]
+    assert arrays.t_ms.tolist() == [0.0, 10.0, 20.0, 20.0, 35.5]
+    assert len(arrays) == 5
+    assert arrays.to_points() == wire
+
+
+def test_press_spans_of_two_presses() -> None:
+    arrays = TraceArrays(
+        x=np.zeros(8),
+        y=np.zeros(8),
+        t_ms=np.arange(8.0),
+        event=np.array([1, 0, 1, 2, 1, 0, 1, 2], dtype=np.int8),
+    )
+    assert arrays.press_spans() == [(1, 3), (5, 7)]
+
+
+def test_press_spans_ignore_a_press_that_never_ends() -> None:
+    arrays = TraceArrays(
+        x=np.zeros(3), y=np.zeros(3), t_ms=np.arange(3.0), event=np.array([0, 1, 1], np.int8)
+    )
+    assert arrays.press_spans() == []
+
+
+def test_in_pixels_scales_each_axis_by_its_own_size() -> None:
+    arrays = TraceArrays(
+        x=np.array([0.0, 0.5, 1.0]),
+        y=np.array([0.25, 1.0, -0.5]),
+        t_ms=np.zeros(3),
+        event=np.zeros(3, np.int8),
+    )
+    px, py = arrays.in_pixels((640, 260))
+    assert px.tolist() == [0.0, 320.0, 640.0]
+    assert py.tolist() == [65.0, 260.0, -130.0]
+
+
+def test_make_trace_validates_and_picks_a_desktop_viewport() -> None:
+    arrays = TraceArrays.from_points(TracePoints(**points()))
+    t = make_trace(arrays, TASK)
+    assert t.viewport == Viewport(width_px=1280, height_px=800, device_pixel_ratio=1.0)
+    assert t.points == TracePoints(**points())
+    assert t.task == TASK
+
+
+def test_make_trace_viewport_is_at_least_the_task_area() -> None:
+    big = PerforationTask(area_px=(2000, 900), start=Point2(x=0.7, y=0.1), end=Point2(x=0.7, y=0.9))
+    t = make_trace(TraceArrays.from_points(TracePoints(**points())), big)
+    assert (t.viewport.width_px, t.viewport.height_px) == (2000, 900)
+
+
+def test_make_trace_keeps_a_given_viewport_and_refuses_bad_arrays() -> None:
+    phone = Viewport(width_px=390, height_px=844, device_pixel_ratio=3.0)
+    arrays = TraceArrays.from_points(TracePoints(**points()))
+    assert make_trace(arrays, TASK, phone).viewport == phone
+    backwards = TraceArrays(arrays.x, arrays.y, arrays.t_ms[::-1].copy(), arrays.event)
+    with pytest.raises(ValidationError, match="time_not_monotonic"):
+        make_trace(backwards, TASK)
