@@ -10,7 +10,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help setup up train repro test test-slow lint typecheck unit lab mlflow-ui clean
+.PHONY: help setup up down train repro test test-slow lint typecheck unit lab mlflow-ui bench clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,8 +18,14 @@ help: ## List the commands
 setup: ## Install everything on a fresh Debian machine (idempotent, seconds when done)
 	@scripts/setup.sh
 
-up: setup ## Set up, train the models if no champion exists, and run the system
+up: setup ## Set up, train the models if no champion exists, and run the system (Ctrl-C stops it)
 	@scripts/up.sh
+
+down: ## Stop everything `make up` started (by pid)
+	@scripts/down.sh
+
+bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
+	python -m bench.serving
 
 train: setup ## Run the whole training pipeline (dvc repro)
 	dvc repro
@@ -33,7 +39,7 @@ lint: ## ruff on code and tests
 	ruff format --check src pipelines serving tests bench
 
 typecheck: ## mypy on the package and entry points
-	mypy src pipelines
+	mypy src pipelines serving bench
 
 unit: ## pytest (default marker set: fast tests)
 	pytest $(PYTEST_ARGS)

@@ -17,9 +17,9 @@ from fastapi.responses import ORJSONResponse
 from serving.errors import ERROR_CODES, install_error_handlers
 from serving.limits import BodyLimit
 from serving.models import ModelStore
-from serving.routes import ops, phase_a
+from serving.routes import ops, phase_a, phase_b
 from serving.settings import Settings, get_settings
-from serving.telemetry import Telemetry, middleware
+from serving.telemetry import Telemetry, TelemetryMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.store = store
     app.state.telemetry = telemetry = Telemetry()
-    app.middleware("http")(middleware(telemetry))
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(phase_a.router)
+    app.include_router(phase_b.router)
     return app
 
 

@@ -2,7 +2,9 @@
 
 A trace passes only when every part passes. Reason codes say which part failed: ``untrusted_events`` (the
 browser marked events as synthetic), ``geometry_<reason>`` (the press did not follow the task) and the model's
-own ``<feature>_high``/``_low`` codes for the features furthest outside the human range.
+own ``<feature>_high``/``_low`` codes for the features furthest outside the human range. Phase B's geometry
+check is the answer's shape (every drag from a cell into its own slot, one per slot); *which* cells is the
+backend's check against the problem's answer, which the AI server never stores.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import numpy as np
 from serving.models import LoadedModel
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.features.phase_a import phase_a_features
+from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
+from tcurity.features.phase_b import answer_shape_ok, phase_b_features
 from tcurity.geometry import check_follow
 from tcurity.scoring import ModelBundle
-from tcurity.traces import PerforationTask, Trace
+from tcurity.traces import GridTask, PerforationTask, Trace
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,31 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
                 "coverage": round(follow.coverage, 4),
                 "inside_share": round(follow.inside_share, 4),
             },
+            "signals": {"passed": not signal_reasons(trace)},
+            "model": {"passed": verdict.passed},
+        },
+        model={"name": loaded.name, "version": loaded.version},
+    )
+
+
+def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decision:
+    """Scores a Phase B trace (every drag of the answer) with the loaded Random Forest bundle."""
+    bundle: ModelBundle = loaded.model
+    arrays = trace.arrays()
+    shape_ok = answer_shape_ok(task, arrays)
+    features = select(bundle, PHASE_B_FEATURES, phase_b_features(task, arrays, bundle.grid_ms))
+    verdict = bundle.verdict(features)
+    reasons = signal_reasons(trace)
+    if not shape_ok:
+        reasons.append("geometry_answer_shape")
+    reasons += verdict.reasons
+    return Decision(
+        score=verdict.score,
+        passed=verdict.passed and not reasons,
+        threshold=bundle.threshold,
+        reasons=reasons,
+        checks={
+            "geometry": {"passed": shape_ok},
             "signals": {"passed": not signal_reasons(trace)},
             "model": {"passed": verdict.passed},
         },

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -53,21 +51,29 @@ class Telemetry:
             self.model_version.labels(role, name).set(float(version))
 
 
-def route_name(request: Request) -> str:
-    """The matched route's path template (``/v1/phase-a/score``), so labels stay few; ``other`` if none."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", "other"))
+class TelemetryMiddleware:
+    """Counts and times every HTTP request by route template and status (a plain ASGI middleware: cheap)."""
 
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
 
-def middleware(
-    telemetry: Telemetry,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        endpoint = route_name(request)
-        telemetry.requests.labels(endpoint, str(response.status_code)).inc()
-        telemetry.latency.labels(endpoint).observe(time.perf_counter() - start)
-        return response
+        status = 500
 
-    return record
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            endpoint = str(getattr(scope.get("route"), "path", "other"))
+            self.telemetry.requests.labels(endpoint, str(status)).inc()
+            self.telemetry.latency.labels(endpoint).observe(time.perf_counter() - start)

@@ -1,0 +1,208 @@
+"""Benchmark of the AI server: in-process scoring, HTTP on loopback under concurrency, problem creation.
+
+Runs against the project's registry (the champions ``dvc repro`` promoted) and writes
+``reports/bench/serving.json``. Loopback only, bounded in requests and time; stops by itself.
+
+    python -m bench.serving [--requests 6000] [--concurrency 64] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import aiohttp
+import httpx
+import numpy as np
+
+from tcurity import registry
+from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
+from tcurity.datasets import read_traces
+from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
+from tcurity.scoring import ModelBundle
+from tcurity.traces import PerforationTask, Trace, make_trace
+
+logger = logging.getLogger("bench.serving")
+OUT = PROJECT_ROOT / "reports/bench/serving.json"
+MAX_WALL_S = 120.0
+
+
+def test_traces(n: int) -> list[Trace]:
+    """Held-out human Phase A traces (real movement, realistic sizes)."""
+    records = [
+        r
+        for r in read_traces(resolve(params().prepare_humans.out_dir) / "phase_a.parquet")
+        if r.split == "test"
+    ]
+    return [make_trace(r.arrays, r.task) for r in records[:n]]
+
+
+def champion_bundle() -> tuple[ModelBundle, str]:
+    import mlflow
+
+    registry.configure()
+    name = params().train_phase_a.model_name
+    version = registry.version_by_alias(name, registry.CHAMPION)
+    if version is None:
+        raise SystemExit(f"no champion for {name}: run `make train` first")
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    return model.unwrap_python_model().bundle, str(version.version)
+
+
+def in_process(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> dict[str, float]:
+    """Validation is the server's job either way; this times feature extraction plus scoring of one trace."""
+    idx = [FEATURE_NAMES.index(n) for n in bundle.feature_names]
+    times = []
+    for _ in range(repeats):
+        for trace in traces:
+            start = time.perf_counter()
+            assert isinstance(trace.task, PerforationTask)
+            features = phase_a_features(trace.task, trace.arrays(), bundle.grid_ms)[idx]
+            bundle.verdict(features)
+            times.append((time.perf_counter() - start) * 1000.0)
+    return {"score_p50_ms": float(np.percentile(times, 50)), "score_p99_ms": float(np.percentile(times, 99))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(port: int, token: str, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "AI_SERVER_TOKEN": token,
+        "TCURITY_ENV": "production",
+        "MODEL_POLL_INTERVAL_S": "0",
+        "OMP_NUM_THREADS": "1",
+        "TCURITY_LOG_LEVEL": "WARNING",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "serving.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, start_new_session=True)
+
+
+def wait_healthy(base: str, deadline_s: float = 90.0) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        try:
+            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the AI server did not come up")
+
+
+async def load(base: str, token: str, bodies: list[bytes], total: int, concurrency: int) -> dict[str, Any]:
+    """``total`` scoring requests from ``concurrency`` clients (aiohttp: cheap on the client side)."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(total))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=10.0)
+    async with aiohttp.ClientSession(base, headers=headers, connector=connector, timeout=timeout) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                start = time.perf_counter()
+                async with session.post("/v1/phase-a/score", data=bodies[i % len(bodies)]) as response:
+                    await response.read()
+                    errors += response.status != 200
+                latencies.append((time.perf_counter() - start) * 1000.0)
+
+        start = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), MAX_WALL_S)
+        wall = time.perf_counter() - start
+    return {
+        "http_p50_ms": float(np.percentile(latencies, 50)),
+        "http_p99_ms": float(np.percentile(latencies, 99)),
+        "http_throughput_rps": len(latencies) / wall,
+        "http_requests": len(latencies),
+        "http_errors": errors,
+    }
+
+
+def problems_per_s(n: int = 40) -> dict[str, Any]:
+    """Phase B problems made per second in process with the champion classifier's check (CPU here)."""
+    try:
+        from serving.models import ModelStore
+        from serving.settings import Settings
+
+        store = ModelStore(Settings(ai_server_token=secrets.token_urlsafe(24), model_poll_interval_s=0))
+        store.refresh()
+        generator = store.current.generator
+        if generator is None:
+            return {"problems_per_s": None, "problems_note": f"no generator: {store.current.errors}"}
+        generator.generate_batch(4)  # warm caches
+        start = time.perf_counter()
+        for _ in range(n // 8):
+            generator.generate_batch(8)
+        return {"problems_per_s": (n // 8) * 8 / (time.perf_counter() - start), "device": store.device()}
+    except Exception as exc:  # the Phase A numbers stand on their own
+        return {"problems_per_s": None, "problems_note": f"{type(exc).__name__}: {exc}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    setup_logging()
+    traces = test_traces(300)
+    bundle, version = champion_bundle()
+    result: dict[str, Any] = {"model": {"name": params().train_phase_a.model_name, "version": version}}
+    result.update(in_process(traces, bundle))
+    logger.info("in process: %s", result)
+    token = secrets.token_urlsafe(24)
+    port = free_port()
+    server = start_server(port, token, args.workers)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base)
+        bodies = [json.dumps({"trace": t.model_dump(mode="json")}).encode() for t in traces]
+        asyncio.run(load(base, token, bodies, 300, 8))  # warm-up
+        result.update(asyncio.run(load(base, token, bodies, args.requests, args.concurrency)))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    result.update(
+        {"http_concurrency": args.concurrency, "server_workers": args.workers, "cpu_count": os.cpu_count()}
+    )
+    result.update(problems_per_s())
+    result.setdefault("device", "cpu")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2))
+    logger.info("serving benchmark: %s", json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

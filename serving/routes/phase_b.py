@@ -1,0 +1,74 @@
+"""Phase B: make checked image problems; score the drags that answer them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from serving.auth import require_token
+from serving.decisions import decide_phase_b
+from serving.deps import Metrics, Models
+from serving.errors import ApiError
+from serving.schemas import (
+    ERROR_RESPONSES,
+    ModelRef,
+    Problem,
+    ProblemsRequest,
+    ProblemsResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
+from serving.settings import Settings, get_settings
+from tcurity.problems import ProblemAnswer, ProblemGenerationError
+from tcurity.traces import GridTask
+
+router = APIRouter(prefix="/v1/phase-b", tags=["phase-b"], dependencies=[Depends(require_token)])
+
+
+def answer_for_backend(answer: ProblemAnswer) -> dict[str, object]:
+    """What the backend keeps: the ordered answer and each tile's stamped number (never sent to clients)."""
+    return {
+        "problem_id": answer.problem_id,
+        "target": answer.target,
+        "answer": list(answer.answer),
+        "numbers": dict(answer.numbers),
+    }
+
+
+@router.post("/problems", response_model=ProblemsResponse, responses=ERROR_RESPONSES)
+async def create_problems(
+    body: ProblemsRequest,
+    models: Models,
+    telemetry: Metrics,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> ProblemsResponse:
+    """Make Phase B problems checked by the champion classifier: the client view and the backend's answer."""
+    if body.count > settings.max_problems_per_request:
+        raise ApiError(
+            422, "invalid_request", f"at most {settings.max_problems_per_request} problems per call"
+        )
+    if models.generator is None or models.effnet is None:
+        raise ApiError(503, "bank_unavailable", "no problem bank or image model is loaded")
+    try:
+        made = await asyncio.to_thread(models.generator.generate_batch, body.count)
+    except ProblemGenerationError as exc:
+        raise ApiError(503, "bank_unavailable", str(exc)) from exc
+    telemetry.decisions.labels("b", "problem").inc(len(made))
+    return ProblemsResponse(
+        problems=[Problem(client=c.to_dict(), answer=answer_for_backend(a)) for c, a in made],
+        model=ModelRef(name=models.effnet.name, version=models.effnet.version),
+    )
+
+
+@router.post("/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
+async def score_phase_b(body: ScoreRequest, models: Models, telemetry: Metrics) -> ScoreResponse:
+    """Score a Phase B answer's drags with the champion Random Forest: score, decision, reasons, model version."""
+    if not isinstance(body.trace.task, GridTask):
+        raise ApiError(422, "wrong_task", "Phase B scores traces of a grid task")
+    if models.phase_b is None:
+        raise ApiError(503, "model_unavailable", "no Phase B champion is loaded")
+    decision = decide_phase_b(models.phase_b, body.trace.task, body.trace)
+    telemetry.decisions.labels("b", "pass" if decision.passed else "block").inc()
+    return ScoreResponse.model_validate(decision, from_attributes=True)
