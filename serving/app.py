@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
     app.state.store = store
     app.state.telemetry = telemetry = Telemetry()
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from serving.models import ModelSet, ModelStore
+from serving.settings import Settings
 from serving.telemetry import Telemetry
 
 
@@ -20,6 +21,12 @@ def get_models(store: Annotated[ModelStore, Depends(get_store)]) -> ModelSet:
     return store.current
 
 
+def get_app_settings(request: Request) -> Settings:
+    """The settings this app was built with (kept on the app: no per-request re-analysis)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 def get_telemetry(request: Request) -> Telemetry:
     telemetry: Telemetry = request.app.state.telemetry
     return telemetry
@@ -28,3 +35,4 @@ def get_telemetry(request: Request) -> Telemetry:
 Models = Annotated[ModelSet, Depends(get_models)]
 Store = Annotated[ModelStore, Depends(get_store)]
 Metrics = Annotated[Telemetry, Depends(get_telemetry)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]

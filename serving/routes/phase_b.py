@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from serving.auth import require_token
 from serving.decisions import decide_phase_b
-from serving.deps import Metrics, Models
+from serving.deps import AppSettings, Metrics, Models
 from serving.errors import ApiError
 from serving.schemas import (
     ERROR_RESPONSES,
@@ -20,7 +19,6 @@ from serving.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
-from serving.settings import Settings, get_settings
 from tcurity.problems import ProblemAnswer, ProblemGenerationError
 from tcurity.traces import GridTask
 
@@ -42,7 +40,7 @@ async def create_problems(
     body: ProblemsRequest,
     models: Models,
     telemetry: Metrics,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: AppSettings,
 ) -> ProblemsResponse:
     """Make Phase B problems checked by the champion classifier: the client view and the backend's answer."""
     if body.count > settings.max_problems_per_request:

@@ -1,0 +1,361 @@
+"""The backend against real parts: a real AI server app, a real Redis server, real sites written by the CLI.
+
+- **AI server**: ``serving.app.create_app`` on a small real Phase A champion, trained on real human strokes and
+  registered in a temporary MLflow registry once per session (the helpers of ``tests/serving/conftest.py``),
+  mounted as the backend's AI transport through ``httpx.ASGITransport``.
+- **Phase B contract double**: no Phase B model is trained in tests, so ``/v1/phase-b/*`` goes to a minimal
+  ASGI app that honours the AI server's contract. Its problems come from the real generator
+  (:class:`tcurity.problems.ProblemGenerator`) on a tiny bank of real tiles, without the classifier check; its
+  score passes a trace with one press per slot. Everything else goes to the real AI server.
+- **Redis**: a ``redis-server`` on a free loopback port in a temp dir (tests that need it skip, saying why, when
+  the binary is absent; Debian package ``redis-server``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import redis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from serving.app import create_app as create_ai_app
+from tcurity import registry
+from tcurity.config import params, resolve
+from tcurity.data.adapter import to_perforation
+from tcurity.geometry import check_follow, random_perforation
+from tcurity.images.bank import ImageBank
+from tcurity.images.classes import CLASSES
+from tcurity.images.curate import write_bank
+from tcurity.images.tiles import list_tiles
+from tcurity.problems import ProblemConfig, ProblemGenerator
+from tcurity.sampling import Path2
+from tcurity.traces import GridTask, PerforationTask, Trace, make_trace
+from tests.serving.conftest import TOKEN as AI_TOKEN
+from tests.serving.conftest import (
+    human_paths,  # noqa: F401  (a session fixture used here)
+    promote,
+    train_and_register,
+)
+from tests.serving.conftest import settings as ai_settings
+from web.backend.app.cli import sites_add
+from web.backend.app.core.config import Settings
+from web.backend.app.main import create_app
+from web.backend.app.sites import SitePolicy
+from web.backend.app.store.base import Store
+
+SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789"
+PEPPER = "test-pepper-0123456789abcdef0123456789abcdef"
+ORIGIN = "https://tickets.example.com"
+HOST = "tickets.example.com"
+PHASE_B_MODEL = {"name": "contract-double", "version": "1"}
+
+
+# --- the AI server ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def ai_app(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -> FastAPI:  # noqa: F811
+    """The real AI server app with a small real Phase A champion loaded (once per session)."""
+    root = tmp_path_factory.mktemp("mlruns")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        registry.configure()
+        promote(train_and_register(human_paths, seed=1))
+        app = create_ai_app(ai_settings())
+        app.state.store.refresh()  # what the lifespan does; ASGITransport does not run lifespans
+    finally:
+        mlflow.end_run()
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+    assert app.state.store.current.phase_a is not None
+    return app
+
+
+@pytest.fixture(scope="session")
+def passing_paths(ai_app: FastAPI, human_paths: list[Path2]) -> list[Path2]:  # noqa: F811
+    """Human strokes the small champion passes on several random perforations (deterministic flows)."""
+    client = TestClient(ai_app)
+    chosen = []
+    for path in human_paths:
+        ok = True
+        for seed in range(3):
+            task = random_perforation(np.random.default_rng(seed))
+            body = {"trace": make_trace(to_perforation(path, task), task).model_dump(mode="json")}
+            result = client.post(
+                "/v1/phase-a/score", json=body, headers={"Authorization": f"Bearer {AI_TOKEN}"}
+            )
+            ok = ok and result.json()["passed"]
+        if ok:
+            chosen.append(path)
+        if len(chosen) == 4:
+            return chosen
+    raise AssertionError("the small champion passes too few human strokes")
+
+
+# --- the Phase B contract double ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tile_bank(tmp_path_factory: pytest.TempPathFactory) -> ImageBank:
+    """A bank of the first real tiles of every class, written by the real curation writer."""
+    root = resolve(params().data.tiles_dir)
+    tiles = list_tiles(root)
+    chosen = [t for label in CLASSES for t in [t for t in tiles if t.label == label][:6]]
+    scores = pd.DataFrame(
+        {
+            "path": [t.path for t in chosen],
+            "label": [t.label for t in chosen],
+            "split": "test",
+            "predicted": [t.label for t in chosen],
+            "confidence": 1.0,
+            "label_prob": 1.0,
+        }
+    )
+    bank_dir = tmp_path_factory.mktemp("bank")
+    write_bank(scores, root, bank_dir, threshold=0.9, model={"name": "fixture", "version": "0"})
+    return ImageBank.load(bank_dir)
+
+
+def phase_b_double(bank: ImageBank) -> FastAPI:
+    """A minimal app with the AI server's Phase B contract (problems from the real generator; a stand-in score)."""
+    app = FastAPI()
+    generator = ProblemGenerator(bank, None, ProblemConfig())
+
+    @app.post("/v1/phase-b/problems")
+    def problems(body: dict[str, Any]) -> dict[str, Any]:
+        made = generator.generate_batch(int(body.get("count", 1)))
+        return {
+            "problems": [
+                {
+                    "client": client.to_dict(),
+                    "answer": {
+                        "problem_id": answer.problem_id,
+                        "target": answer.target,
+                        "answer": list(answer.answer),
+                        "numbers": dict(answer.numbers),
+                    },
+                }
+                for client, answer in made
+            ],
+            "model": PHASE_B_MODEL,
+        }
+
+    @app.post("/v1/phase-b/score")
+    def score(body: dict[str, Any]) -> dict[str, Any]:
+        trace = Trace.model_validate(body["trace"])
+        assert isinstance(trace.task, GridTask)
+        presses = len(trace.arrays().press_spans())
+        passed = presses == len(trace.task.slots)
+        return {
+            "score": 1.0 if passed else 0.0,
+            "passed": passed,
+            "threshold": 0.5,
+            "reasons": [] if passed else ["press_count_mismatch"],
+            "checks": {},
+            "model": {"name": "tcurity-phase-b-rf", "version": "7"},
+        }
+
+    return app
+
+
+class AiTransport(httpx.AsyncBaseTransport):
+    """The AI server as the backend reaches it: Phase B paths to the double, the rest to the real app.
+
+    ``down`` makes every call fail as a refused connection would; ``calls`` counts calls per path.
+    """
+
+    def __init__(self, real: FastAPI, phase_b: FastAPI) -> None:
+        self.real = httpx.ASGITransport(app=real)
+        self.phase_b = httpx.ASGITransport(app=phase_b)
+        self.down = False
+        self.calls: Counter[str] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls[request.url.path] += 1
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        target = self.phase_b if request.url.path.startswith("/v1/phase-b/") else self.real
+        return await target.handle_async_request(request)
+
+
+# --- the backend ----------------------------------------------------------------------------------------------
+class Clock:
+    """Real time plus an offset the test moves forward (Unix seconds)."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset_s
+
+    def advance(self, seconds: float) -> None:
+        self.offset_s += seconds
+
+
+def backend_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "tcurity_env": "test",
+        "ai_server_url": "http://ai",
+        "ai_server_token": AI_TOKEN,
+        "token_signing_key": SIGNING_KEY,
+        "site_secret_pepper": PEPPER,
+        "sites_file": tmp_path / "sites.json",
+        "sites_reload_interval_s": 0.0,
+        "collected_dir": tmp_path / "collected",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Site:
+    sitekey: str
+    secret: str
+
+
+@dataclass
+class Backend:
+    """One backend app under test with its client, AI transport, clock and sites."""
+
+    client: TestClient
+    ai: AiTransport
+    clock: Clock
+    settings: Settings
+    sites: dict[str, Site] = field(default_factory=dict)
+
+    def create(self, site: str = "main", action: str = "checkout", origin: str = ORIGIN) -> dict[str, Any]:
+        response = self.client.post(
+            "/api/v1/challenge/sessions",
+            json={"sitekey": self.sites[site].sitekey, "action": action},
+            headers={"Origin": origin},
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def post(self, path: str, json: Any = None, origin: str = ORIGIN) -> httpx.Response:
+        return self.client.post(path, json=json, headers={"Origin": origin})
+
+    def issue_a(self, session_id: str) -> PerforationTask:
+        response = self.post(f"/api/v1/challenge/sessions/{session_id}/phase-a")
+        assert response.status_code == 200, response.text
+        return PerforationTask.model_validate(response.json()["task"])
+
+    def answer_a(self, session_id: str, trace: Trace, wait: bool = True) -> httpx.Response:
+        if wait:  # the person takes as long as the trace lasts
+            self.clock.advance((trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05)
+        body = {"trace": trace.model_dump(mode="json")}
+        return self.post(f"/api/v1/challenge/sessions/{session_id}/phase-a/answer", body)
+
+    def siteverify(self, token: str, site: str = "main", **extra: Any) -> httpx.Response:
+        return self.client.post(
+            "/api/v1/siteverify", data={"secret": self.sites[site].secret, "response": token, **extra}
+        )
+
+
+def human_answer(path: Path2, task: PerforationTask) -> Trace:
+    """A real human stroke mapped onto the issued perforation."""
+    trace = make_trace(to_perforation(path, task), task)
+    assert check_follow(task, trace.arrays()).passed
+    return trace
+
+
+@pytest.fixture
+def make_backend(tmp_path: Path, ai_app: FastAPI, tile_bank: ImageBank) -> Iterator[Any]:
+    """Builds backends: ``make_backend(sites={"main": SitePolicy(...)}, store=..., **settings)``."""
+    clients: list[TestClient] = []
+
+    def build(
+        sites: dict[str, SitePolicy] | None = None,
+        store: Store | None = None,
+        folder: Path | None = None,
+        **overrides: Any,
+    ) -> Backend:
+        settings = backend_settings(folder or tmp_path, **overrides)
+        made = {
+            name: Site(**sites_add(settings, name, [HOST, "other.example.com"], policy))
+            for name, policy in (sites or {"main": SitePolicy(phase_b="never")}).items()
+        }
+        transport = AiTransport(ai_app, phase_b_double(tile_bank))
+        app = create_app(settings, ai_transport=transport, store=store)
+        clock = Clock()
+        app.state.services.flow.clock = clock
+        app.state.services.verifier.clock = clock
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return Backend(client, transport, clock, settings, made)
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+# --- Redis ----------------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``redis-server`` on a free loopback port, in a temp dir, without persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian package: redis-server)")
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    cmd = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(folder),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        for _ in range(100):
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("redis-server did not start")
+        client.close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def fresh_redis(redis_url: str) -> str:
+    """The session's Redis, emptied for one test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url

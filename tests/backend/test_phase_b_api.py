@@ -1,0 +1,184 @@
+"""Phase B through the backend (problems from the real generator behind the contract double): the answer
+stays on the server, order matters, problems never repeat tiles, and nothing secret reaches a response or a log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tcurity.geometry import grid_layout
+from tcurity.sampling import Path2
+from tcurity.simulate.compose import phase_b_trace
+from tcurity.traces import GridTask, Trace, make_trace
+from tests.backend.conftest import Backend, human_answer
+from web.backend.app.core.logging import JsonFormatter
+from web.backend.app.sites import SitePolicy
+
+PHASE_B = SitePolicy(phase_b="always")
+
+
+def to_phase_b(backend: Backend, path: Path2) -> str:
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    assert backend.answer_a(sid, human_answer(path, task)).json()["outcome"] == "next_phase"
+    return str(sid)
+
+
+def issue_b(backend: Backend, sid: str) -> dict[str, Any]:
+    response = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def kept_answer(backend: Backend, sid: str) -> list[str]:
+    """The answer as the server keeps it (read from the store, as only the server can)."""
+    import asyncio
+
+    record = asyncio.run(backend.client.app.state.services.store.get_session(sid))  # type: ignore[attr-defined]
+    from web.backend.app.services.session import SessionRecord
+
+    answer = SessionRecord.model_validate_json(record.data).open_task.answer
+    assert answer
+    return list(answer)
+
+
+def drags(problem: dict[str, Any], tile_ids: list[str], seed: int = 0) -> Trace:
+    """A trace dragging the given tiles, in order, into the slots."""
+    task = GridTask.model_validate(problem["task"])
+    position = {t["tile_id"]: t["position"] for t in problem["problem"]["tiles"]}
+    moves = [(position[tile], k) for k, tile in enumerate(tile_ids)]
+    return make_trace(phase_b_trace(task, moves, "windmouse", np.random.default_rng(seed)), task)
+
+
+def answer_b(backend: Backend, sid: str, tile_ids: list[str], trace: Trace) -> dict[str, Any]:
+    backend.clock.advance((trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05)
+    body = {"tile_ids": tile_ids, "trace": trace.model_dump(mode="json")}
+    response = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b/answer", body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_the_right_tiles_in_order_pass_and_verify_with_both_models(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    backend: Backend = make_backend(sites={"main": PHASE_B})
+    sid = to_phase_b(backend, passing_paths[0])
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    assert problem["task"] == grid_layout(len(answer)).model_dump(mode="json")
+    assert problem["time_limit_ms"] == 90_000
+    assert set(problem["problem"]) == {"problem_id", "target", "prompt", "grid", "tiles"}
+    assert all(set(t) == {"tile_id", "position", "image"} for t in problem["problem"]["tiles"])
+    result = answer_b(backend, sid, answer, drags(problem, answer))
+    assert result["outcome"] == "passed"
+    verdict = backend.siteverify(result["token"]).json()
+    assert verdict["success"] is True
+    assert verdict["models"] == {
+        "phase_a": "tcurity-phase-a-iforest@1",
+        "phase_b": "tcurity-phase-b-rf@7",
+        "phase_b_problem": "contract-double@1",
+    }
+    assert verdict["score"] == verdict["scores"]["phase_b"]["score"] == 1.0
+
+
+def test_order_matters_and_a_wrong_answer_skips_the_model(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": PHASE_B})
+    sid = to_phase_b(backend, passing_paths[0])
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    reordered = answer[::-1]
+    calls = backend.ai.calls["/v1/phase-b/score"]
+    result = answer_b(backend, sid, reordered, drags(problem, reordered))
+    assert result["outcome"] == "retry"
+    assert backend.ai.calls["/v1/phase-b/score"] == calls
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    assert answer_b(backend, sid, answer, drags(problem, answer))["outcome"] == "passed"
+
+
+def test_a_bad_behaviour_score_fails_a_right_answer(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": PHASE_B})
+    sid = to_phase_b(backend, passing_paths[0])
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    one_drag_only = drags(problem, answer[:1])
+    assert answer_b(backend, sid, answer, one_drag_only)["outcome"] == "retry"
+
+
+def test_problems_never_repeat_tile_ids_or_bytes(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(
+        sites={"main": SitePolicy(phase_b="always", max_attempts_phase_b=4, max_attempts_session=6)}
+    )
+    sid = to_phase_b(backend, passing_paths[0])
+    ids: list[str] = []
+    images: list[bytes] = []
+    for _ in range(3):
+        tiles = issue_b(backend, sid)["problem"]["tiles"]
+        ids += [t["tile_id"] for t in tiles]
+        images += [base64.b64decode(t["image"].split(",", 1)[1]) for t in tiles]
+    assert len(set(ids)) == len(ids) == 27
+    assert len(set(images)) == len(images)
+
+
+def test_phase_b_fails_closed_or_open_by_policy(make_backend, passing_paths: list[Path2]) -> None:
+    closed: Backend = make_backend(sites={"main": PHASE_B})
+    sid = to_phase_b(closed, passing_paths[0])
+    closed.ai.down = True
+    refused = closed.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "ai_unavailable")
+    opened: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", fail_open=True)})
+    sid = to_phase_b(opened, passing_paths[0])
+    opened.ai.down = True
+    result = opened.post(f"/api/v1/challenge/sessions/{sid}/phase-b").json()
+    assert result["outcome"] == "passed"
+    verdict = opened.siteverify(result["token"]).json()
+    assert (verdict["success"], verdict["unscored"], verdict["reasons"]) == (True, True, ["ai_unavailable"])
+
+
+def test_the_answer_never_leaves_the_server(
+    make_backend, passing_paths: list[Path2], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    backend: Backend = make_backend(sites={"main": PHASE_B})
+    bodies: list[str] = []
+    sid = to_phase_b(backend, passing_paths[0])
+    issued = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    bodies.append(issued.text)
+    problem = issued.json()
+    answer = kept_answer(backend, sid)
+    wrong = answer[1:] + answer[:1]
+    trace = drags(problem, wrong)
+    backend.clock.advance(trace.points.t_ms[-1] / 1000.0 + 0.05)
+    failed = backend.post(
+        f"/api/v1/challenge/sessions/{sid}/phase-b/answer",
+        {"tile_ids": wrong, "trace": trace.model_dump(mode="json")},
+    )
+    bodies.append(failed.text)
+    bodies.append(
+        backend.client.get(
+            f"/api/v1/challenge/sessions/{sid}", headers={"Origin": "https://tickets.example.com"}
+        ).text
+    )
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    passed = answer_b(backend, sid, answer, drags(problem, answer))
+    bodies.append(str(passed))
+    verdict = backend.siteverify(passed["token"])
+    bodies.append(verdict.text)
+    # Our own records, as the JSON formatter writes them (the test client logs its URLs on its own).
+    logs = "\n".join(JsonFormatter().format(r) for r in caplog.records if r.name.startswith("web."))
+    assert '"request_id"' in logs
+    secret = backend.sites["main"].secret
+    for text in bodies:
+        assert json.dumps(answer) not in text.replace("'", '"')
+        assert '"answer"' not in text
+        assert '"numbers"' not in text
+    assert not [tile for tile in answer if tile in logs], "no tile id is ever logged"
+    assert secret not in logs
+    assert passed["token"] not in logs
+    assert sid not in logs

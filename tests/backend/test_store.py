@@ -1,0 +1,140 @@
+"""The store contract: the in-memory store and the Redis store pass the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+
+from web.backend.app.store.base import Store
+from web.backend.app.store.memory import MemoryStore
+from web.backend.app.store.redis_store import RedisStore
+
+Scenario = Callable[[Store], Awaitable[None]]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def run(request: pytest.FixtureRequest) -> Iterator[Callable[[Scenario], None]]:
+    """Runs a scenario against a fresh store of each kind (inside one event loop, as the app would)."""
+    url = request.getfixturevalue("fresh_redis") if request.param == "redis" else None
+
+    def go(scenario: Scenario) -> None:
+        async def main() -> None:
+            store: Store = RedisStore(url) if url else MemoryStore()
+            try:
+                await scenario(store)
+            finally:
+                await store.close()
+
+        asyncio.run(main())
+
+    yield go
+
+
+def test_sessions_are_created_once_and_replaced_by_compare_and_set(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        import time
+
+        expires = time.time() + 60
+        assert await store.create_session("s1", b"v0", expires)
+        assert not await store.create_session("s1", b"other", expires)
+        found = await store.get_session("s1")
+        assert found is not None and (found.rev, found.data) == (0, b"v0")
+        assert await store.replace_session("s1", b"v1", 0)
+        assert not await store.replace_session("s1", b"stale", 0)
+        found = await store.get_session("s1")
+        assert found is not None and (found.rev, found.data) == (1, b"v1")
+        assert await store.get_session("nope") is None
+        assert not await store.replace_session("nope", b"x", 0)
+
+    run(scenario)
+
+
+def test_of_concurrent_replaces_exactly_one_wins(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        import time
+
+        await store.create_session("s", b"v0", time.time() + 60)
+        results = await asyncio.gather(*(store.replace_session("s", f"w{i}".encode(), 0) for i in range(20)))
+        assert sum(results) == 1
+
+    run(scenario)
+
+
+def test_sessions_expire(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        import time
+
+        await store.create_session("short", b"x", time.time() + 0.3)
+        assert await store.get_session("short") is not None
+        await asyncio.sleep(0.45)
+        assert await store.get_session("short") is None
+
+    run(scenario)
+
+
+def test_consumption_happens_once_and_remembers_the_first_owner(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        owners = await asyncio.gather(*(store.consume_once("jti-1", f"o{i}", 60) for i in range(10)))
+        assert owners.count(None) == 1
+        first = f"o{owners.index(None)}"
+        assert all(o == first for o in owners if o is not None)
+        assert await store.consume_once("jti-1", "late", 60) == first
+        assert await store.consume_once("jti-2", "x", 0.2) is None
+        await asyncio.sleep(0.35)
+        assert await store.consume_once("jti-2", "y", 60) is None
+
+    run(scenario)
+
+
+def test_results_are_kept_for_their_ttl(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        await store.put_result("k", b"answer", 0.3)
+        assert await store.get_result("k") == b"answer"
+        assert await store.get_result("other") is None
+        await asyncio.sleep(0.45)
+        assert await store.get_result("k") is None
+
+    run(scenario)
+
+
+def test_rate_counters_count_within_a_window(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        decisions = [await store.hit("ip:1", 3, 60) for _ in range(5)]
+        assert [d.count for d in decisions] == [1, 2, 3, 4, 5]
+        assert [d.allowed for d in decisions] == [True, True, True, False, False]
+        assert all(1 <= d.retry_after_s <= 60 for d in decisions)
+        peek = await store.window_count("ip:1", 60)
+        assert (peek.count, peek.allowed) == (5, True)
+        assert (await store.window_count("ip:2", 60)).count == 0
+        concurrent = await asyncio.gather(*(store.hit("ip:3", 100, 60) for _ in range(30)))
+        assert sorted(d.count for d in concurrent) == list(range(1, 31))
+
+    run(scenario)
+
+
+def test_collected_traces_take_labels_and_expire(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        await store.add_trace("site", "sess-1", "t1", b"a", 60)
+        await store.add_trace("site", "sess-1", "t2", b"b", 60)
+        await store.add_trace("site", "sess-2", "t3", b"c", 0.3)
+        await store.add_trace("other", "sess-1", "t4", b"d", 60)
+        assert await store.set_label("site", "sess-1", "confirmed_bot", 60) == 2
+        assert await store.set_label("site", "unknown", "confirmed_bot", 60) == 0
+        found = {t.trace_id: t for t in await store.traces("site")}
+        assert set(found) == {"t1", "t2", "t3"}
+        assert (found["t1"].label, found["t1"].session_id, found["t1"].data) == (
+            "confirmed_bot",
+            "sess-1",
+            b"a",
+        )
+        assert found["t3"].label is None
+        await asyncio.sleep(0.45)
+        assert {t.trace_id for t in await store.traces("site")} == {"t1", "t2"}
+        assert await store.set_label("site", "sess-2", "confirmed_human", 60) == 0
+        await store.purge_expired()
+        assert {t.trace_id for t in await store.traces("other")} == {"t4"}
+        assert await store.ping()
+
+    run(scenario)

@@ -1,0 +1,1 @@
+"""The backend's FastAPI application (``create_app`` in :mod:`web.backend.app.main`)."""

@@ -1,0 +1,1 @@
+"""HTTP layer: typed dependencies and one router per resource."""

@@ -1,0 +1,1 @@
+"""Cross-cutting parts: settings, tokens and secrets, errors, limits, logging, metrics, CORS."""

@@ -1,0 +1,102 @@
+"""Runtime settings of the backend, from the environment (one class, read once at start-up).
+
+Secrets (``AI_SERVER_TOKEN``, ``TOKEN_SIGNING_KEY``, ``SITE_SECRET_PEPPER``) are required and have no default;
+a placeholder or a short value is refused unless ``TCURITY_ENV=development``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-token", "secret", "token", "dev-secret"})
+MIN_SERVICE_TOKEN_CHARS = 16
+MIN_KEY_CHARS = 32
+# A pass token lives at most this long (the issue's contract with the sites).
+MAX_PASS_TOKEN_TTL_S = 120
+
+
+class Settings(BaseSettings):
+    """Environment variables of the backend (names as production uses them).
+
+    Attributes:
+        tcurity_env: ``development`` allows placeholder secrets, ``http://`` origins and the built-in dev site.
+        ai_server_url: where the AI server answers (``AI_SERVER_URL``).
+        ai_server_token: the AI server's service token (Bearer).
+        ai_timeout_s: per-call timeout towards the AI server; past it the call counts as unavailable.
+        token_signing_key: HMAC-SHA256 key of pass tokens, shared by every backend instance.
+        site_secret_pepper: HMAC key under which site secrets are stored (losing it invalidates every secret).
+        sites_file: the site registry the CLI writes (JSON).
+        redis_url: ``redis://…`` for a shared store; unset keeps everything in this process's memory.
+        session_ttl_s: a challenge session's whole life, from creation.
+        pass_token_ttl_s: how long a pass token may be verified (at most 120 s).
+        phase_a_time_limit_s / phase_b_time_limit_s: the time a client has to answer an issued task (told to
+            the client and enforced as told).
+        rate_limit_window_s: the fixed window of every rate limit.
+        rate_limit_per_ip / rate_limit_per_sitekey: challenge requests per window per client IP / per site.
+        secret_failures_per_ip: wrong secrets per window per IP on siteverify and report before 429.
+        idempotency_ttl_s: how long a siteverify answer is kept for retries with the same idempotency key.
+        trust_forwarded_for: take the client IP from the last ``X-Forwarded-For`` hop (set behind nginx only).
+        max_body_bytes: request bodies above this are refused (413).
+        metrics_token: when set, ``/api/metrics`` requires ``Authorization: Bearer <it>``.
+        collected_dir: where the export command writes labelled traces (the pipeline reads it).
+    """
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    tcurity_env: Literal["development", "production", "test"] = "production"
+    ai_server_url: str = "http://127.0.0.1:9000"
+    ai_server_token: SecretStr
+    ai_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
+    token_signing_key: SecretStr
+    site_secret_pepper: SecretStr
+    sites_file: Path = Path("config/sites.json")
+    sites_reload_interval_s: float = Field(default=2.0, ge=0.0)
+    redis_url: str | None = None
+    session_ttl_s: int = Field(default=600, ge=30, le=3600)
+    pass_token_ttl_s: int = Field(default=MAX_PASS_TOKEN_TTL_S, ge=10, le=MAX_PASS_TOKEN_TTL_S)
+    phase_a_time_limit_s: float = Field(default=30.0, gt=0.0, le=180.0)
+    phase_b_time_limit_s: float = Field(default=90.0, gt=0.0, le=180.0)
+    rate_limit_window_s: int = Field(default=60, ge=1, le=3600)
+    rate_limit_per_ip: int = Field(default=120, ge=1)
+    rate_limit_per_sitekey: int = Field(default=60_000, ge=1)
+    secret_failures_per_ip: int = Field(default=10, ge=1)
+    idempotency_ttl_s: int = Field(default=3600, ge=60)
+    trust_forwarded_for: bool = False
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    metrics_token: SecretStr | None = None
+    collected_dir: Path = Path("data/collected")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.tcurity_env == "development":
+            return self
+        required = {
+            "AI_SERVER_TOKEN": (self.ai_server_token, MIN_SERVICE_TOKEN_CHARS),
+            "TOKEN_SIGNING_KEY": (self.token_signing_key, MIN_KEY_CHARS),
+            "SITE_SECRET_PEPPER": (self.site_secret_pepper, MIN_KEY_CHARS),
+        }
+        for name, (secret, min_chars) in required.items():
+            value = secret.get_secret_value()
+            if value.lower() in PLACEHOLDER_SECRETS or len(value) < min_chars:
+                raise ValueError(
+                    f"{name} must be a real secret of {min_chars}+ characters outside development"
+                )
+        if self.token_signing_key.get_secret_value() == self.site_secret_pepper.get_secret_value():
+            raise ValueError("TOKEN_SIGNING_KEY and SITE_SECRET_PEPPER must differ")
+        return self
+
+    @property
+    def development(self) -> bool:
+        return self.tcurity_env == "development"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings, read from the environment once per process."""
+    return Settings()

@@ -1,0 +1,144 @@
+"""The backend's error contract: every failure is ``{"error": {"code", "message", "details"}}``.
+
+siteverify is the exception: it always answers in its own reCAPTCHA-compatible shape (``success`` and
+``error-codes``), see :mod:`web.backend.app.schemas.siteverify`.
+
+| status | code | when |
+|---|---|---|
+| 400 | ``invalid_sitekey`` | the sitekey names no site |
+| 401 | ``invalid_secret`` | report: missing or wrong site secret |
+| 401 | ``unauthorized`` | metrics: missing or wrong metrics token |
+| 403 | ``origin_not_allowed`` | the request's ``Origin`` is missing or not an allowed hostname of the site/session |
+| 404 | ``not_found`` | unknown path |
+| 404 | ``session_not_found`` | unknown or expired challenge session (or nothing collected for it, on report) |
+| 405 | ``method_not_allowed`` | wrong method |
+| 409 | ``invalid_state`` | the session is not in a state that allows this step |
+| 409 | ``task_expired`` | the answer came after the task's time limit; ask for a new task |
+| 409 | ``attempts_exhausted`` | no attempt left in this phase or session |
+| 409 | ``conflict`` | the same task was answered concurrently; only one answer counts |
+| 409 | ``collection_disabled`` | report: the site does not collect traces |
+| 413 | ``payload_too_large`` | body over ``MAX_BODY_BYTES`` |
+| 415 | ``unsupported_media_type`` | body is not JSON (or, for siteverify/report, not a form) |
+| 422 | ``invalid_request`` | the body does not match the schema |
+| 422 | ``invalid_response`` | report: the token is malformed or forged |
+| 422 | ``wrong_task`` | the trace does not answer the task that was issued |
+| 422 | a trace code (``too_few_points``, ``time_not_monotonic``, ``bad_event_sequence``, …) | the trace breaks the schema |
+| 429 | ``rate_limited`` | too many requests (``Retry-After`` says when to come back) |
+| 500 | ``internal_error`` | a bug; never for bad input |
+| 503 | ``ai_unavailable`` | the AI server is unreachable or failing; retry later (no pass is given) |
+| 503 | ``store_unavailable`` | the session store is unreachable |
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tcurity.traces import TraceValidationError
+
+logger = logging.getLogger(__name__)
+
+ERROR_CODES: dict[str, str] = {
+    "invalid_sitekey": "the sitekey names no site",
+    "invalid_secret": "missing or wrong site secret",
+    "unauthorized": "missing or wrong metrics token",
+    "origin_not_allowed": "the Origin is missing or not an allowed hostname of the site or session",
+    "not_found": "unknown path",
+    "session_not_found": "unknown or expired challenge session",
+    "method_not_allowed": "wrong method",
+    "invalid_state": "the session's state does not allow this step",
+    "task_expired": "the answer came after the task's time limit",
+    "attempts_exhausted": "no attempt left in this phase or session",
+    "conflict": "the task was answered concurrently; only one answer counts",
+    "collection_disabled": "the site does not collect traces",
+    "payload_too_large": "request body over the size limit",
+    "unsupported_media_type": "request body of a type this endpoint does not take",
+    "invalid_request": "the body does not match the schema",
+    "invalid_response": "the pass token is malformed or forged",
+    "wrong_task": "the trace does not answer the task that was issued",
+    "rate_limited": "too many requests; see Retry-After",
+    "internal_error": "an unexpected server error",
+    "ai_unavailable": "the AI server is unreachable or failing; retry later",
+    "store_unavailable": "the session store is unreachable",
+}
+
+
+class JsonBody(JSONResponse):
+    """A JSON response rendered by orjson (handlers that build their body by hand, and every error)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class ApiError(Exception):
+    """An error with a documented code, raised by handlers, dependencies and services."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _trace_error(errors: list[Any]) -> TraceValidationError | None:
+    for err in errors:
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, TraceValidationError):
+            return cause
+    return None
+
+
+def _jsonable(errors: list[Any]) -> list[dict[str, Any]]:
+    # Only where and what: never the submitted value (it may hold an answer or a token).
+    return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors[:20]]
+
+
+def validation_body(errors: list[Any]) -> dict[str, Any]:
+    """The error body for a schema failure: the trace's own code when a trace check failed."""
+    trace_error = _trace_error(errors)
+    if trace_error is not None:
+        return error_body(trace_error.code, trace_error.message)
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_body("invalid_request", "the body is not valid JSON", _jsonable(errors))
+    return error_body("invalid_request", "the body does not match the schema", _jsonable(errors))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Maps every failure onto the error contract (never a bare 500 for bad input)."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JsonBody:
+        body = error_body(exc.code, exc.message, exc.details)
+        return JsonBody(body, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JsonBody:
+        return JsonBody(validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JsonBody:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "invalid_request"
+        )
+        return JsonBody(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JsonBody:
+        logger.exception("unhandled error", exc_info=exc)
+        return JsonBody(error_body("internal_error", "an unexpected server error"), status_code=500)

@@ -1,0 +1,113 @@
+"""Prometheus metrics of the backend, and the middleware that records requests and sets the request id."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.backend.app.core.logging import new_request_id, request_id_var
+
+logger = logging.getLogger("web.backend.access")
+
+LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Telemetry:
+    """One registry per app (tests create several apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self.requests = Counter(
+            "backend_requests_total", "Requests by endpoint and status", ["endpoint", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "backend_request_seconds",
+            "Latency by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.sessions = Counter("backend_sessions_total", "Challenge sessions created", registry=r)
+        self.answers = Counter(
+            "backend_answers_total", "Answered tasks by phase and outcome", ["phase", "outcome"], registry=r
+        )
+        self.passes = Counter("backend_passes_total", "Sessions passed", ["unscored"], registry=r)
+        self.blocks = Counter(
+            "backend_block_reasons_total",
+            "Reasons of failed answers by phase",
+            ["phase", "reason"],
+            registry=r,
+        )
+        self.ai_latency = Histogram(
+            "backend_ai_seconds", "AI server call latency", ["call"], buckets=LATENCY_BUCKETS_S, registry=r
+        )
+        self.ai_errors = Counter(
+            "backend_ai_errors_total", "AI server calls that failed", ["call"], registry=r
+        )
+        self.siteverify = Counter(
+            "backend_siteverify_total",
+            "siteverify answers by result (success or first error code)",
+            ["result"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "backend_rate_limited_total", "Refused by a rate limit", ["scope"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def record_request(self, endpoint: str, status: int, elapsed_s: float) -> None:
+        """Counts a request and its latency (label children cached: this runs on every request)."""
+        children = self._children.get((endpoint, status))
+        if children is None:
+            children = (self.requests.labels(endpoint, str(status)), self.latency.labels(endpoint))
+            self._children[(endpoint, status)] = children
+        children[0].inc()
+        children[1].observe(elapsed_s)
+
+
+class RequestContext:
+    """Pure ASGI middleware: request id (``X-Request-ID`` in and out), latency and status metrics, access log."""
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = new_request_id(incoming)
+        token = request_id_var.set(request_id)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            endpoint = str(getattr(route, "path", "other"))
+            self.telemetry.record_request(endpoint, status, elapsed)
+            if logger.isEnabledFor(logging.INFO):
+                fields = {
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "endpoint": endpoint,
+                    "status": status,
+                }
+                logger.info("request", extra={"fields": {**fields, "ms": round(elapsed * 1000.0, 2)}})
+            request_id_var.reset(token)

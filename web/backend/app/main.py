@@ -1,0 +1,121 @@
+"""The backend's FastAPI application (port 8000, behind nginx at ``/api/``).
+
+``create_app`` builds everything from one :class:`Settings`; tests inject the AI server's transport (an ASGI
+app mounted through ``httpx.ASGITransport``) and the store. Every error follows
+:mod:`web.backend.app.core.errors`; siteverify answers in its own compatible shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from web.backend.app.api.deps import Services
+from web.backend.app.api.routes import challenge, ops, report, siteverify
+from web.backend.app.core.config import Settings, get_settings
+from web.backend.app.core.cors import DynamicCors
+from web.backend.app.core.errors import ERROR_CODES, install_error_handlers
+from web.backend.app.core.limits import BodyLimit
+from web.backend.app.core.logging import setup_logging
+from web.backend.app.core.telemetry import RequestContext, Telemetry
+from web.backend.app.services.ai_client import AiClient
+from web.backend.app.services.challenge import ChallengeFlow
+from web.backend.app.services.collect import Collector
+from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.session import SessionRepo
+from web.backend.app.services.verify import Verifier
+from web.backend.app.sites import SiteRegistry
+from web.backend.app.store import Store, make_store
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "T-curity backend: challenge sessions for the browser SDK, siteverify and reports for the sites' servers."
+    "\n\nA session moves `created → phase_a → phase_b → passed` (or `blocked`); a pass yields a single-use "
+    "token valid for at most 120 s that the site's server verifies with `POST /api/v1/siteverify`."
+    '\n\nError codes (`{"error": {"code", "message", "details"}}`):\n'
+    + "\n".join(f"- `{code}`: {text}" for code, text in ERROR_CODES.items())
+)
+FORM_PATHS = ("/api/v1/siteverify", "/api/v1/report")
+
+
+def build_services(
+    settings: Settings, ai_transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None
+) -> Services:
+    """Wires the services of one app."""
+    telemetry = Telemetry()
+    store = store or make_store(settings.redis_url)
+    sites = SiteRegistry(
+        settings.sites_file,
+        settings.site_secret_pepper.get_secret_value(),
+        development=settings.development,
+        reload_interval_s=settings.sites_reload_interval_s,
+    )
+    ai = AiClient(
+        settings.ai_server_url,
+        settings.ai_server_token.get_secret_value(),
+        settings.ai_timeout_s,
+        telemetry,
+        transport=ai_transport,
+    )
+    limiter = RateLimiter(store, telemetry, settings.rate_limit_window_s)
+    collector = Collector(store)
+    flow = ChallengeFlow(settings, sites, SessionRepo(store), ai, limiter, collector, telemetry)
+    verifier = Verifier(settings, sites, store, limiter, telemetry)
+    return Services(settings, sites, store, ai, flow, verifier, collector, limiter, telemetry)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ai_transport: httpx.AsyncBaseTransport | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    """Builds the app; ``settings`` default to the environment's, the store to ``REDIS_URL``'s or memory."""
+    settings = settings or get_settings()
+    services = build_services(settings, ai_transport, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.metrics_token is None and not settings.development:
+            logger.warning("METRICS_TOKEN is unset: keep /api/metrics off the public proxy")
+        yield
+        await services.ai.close()
+        await services.store.close()
+
+    app = FastAPI(
+        title="T-curity backend",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(siteverify.router)  # first: the busiest route matches without trying the others
+    app.include_router(challenge.router)
+    app.include_router(report.router)
+    app.include_router(ops.router)
+    # Outermost last: the request context wraps everything, CORS answers preflights before the body limit.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, form_paths=FORM_PATHS)
+    app.add_middleware(
+        DynamicCors,
+        prefix="/api/v1/challenge",
+        hostnames=services.sites.allowed_hostnames,
+        allow_http=settings.development,
+    )
+    app.add_middleware(RequestContext, telemetry=services.telemetry)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """The uvicorn factory (``web.backend.app.main:serve_app``): JSON logging, settings from the environment."""
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,1 @@
+"""What the routes call: the AI client, the challenge flow, verification, rate limits and collection."""

@@ -1,0 +1,403 @@
+"""The challenge flow: a checked state machine from a new session to a pass token (or a block).
+
+``created → phase_a → phase_b → passed``, or ``blocked`` once a failed answer leaves no attempt. Each step
+loads the session, checks that its state allows the step and that the request comes from the session's
+hostname, and saves with compare-and-set, so two requests can never both use one task.
+
+Answering a task claims it first (it cannot be answered twice), then checks, cheapest first: the time limit
+the client was told, that the trace answers exactly the task issued, that the trace is not longer than the
+time since issue, the server-side geometry (Phase A) or the answer itself (Phase B, constant time), and only
+then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
+(``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from tcurity.geometry import check_follow, grid_layout, random_perforation
+from tcurity.traces import PerforationTask, Trace
+from web.backend.app.core.config import Settings
+from web.backend.app.core.errors import ApiError
+from web.backend.app.core.security import PassClaims, new_id, sign_pass_token
+from web.backend.app.core.telemetry import Telemetry
+from web.backend.app.schemas.challenge import (
+    AnswerResult,
+    AttemptsLeft,
+    PhaseATaskResponse,
+    PhaseBAnswer,
+    PhaseBProblemResponse,
+    PhaseName,
+    SessionResponse,
+)
+from web.backend.app.services.ai_client import AiClient, AiRejectedError, AiUnavailableError
+from web.backend.app.services.collect import Collector
+from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.session import OpenTask, PhaseResult, SessionRecord, SessionRepo, ref
+from web.backend.app.sites import Site, SitePolicy, SiteRegistry
+
+logger = logging.getLogger(__name__)
+
+# The trace's own clock may run this much longer than the server's time since issue (clock-rate slack).
+TRACE_CLOCK_SLACK_MS = 100.0
+
+
+def _iso(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+
+
+def secure_rng() -> np.random.Generator:
+    """A generator seeded from the OS's CSPRNG for each task, so no task predicts the next."""
+    return np.random.default_rng(secrets.randbits(128))
+
+
+def answer_matches(expected: list[str], submitted: list[str]) -> bool:
+    """Whether the tile ids are exactly the answer, in order (constant time in the content)."""
+    return hmac.compare_digest("\n".join(submitted).encode(), "\n".join(expected).encode())
+
+
+@dataclass(slots=True)
+class Decision:
+    """One answer's verdict: passed or not, why, and the phase result to keep on a pass."""
+
+    passed: bool
+    reasons: list[str]
+    result: PhaseResult | None = None
+
+
+@dataclass(slots=True)
+class Claim:
+    """An answered task, already taken off the session (saved at ``rev``)."""
+
+    rev: int
+    record: SessionRecord
+    site: Site
+    task: OpenTask
+
+
+class ChallengeFlow:
+    """The state machine over the store, the site registry and the AI server."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sites: SiteRegistry,
+        repo: SessionRepo,
+        ai: AiClient,
+        limiter: RateLimiter,
+        collector: Collector,
+        telemetry: Telemetry,
+    ) -> None:
+        self.settings = settings
+        self.sites = sites
+        self.repo = repo
+        self.ai = ai
+        self.limiter = limiter
+        self.collector = collector
+        self.telemetry = telemetry
+        self.clock: Callable[[], float] = time.time  # Unix seconds; tests move it
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # --- common steps ---------------------------------------------------------------------------------------
+    async def _limit_ip(self, ip: str) -> None:
+        await self.limiter.hit("ip", ip, self.settings.rate_limit_per_ip)
+
+    async def _limit_site(self, site: Site) -> None:
+        limit = site.policy.requests_per_window or self.settings.rate_limit_per_sitekey
+        await self.limiter.hit("sitekey", site.sitekey, limit)
+
+    async def _open(self, session_id: str, host: str | None, ip: str) -> tuple[int, SessionRecord, Site]:
+        await self._limit_ip(ip)
+        rev, record = await self.repo.load(session_id)
+        if host is None or host != record.hostname:
+            raise ApiError(403, "origin_not_allowed", "this session belongs to another origin")
+        site = self.sites.by_sitekey(record.sitekey)
+        if site is None:
+            raise ApiError(400, "invalid_sitekey", "the session's site no longer exists")
+        await self._limit_site(site)
+        return rev, record, site
+
+    def _attempts_left(self, record: SessionRecord, policy: SitePolicy) -> AttemptsLeft:
+        session_left = max(0, policy.max_attempts_session - sum(record.attempts.values()))
+        phase = {"created": "phase_a", "phase_a": "phase_a", "phase_b": "phase_b"}.get(record.state)
+        if phase is None:
+            return AttemptsLeft(phase=0, session=0)
+        limit = policy.max_attempts_phase_a if phase == "phase_a" else policy.max_attempts_phase_b
+        return AttemptsLeft(
+            phase=min(session_left, max(0, limit - record.attempts[phase])), session=session_left
+        )
+
+    def _take_attempt(self, record: SessionRecord, phase: PhaseName, policy: SitePolicy) -> None:
+        record.state = phase
+        if self._attempts_left(record, policy).phase <= 0:
+            raise ApiError(409, "attempts_exhausted", f"no {phase} attempt left in this session")
+        record.attempts[phase] += 1
+
+    def _deadline(self, record: SessionRecord, limit_s: float) -> tuple[int, int]:
+        issued = self.now_ms()
+        return issued, min(issued + int(limit_s * 1000), record.expires_ms)
+
+    def _phases(self, site: Site) -> list[PhaseName]:
+        return ["phase_a", "phase_b"] if site.policy.phase_b == "always" else ["phase_a"]
+
+    def _session_view(self, record: SessionRecord, site: Site) -> SessionResponse:
+        return SessionResponse(
+            session_id=record.session_id,
+            state=record.state,
+            expires_at=_iso(record.expires_ms),
+            phases=self._phases(site),
+            attempts_left=self._attempts_left(record, site.policy),
+        )
+
+    # --- sessions -------------------------------------------------------------------------------------------
+    async def create(self, sitekey: str, action: str, host: str | None, ip: str) -> SessionResponse:
+        """Starts a session for ``sitekey`` from a page on ``host``."""
+        await self._limit_ip(ip)
+        site = self.sites.by_sitekey(sitekey)
+        if site is None:
+            raise ApiError(400, "invalid_sitekey", "the sitekey names no site")
+        if host is None or host not in site.hostnames:
+            raise ApiError(403, "origin_not_allowed", "this origin is not an allowed hostname of the site")
+        await self._limit_site(site)
+        created = self.now_ms()
+        record = SessionRecord(
+            session_id=new_id(),
+            sitekey=sitekey,
+            hostname=host,
+            action=action,
+            state="created",
+            created_ms=created,
+            expires_ms=created + self.settings.session_ttl_s * 1000,
+        )
+        await self.repo.create(record)
+        self.telemetry.sessions.inc()
+        logger.info(
+            "session created", extra={"fields": {"session": ref(record.session_id), "sitekey": sitekey}}
+        )
+        return self._session_view(record, site)
+
+    async def status(self, session_id: str, host: str | None, ip: str) -> SessionResponse:
+        """A session's state (lets a page resume after a reload)."""
+        _, record, site = await self._open(session_id, host, ip)
+        return self._session_view(record, site)
+
+    # --- Phase A --------------------------------------------------------------------------------------------
+    async def issue_phase_a(self, session_id: str, host: str | None, ip: str) -> PhaseATaskResponse:
+        """A fresh perforation (any open Phase A task is replaced and its attempt stays used)."""
+        rev, record, site = await self._open(session_id, host, ip)
+        if record.state not in ("created", "phase_a"):
+            raise ApiError(
+                409, "invalid_state", f"no Phase A task in state {record.state}", {"state": record.state}
+            )
+        self._take_attempt(record, "phase_a", site.policy)
+        task = random_perforation(secure_rng())
+        issued, deadline = self._deadline(record, self.settings.phase_a_time_limit_s)
+        record.open_task = OpenTask(phase="phase_a", issued_ms=issued, deadline_ms=deadline, task=task)
+        await self.repo.save(record, rev)
+        return PhaseATaskResponse(
+            state=record.state,
+            task=task,
+            time_limit_ms=deadline - issued,
+            expires_at=_iso(deadline),
+            attempts_left=self._attempts_left(record, site.policy),
+        )
+
+    async def answer_phase_a(self, session_id: str, host: str | None, ip: str, trace: Trace) -> AnswerResult:
+        """Checks a tear: time, task, geometry on the server, then the AI score."""
+        claim = await self._claim(session_id, host, ip, "phase_a")
+        reasons = await self._precheck(claim, trace)
+        if not reasons:
+            task = claim.task.task
+            assert isinstance(task, PerforationTask)
+            follow = check_follow(task, trace.arrays())
+            reasons = [] if follow.passed else [f"geometry_{follow.reason}"]
+        decision = Decision(False, reasons) if reasons else await self._score(claim, "phase_a", trace)
+        return await self._conclude(claim, "phase_a", trace, decision)
+
+    # --- Phase B --------------------------------------------------------------------------------------------
+    async def issue_phase_b(
+        self, session_id: str, host: str | None, ip: str
+    ) -> PhaseBProblemResponse | AnswerResult:
+        """A fresh problem from the AI server (or, fail-open with the AI server down, an unscored pass)."""
+        rev, record, site = await self._open(session_id, host, ip)
+        if record.state != "phase_b":
+            raise ApiError(
+                409, "invalid_state", f"no Phase B problem in state {record.state}", {"state": record.state}
+            )
+        self._take_attempt(record, "phase_b", site.policy)
+        try:
+            problem = await self.ai.problem()
+        except AiUnavailableError as exc:
+            if not site.policy.fail_open:
+                raise _ai_unavailable() from exc
+            unscored = Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
+            return await self._passed(rev, record, site, "phase_b", unscored)
+        task = grid_layout(len(problem.answer))
+        issued, deadline = self._deadline(record, self.settings.phase_b_time_limit_s)
+        record.open_task = OpenTask(
+            phase="phase_b",
+            issued_ms=issued,
+            deadline_ms=deadline,
+            task=task,
+            answer=problem.answer,
+            problem_model=problem.model,
+        )
+        await self.repo.save(record, rev)
+        return PhaseBProblemResponse(
+            state=record.state,
+            problem=problem.view,
+            task=task,
+            time_limit_ms=deadline - issued,
+            expires_at=_iso(deadline),
+            attempts_left=self._attempts_left(record, site.policy),
+        )
+
+    async def answer_phase_b(
+        self, session_id: str, host: str | None, ip: str, answer: PhaseBAnswer
+    ) -> AnswerResult:
+        """Checks an image answer: time, task, the tile order (constant time), then the AI score of the drags."""
+        claim = await self._claim(session_id, host, ip, "phase_b")
+        reasons = await self._precheck(claim, answer.trace)
+        if not reasons and not answer_matches(claim.task.answer or [], answer.tile_ids):
+            reasons = ["wrong_answer"]
+        decision = Decision(False, reasons) if reasons else await self._score(claim, "phase_b", answer.trace)
+        return await self._conclude(claim, "phase_b", answer.trace, decision)
+
+    # --- answering ------------------------------------------------------------------------------------------
+    async def _claim(self, session_id: str, host: str | None, ip: str, phase: PhaseName) -> Claim:
+        rev, record, site = await self._open(session_id, host, ip)
+        task = record.open_task
+        if record.state != phase or task is None or task.phase != phase:
+            raise ApiError(409, "invalid_state", f"no open {phase} task", {"state": record.state})
+        record.open_task = None
+        rev = await self.repo.save(record, rev)
+        return Claim(rev, record, site, task)
+
+    async def _precheck(self, claim: Claim, trace: Trace) -> list[str]:
+        """Refuses a late answer or one for another task (raising, after counting the attempt as failed);
+        returns ``trace_longer_than_elapsed`` when the trace lasts longer than the time since issue."""
+        now = self.now_ms()
+        if now > claim.task.deadline_ms:
+            await self._conclude(claim, claim.task.phase, None, Decision(False, ["task_expired"]))
+            raise ApiError(409, "task_expired", "the answer came after the time limit", self._state(claim))
+        if trace.task != claim.task.task:
+            await self._conclude(claim, claim.task.phase, None, Decision(False, ["wrong_task"]))
+            raise ApiError(422, "wrong_task", "the trace does not answer the task issued", self._state(claim))
+        duration_ms = trace.points.t_ms[-1] - trace.points.t_ms[0]
+        if duration_ms > now - claim.task.issued_ms + TRACE_CLOCK_SLACK_MS:
+            return ["trace_longer_than_elapsed"]
+        return []
+
+    def _state(self, claim: Claim) -> dict[str, object]:
+        left = self._attempts_left(claim.record, claim.site.policy)
+        return {"state": claim.record.state, "attempts_left": left.model_dump()}
+
+    async def _score(self, claim: Claim, phase: PhaseName, trace: Trace) -> Decision:
+        try:
+            ai = await self.ai.score(phase, trace)
+        except AiRejectedError as exc:
+            await self._conclude(claim, phase, None, Decision(False, [exc.code]))
+            raise ApiError(422, exc.code, exc.message, self._state(claim)) from exc
+        except AiUnavailableError as exc:
+            if claim.site.policy.fail_open:
+                return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
+            claim.record.open_task = claim.task  # the same answer may be sent again while its time lasts
+            await self.repo.save(claim.record, claim.rev)
+            raise _ai_unavailable() from exc
+        result = PhaseResult(score=ai.score, threshold=ai.threshold, model=ai.model)
+        return Decision(ai.passed, [] if ai.passed else (ai.reasons or ["model_below_threshold"]), result)
+
+    async def _conclude(
+        self, claim: Claim, phase: PhaseName, trace: Trace | None, decision: Decision
+    ) -> AnswerResult:
+        self.telemetry.answers.labels(phase, "pass" if decision.passed else "fail").inc()
+        if trace is not None:
+            await self.collector.record(
+                claim.site, claim.record, phase, trace, decision.passed, decision.reasons, decision.result
+            )
+        if not decision.passed:
+            return await self._failed(claim, phase, decision.reasons)
+        if claim.task.problem_model:
+            claim.record.results["phase_b_problem"] = PhaseResult(model=claim.task.problem_model)
+        return await self._passed(claim.rev, claim.record, claim.site, phase, decision)
+
+    async def _passed(
+        self, rev: int, record: SessionRecord, site: Site, phase: PhaseName, decision: Decision
+    ) -> AnswerResult:
+        policy = site.policy
+        record.results[phase] = decision.result or PhaseResult(unscored=True)
+        record.add_reasons(decision.reasons)
+        if phase == "phase_a" and policy.phase_b == "always":
+            record.state = "phase_b"
+            await self.repo.save(record, rev)
+            return AnswerResult(
+                outcome="next_phase", state="phase_b", attempts_left=self._attempts_left(record, policy)
+            )
+        record.state = "passed"
+        await self.repo.save(record, rev)
+        token, expires_ms = self._token(record)
+        unscored = any(r.unscored for r in record.results.values())
+        self.telemetry.passes.labels(str(unscored).lower()).inc()
+        logger.info(
+            "session passed", extra={"fields": {"session": ref(record.session_id), "unscored": unscored}}
+        )
+        left = self._attempts_left(record, policy)
+        return AnswerResult(
+            outcome="passed",
+            state="passed",
+            attempts_left=left,
+            token=token,
+            token_expires_at=_iso(expires_ms),
+        )
+
+    async def _failed(self, claim: Claim, phase: PhaseName, reasons: list[str]) -> AnswerResult:
+        record, policy = claim.record, claim.site.policy
+        record.add_reasons(reasons)
+        for reason in reasons:
+            self.telemetry.blocks.labels(phase, reason).inc()
+        outcome = "retry"
+        if self._attempts_left(record, policy).phase <= 0:
+            record.state, outcome = "blocked", "blocked"
+            logger.info(
+                "session blocked", extra={"fields": {"session": ref(record.session_id), "reasons": reasons}}
+            )
+        await self.repo.save(record, claim.rev)
+        return AnswerResult(
+            outcome=outcome, state=record.state, attempts_left=self._attempts_left(record, policy)
+        )
+
+    def _token(self, record: SessionRecord) -> tuple[str, int]:
+        issued = self.now_ms()
+        results = record.results
+        claims = PassClaims(
+            jti=new_id(),
+            sitekey=record.sitekey,
+            hostname=record.hostname,
+            action=record.action,
+            session_id=record.session_id,
+            issued_ms=issued,
+            expires_ms=issued + self.settings.pass_token_ttl_s * 1000,
+            scores={
+                p: [r.score, r.threshold]
+                for p, r in results.items()
+                if r.score is not None and r.threshold is not None
+            },
+            models={p: r.model for p, r in results.items() if r.model},
+            unscored=any(r.unscored for r in results.values()),
+            reasons=list(record.reasons),
+        )
+        return sign_pass_token(claims, self.settings.token_signing_key.get_secret_value()), claims.expires_ms
+
+
+def _ai_unavailable() -> ApiError:
+    return ApiError(503, "ai_unavailable", "the scoring service is unavailable; retry in a few seconds")

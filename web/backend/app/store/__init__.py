@@ -1,0 +1,18 @@
+"""Where sessions, one-time tokens, idempotent answers, rate counters and collected traces live."""
+
+from __future__ import annotations
+
+from web.backend.app.store.base import Store, StoreUnavailableError
+from web.backend.app.store.memory import MemoryStore
+
+
+def make_store(redis_url: str | None) -> Store:
+    """Redis when ``REDIS_URL`` is set, else the in-process store."""
+    if redis_url:
+        from web.backend.app.store.redis_store import RedisStore
+
+        return RedisStore(redis_url)
+    return MemoryStore()
+
+
+__all__ = ["MemoryStore", "Store", "StoreUnavailableError", "make_store"]

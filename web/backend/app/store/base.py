@@ -1,0 +1,122 @@
+"""The store's contract: what the backend keeps between requests, and what every store must guarantee.
+
+Two stores implement it: :class:`~web.backend.app.store.memory.MemoryStore` (one process, the default) and
+:class:`~web.backend.app.store.redis_store.RedisStore` (shared by every backend instance). Both pass the same
+contract tests (``tests/backend/test_store.py``). Values are opaque bytes; the services own their format.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A session's bytes and its revision (incremented by every successful replace)."""
+
+    rev: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """A rate-limit counter after a hit: whether the hit is within ``limit``, and when the window ends."""
+
+    allowed: bool
+    count: int
+    retry_after_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTrace:
+    """A collected trace as stored, with the site's label for its session (``None`` until reported)."""
+
+    trace_id: str
+    session_id: str
+    expires_s: float
+    data: bytes
+    label: str | None
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store cannot be reached (the routes answer ``store_unavailable``)."""
+
+
+class Store(ABC):
+    """Sessions (compare-and-set), one-time consumption, idempotent results, rate counters, collected traces.
+
+    Every method is atomic on its own; expiry times are absolute Unix seconds or TTLs in seconds.
+    """
+
+    # --- sessions -------------------------------------------------------------------------------------------
+    @abstractmethod
+    async def create_session(self, session_id: str, data: bytes, expires_at_s: float) -> bool:
+        """Stores a new session at revision 0; ``False`` when the id exists already."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> Versioned | None:
+        """The session, or ``None`` when unknown or expired."""
+
+    @abstractmethod
+    async def replace_session(self, session_id: str, data: bytes, expected_rev: int) -> bool:
+        """Replaces the session only if it is still at ``expected_rev`` (its expiry is kept); else ``False``."""
+
+    # --- one-time consumption ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def consume_once(self, key: str, owner: str, ttl_s: float) -> str | None:
+        """Marks ``key`` consumed by ``owner``. ``None`` for the first consumer; later calls get the first
+        consumer's ``owner`` (``""`` if that record expired meanwhile)."""
+
+    # --- idempotent results -----------------------------------------------------------------------------------
+    @abstractmethod
+    async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
+        """Keeps an answer for retries."""
+
+    @abstractmethod
+    async def get_result(self, key: str) -> bytes | None:
+        """A kept answer, or ``None``."""
+
+    # --- rate limits ------------------------------------------------------------------------------------------
+    @abstractmethod
+    async def hit(self, key: str, limit: int, window_s: int) -> RateDecision:
+        """Counts one request in ``key``'s current fixed window."""
+
+    @abstractmethod
+    async def window_count(self, key: str, window_s: int) -> RateDecision:
+        """The current window's count without counting (``allowed`` is ``True``; the caller compares)."""
+
+    # --- collected traces -------------------------------------------------------------------------------------
+    @abstractmethod
+    async def add_trace(
+        self, sitekey: str, session_id: str, trace_id: str, data: bytes, ttl_s: float
+    ) -> None:
+        """Keeps a collected trace until its retention ends."""
+
+    @abstractmethod
+    async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:
+        """Attaches the site's label to a session's traces; returns how many traces it labels (0: none kept)."""
+
+    @abstractmethod
+    async def traces(self, sitekey: str) -> list[StoredTrace]:
+        """The site's unexpired traces with their labels, oldest expiry first."""
+
+    @abstractmethod
+    async def purge_expired(self) -> int:
+        """Deletes what expired (where the store does not do it by itself); returns how many traces went."""
+
+    # --- operations -------------------------------------------------------------------------------------------
+    @abstractmethod
+    async def ping(self) -> bool:
+        """Whether the store answers."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Releases connections."""
+
+
+def window_index(now_s: float, window_s: int) -> tuple[int, int]:
+    """The fixed window ``now_s`` falls in, and the whole seconds left in it (at least 1)."""
+    index = int(now_s // window_s)
+    retry = max(1, int((index + 1) * window_s - now_s + 0.999))
+    return index, retry

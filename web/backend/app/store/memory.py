@@ -1,0 +1,181 @@
+"""The embedded store: everything in this process's memory, with expiry.
+
+One lock guards all state, so each method is atomic across threads and tasks (no method awaits while holding
+it). Expired entries are dropped lazily on access and swept in expiry order (a heap), so memory stays bounded by
+what is live. Suits one backend process; use Redis to share state between processes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from web.backend.app.store.base import RateDecision, Store, StoredTrace, Versioned, window_index
+
+
+@dataclass(slots=True)
+class _Entry:
+    expires_s: float
+    value: object
+
+
+@dataclass(slots=True)
+class _SiteTraces:
+    traces: dict[str, StoredTrace] = field(default_factory=dict)
+    labels: dict[str, _Entry] = field(default_factory=dict)
+
+
+class MemoryStore(Store):
+    """The in-process :class:`Store`; ``clock`` (Unix seconds) is injectable for tests."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[str, _Entry] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self._sites: dict[str, _SiteTraces] = {}
+
+    # --- internals (call with the lock held) ------------------------------------------------------------------
+    def _get(self, key: str, now: float) -> _Entry | None:
+        entry = self._items.get(key)
+        if entry is not None and entry.expires_s <= now:
+            del self._items[key]
+            return None
+        return entry
+
+    def _put(self, key: str, value: object, expires_s: float) -> None:
+        self._items[key] = _Entry(expires_s, value)
+        heapq.heappush(self._expiry, (expires_s, key))
+
+    def _sweep(self, now: float) -> None:
+        while self._expiry and self._expiry[0][0] <= now:
+            _, key = heapq.heappop(self._expiry)
+            entry = self._items.get(key)
+            if entry is not None and entry.expires_s <= now:
+                del self._items[key]
+
+    # --- sessions ---------------------------------------------------------------------------------------------
+    async def create_session(self, session_id: str, data: bytes, expires_at_s: float) -> bool:
+        key = f"s:{session_id}"
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            if self._get(key, now) is not None:
+                return False
+            self._put(key, Versioned(0, data), expires_at_s)
+            return True
+
+    async def get_session(self, session_id: str) -> Versioned | None:
+        with self._lock:
+            entry = self._get(f"s:{session_id}", self._clock())
+            return entry.value if entry is not None else None  # type: ignore[return-value]
+
+    async def replace_session(self, session_id: str, data: bytes, expected_rev: int) -> bool:
+        with self._lock:
+            entry = self._get(f"s:{session_id}", self._clock())
+            if entry is None or not isinstance(entry.value, Versioned) or entry.value.rev != expected_rev:
+                return False
+            entry.value = Versioned(expected_rev + 1, data)
+            return True
+
+    # --- one-time consumption ---------------------------------------------------------------------------------
+    async def consume_once(self, key: str, owner: str, ttl_s: float) -> str | None:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            entry = self._get(f"c:{key}", now)
+            if entry is not None:
+                return str(entry.value)
+            self._put(f"c:{key}", owner, now + ttl_s)
+            return None
+
+    # --- idempotent results -----------------------------------------------------------------------------------
+    async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._put(f"r:{key}", data, now + ttl_s)
+
+    async def get_result(self, key: str) -> bytes | None:
+        with self._lock:
+            entry = self._get(f"r:{key}", self._clock())
+            return entry.value if entry is not None else None  # type: ignore[return-value]
+
+    # --- rate limits ------------------------------------------------------------------------------------------
+    async def hit(self, key: str, limit: int, window_s: int) -> RateDecision:
+        with self._lock:
+            now = self._clock()
+            index, retry = window_index(now, window_s)
+            name = f"rl:{key}:{index}"
+            entry = self._get(name, now)
+            count = (int(entry.value) if entry is not None else 0) + 1  # type: ignore[call-overload]
+            if entry is None:
+                self._put(name, count, (index + 1) * window_s)
+            else:
+                entry.value = count
+            return RateDecision(count <= limit, count, retry)
+
+    async def window_count(self, key: str, window_s: int) -> RateDecision:
+        with self._lock:
+            now = self._clock()
+            index, retry = window_index(now, window_s)
+            entry = self._get(f"rl:{key}:{index}", now)
+            count = int(entry.value) if entry is not None else 0  # type: ignore[call-overload]
+            return RateDecision(True, count, retry)
+
+    # --- collected traces -------------------------------------------------------------------------------------
+    async def add_trace(
+        self, sitekey: str, session_id: str, trace_id: str, data: bytes, ttl_s: float
+    ) -> None:
+        with self._lock:
+            site = self._sites.setdefault(sitekey, _SiteTraces())
+            expires = self._clock() + ttl_s
+            site.traces[trace_id] = StoredTrace(trace_id, session_id, expires, data, None)
+
+    async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:
+        with self._lock:
+            now = self._clock()
+            site = self._sites.get(sitekey)
+            if site is None:
+                return 0
+            count = sum(t.session_id == session_id and t.expires_s > now for t in site.traces.values())
+            if count:
+                site.labels[session_id] = _Entry(now + ttl_s, label)
+            return count
+
+    async def traces(self, sitekey: str) -> list[StoredTrace]:
+        with self._lock:
+            now = self._clock()
+            site = self._sites.get(sitekey)
+            if site is None:
+                return []
+            out = []
+            for t in sorted(site.traces.values(), key=lambda t: t.expires_s):
+                if t.expires_s > now:
+                    entry = site.labels.get(t.session_id)
+                    label = str(entry.value) if entry is not None and entry.expires_s > now else None
+                    out.append(StoredTrace(t.trace_id, t.session_id, t.expires_s, t.data, label))
+            return out
+
+    async def purge_expired(self) -> int:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            removed = 0
+            for site in self._sites.values():
+                dead = [k for k, t in site.traces.items() if t.expires_s <= now]
+                for k in dead:
+                    del site.traces[k]
+                removed += len(dead)
+                for session in [s for s, e in site.labels.items() if e.expires_s <= now]:
+                    del site.labels[session]
+            return removed
+
+    # --- operations -------------------------------------------------------------------------------------------
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None

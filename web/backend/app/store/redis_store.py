@@ -1,0 +1,179 @@
+"""The shared store on Redis (``REDIS_URL``): every backend instance sees the same sessions, tokens and counters.
+
+Atomicity comes from Redis itself: sessions are hashes ``{rev, data}`` created and compare-and-set by Lua
+scripts; one-time consumption is ``SET NX``; counters are ``INCR`` with ``EXPIRE NX`` in one round trip.
+Collected traces are hashes with a TTL, indexed per site by a sorted set (score: expiry) and per session by
+a set; a label is one key per session. Keys are prefixed (``tcurity:`` by default).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from web.backend.app.store.base import (
+    RateDecision,
+    Store,
+    StoredTrace,
+    StoreUnavailableError,
+    Versioned,
+    window_index,
+)
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'rev', 0, 'data', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+"""
+_REPLACE = """
+local rev = redis.call('HGET', KEYS[1], 'rev')
+if not rev or tonumber(rev) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'rev', tonumber(rev) + 1, 'data', ARGV[2])
+return 1
+"""
+
+
+class RedisStore(Store):
+    """The Redis :class:`Store`; ``url`` is a ``redis://`` or ``rediss://`` URL."""
+
+    def __init__(self, url: str, prefix: str = "tcurity:", timeout_s: float = 1.0) -> None:
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
+        )
+        self._p = prefix
+        self._create = self._redis.register_script(_CREATE)
+        self._replace = self._redis.register_script(_REPLACE)
+
+    async def _call(self, awaitable: Awaitable[Any]) -> Any:
+        try:
+            return await awaitable
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailableError(f"redis: {type(exc).__name__}") from exc
+
+    # --- sessions ---------------------------------------------------------------------------------------------
+    async def create_session(self, session_id: str, data: bytes, expires_at_s: float) -> bool:
+        key = f"{self._p}s:{session_id}"
+        created = await self._call(self._create(keys=[key], args=[data, int(expires_at_s * 1000)]))
+        return bool(created)
+
+    async def get_session(self, session_id: str) -> Versioned | None:
+        found = await self._call(
+            cast(Awaitable[Any], self._redis.hmget(f"{self._p}s:{session_id}", "rev", "data"))
+        )
+        rev, data = found
+        return None if rev is None or data is None else Versioned(int(rev), bytes(data))
+
+    async def replace_session(self, session_id: str, data: bytes, expected_rev: int) -> bool:
+        key = f"{self._p}s:{session_id}"
+        return bool(await self._call(self._replace(keys=[key], args=[expected_rev, data])))
+
+    # --- one-time consumption ---------------------------------------------------------------------------------
+    async def consume_once(self, key: str, owner: str, ttl_s: float) -> str | None:
+        name = f"{self._p}c:{key}"
+        first = await self._call(self._redis.set(name, owner, nx=True, px=max(1, int(ttl_s * 1000))))
+        if first:
+            return None
+        earlier = await self._call(self._redis.get(name))
+        return earlier.decode() if earlier is not None else ""
+
+    # --- idempotent results -----------------------------------------------------------------------------------
+    async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
+        await self._call(self._redis.set(f"{self._p}r:{key}", data, px=max(1, int(ttl_s * 1000))))
+
+    async def get_result(self, key: str) -> bytes | None:
+        found = await self._call(self._redis.get(f"{self._p}r:{key}"))
+        return bytes(found) if found is not None else None
+
+    # --- rate limits ------------------------------------------------------------------------------------------
+    async def hit(self, key: str, limit: int, window_s: int) -> RateDecision:
+        index, retry = window_index(time.time(), window_s)
+        name = f"{self._p}rl:{key}:{index}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window_s + 1, nx=True)
+            count, _ = await self._call(pipe.execute())
+        return RateDecision(int(count) <= limit, int(count), retry)
+
+    async def window_count(self, key: str, window_s: int) -> RateDecision:
+        index, retry = window_index(time.time(), window_s)
+        found = await self._call(self._redis.get(f"{self._p}rl:{key}:{index}"))
+        return RateDecision(True, int(found) if found is not None else 0, retry)
+
+    # --- collected traces -------------------------------------------------------------------------------------
+    async def add_trace(
+        self, sitekey: str, session_id: str, trace_id: str, data: bytes, ttl_s: float
+    ) -> None:
+        expires = time.time() + ttl_s
+        ttl_ms = max(1, int(ttl_s * 1000))
+        key = f"{self._p}tr:{sitekey}:{trace_id}"
+        by_session = f"{self._p}trsess:{sitekey}:{session_id}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"session": session_id, "expires": repr(expires), "data": data})
+            pipe.pexpire(key, ttl_ms)
+            pipe.zadd(f"{self._p}trs:{sitekey}", {trace_id: expires})
+            pipe.sadd(by_session, trace_id)
+            pipe.pexpire(by_session, ttl_ms)
+            await self._call(pipe.execute())
+
+    async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:
+        ids = await self._call(
+            cast(Awaitable[Any], self._redis.smembers(f"{self._p}trsess:{sitekey}:{session_id}"))
+        )
+        if not ids:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for trace_id in ids:
+                pipe.exists(f"{self._p}tr:{sitekey}:{trace_id.decode()}")
+            alive = sum(int(x) for x in await self._call(pipe.execute()))
+        if alive:
+            await self._call(
+                self._redis.set(f"{self._p}lbl:{sitekey}:{session_id}", label, px=int(ttl_s * 1000))
+            )
+        return alive
+
+    async def traces(self, sitekey: str) -> list[StoredTrace]:
+        ids = await self._call(self._redis.zrangebyscore(f"{self._p}trs:{sitekey}", time.time(), "+inf"))
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for trace_id in ids:
+                pipe.hgetall(f"{self._p}tr:{sitekey}:{trace_id.decode()}")
+            rows = await self._call(pipe.execute())
+        found = [(i.decode(), r) for i, r in zip(ids, rows, strict=True) if r]
+        sessions = sorted({r[b"session"].decode() for _, r in found})
+        labels: dict[str, str] = {}
+        if sessions:
+            values = await self._call(self._redis.mget([f"{self._p}lbl:{sitekey}:{s}" for s in sessions]))
+            labels = {s: v.decode() for s, v in zip(sessions, values, strict=True) if v is not None}
+        return [
+            StoredTrace(
+                trace_id=i,
+                session_id=(session := r[b"session"].decode()),
+                expires_s=float(r[b"expires"]),
+                data=bytes(r[b"data"]),
+                label=labels.get(session),
+            )
+            for i, r in found
+        ]
+
+    async def purge_expired(self) -> int:
+        removed = 0
+        now = time.time()
+        async for index_key in self._redis.scan_iter(match=f"{self._p}trs:*", count=500):
+            removed += int(await self._call(self._redis.zremrangebyscore(index_key, "-inf", now)))
+        return removed
+
+    # --- operations -------------------------------------------------------------------------------------------
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
