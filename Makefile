@@ -10,7 +10,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down train repro test test-slow lint typecheck unit lab mlflow-ui bench clean
+.PHONY: help setup up down train repro test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,14 +32,21 @@ train: setup ## Run the whole training pipeline (dvc repro)
 
 repro: train ## Same as train
 
-test: setup lint typecheck unit ## Set up and run every check: lint, types, tests
+test: setup lint typecheck sdk unit ## Set up and run every check: lint, types, the SDK, tests (browser tests included)
 
 lint: ## ruff on code and tests
-	ruff check src pipelines serving tests bench
-	ruff format --check src pipelines serving tests bench
+	ruff check src pipelines serving web tests bench
+	ruff format --check src pipelines serving web tests bench
 
 typecheck: ## mypy on the package and entry points
-	mypy src pipelines serving bench
+	mypy src pipelines serving web bench
+
+sdk: ## The browser SDK: typecheck, unit tests (vitest) and build (web/sdk/dist, size budget checked)
+	cd web/sdk && npm run --silent typecheck && npm test --silent && npm run --silent build
+
+sdk-api: ## Regenerate the SDK's API types from the backend's OpenAPI (web/sdk/openapi.json → src/api-types.ts)
+	python -m web.backend.openapi > web/sdk/openapi.json
+	cd web/sdk && npm run --silent gen:api
 
 unit: ## pytest (default marker set: fast tests)
 	pytest $(PYTEST_ARGS)
@@ -55,3 +62,6 @@ mlflow-ui: setup ## MLflow UI on the local registry (http://127.0.0.1:5000)
 
 clean: ## Remove derived data, models, the local registry and caches (keeps the venv)
 	rm -rf data/interim data/processed data/bank models mlruns reports/notebooks .pytest_cache .mypy_cache .ruff_cache
+
+lock: ## Re-pin requirements/lock.txt from the current venv (after changing requirements/base.in)
+	pip install -r requirements/base.in && pip freeze --exclude-editable | grep -v '^-e' > requirements/lock.txt

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a fresh Debian machine: system packages, the Python venv with the
-# pinned environment, the package itself, the Jupyter kernel and DVC. Idempotent: a second run only checks
-# stamps and returns in seconds.
+# pinned environment, the package itself, the Jupyter kernel, DVC, and the SDK's Node packages (npm ci).
+# Idempotent: a second run only checks stamps and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +9,12 @@ VENV=.venv
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 STAMP=$VENV/.setup-stamp
-# System packages the tests and the local system use (nginx, Redis, Chromium come with the web issues).
-APT_PACKAGES=(git)
+# System packages the tests and the local system use: Redis (the backend's shared store), nginx in front of
+# the system (scripts/nginx.sh), Chromium for the browser tests (through the playwright package; never its own
+# browser download) and Nanum fonts so it renders the Korean strings.
+APT_PACKAGES=(git redis-server nginx chromium chromium-driver fonts-nanum)
+SDK=web/sdk
+NODE_MIN=20.19
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
@@ -50,7 +54,24 @@ setup_dvc() {
   "$VENV/bin/dvc" config core.analytics false
 }
 
+install_node() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || {
+    log "Node.js >= $NODE_MIN and npm are needed for the SDK (web/sdk)"; exit 1; }
+  local have
+  have=$(node -p 'process.versions.node')
+  if ! printf '%s\n%s\n' "$NODE_MIN" "$have" | sort -V -C; then
+    log "Node.js $have is older than $NODE_MIN (Vite 7 needs it)"; exit 1
+  fi
+  if [ "$SDK/node_modules/.package-lock.json" -nt "$SDK/package-lock.json" ]; then
+    log "SDK packages up to date ($SDK/node_modules)"
+    return
+  fi
+  log "installing the SDK's pinned packages (npm ci)"
+  (cd "$SDK" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 install_apt
 install_python
+install_node
 setup_dvc
 log "ready"

@@ -1,0 +1,159 @@
+"""What the browser tests do to the stack: pass a challenge over HTTP, replay a stroke through Chromium's input
+pipeline, drive the shop's pages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+
+from tcurity.data.adapter import to_perforation
+from tcurity.sampling import Path2
+from tcurity.traces import Event, GridTask, PerforationTask, Rect, TraceArrays, make_trace
+from tests.browser.stack import Stack
+
+CHALLENGE = "/api/v1/challenge/sessions"
+
+
+# --- the challenge over HTTP (what the SDK does, without a browser) ---------------------------------------------
+def _post(client: httpx.Client, stack: Stack, path: str, body: Any = None) -> dict[str, Any]:
+    response = client.post(f"{stack.url}{path}", json=body, headers={"Origin": stack.url})
+    assert response.status_code in (200, 201), response.text
+    return dict(response.json())
+
+
+def answer_phase_a(
+    client: httpx.Client, stack: Stack, session_id: str, strokes: list[Path2]
+) -> dict[str, Any]:
+    """Tears with held-out human strokes until one passes (each retry takes a new task and the next stroke)."""
+    result: dict[str, Any] = {}
+    for path in strokes:
+        issued = _post(client, stack, f"{CHALLENGE}/{session_id}/phase-a")
+        task = PerforationTask.model_validate(issued["task"])
+        trace = make_trace(to_perforation(path, task), task)
+        time.sleep(
+            (trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05
+        )  # the person takes that long
+        body = {"trace": trace.model_dump(mode="json")}
+        result = _post(client, stack, f"{CHALLENGE}/{session_id}/phase-a/answer", body)
+        if result["outcome"] != "retry":
+            return result
+    return result
+
+
+def grid_trace(task: GridTask, cells: list[int]) -> TraceArrays:
+    """Drags from each cell's centre into slot ``k``, with rests between (one press per slot)."""
+    xs: list[float] = []
+    ys: list[float] = []
+    events: list[int] = []
+    ts: list[float] = []
+    t = 0.0
+    for k, cell in enumerate(cells):
+        (x0, y0), (x1, y1) = _centre(task.cells[cell]), _centre(task.slots[k])
+        for i, u in enumerate(np.linspace(0.0, 1.0, 8)):
+            eased = u * u * (3 - 2 * u)
+            xs.append(x0 + (x1 - x0) * eased)
+            ys.append(y0 + (y1 - y0) * eased)
+            events.append(Event.DOWN if i == 0 else Event.UP if i == 7 else Event.MOVE)
+            ts.append(t)
+            t += 45.0
+        t += 350.0
+    return TraceArrays(np.array(xs), np.array(ys), np.array(ts), np.array(events, dtype=np.int8))
+
+
+def _centre(rect: Rect) -> tuple[float, float]:
+    return rect.centre
+
+
+def answer_phase_b(client: httpx.Client, stack: Stack, session_id: str) -> dict[str, Any]:
+    """Drags the right tiles (the double tells which) into the slots in order."""
+    issued = _post(client, stack, f"{CHALLENGE}/{session_id}/phase-b")
+    task = GridTask.model_validate(issued["task"])
+    problem = issued["problem"]
+    answer = httpx.get(f"{stack.ai_url}/test/answers/{problem['problem_id']}").json()["answer"]
+    positions = {tile["tile_id"]: tile["position"] for tile in problem["tiles"]}
+    trace = make_trace(grid_trace(task, [positions[t] for t in answer]), task)
+    time.sleep((trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05)
+    body = {"tile_ids": answer, "trace": trace.model_dump(mode="json")}
+    return _post(client, stack, f"{CHALLENGE}/{session_id}/phase-b/answer", body)
+
+
+def pass_challenge(stack: Stack, strokes: list[Path2], action: str = "booking") -> str:
+    """A real pass token for the demo shop, earned over HTTP through nginx."""
+    with httpx.Client(timeout=20.0) as client:
+        session = _post(client, stack, CHALLENGE, {"sitekey": stack.sitekey, "action": action})
+        result = answer_phase_a(client, stack, session["session_id"], strokes)
+        assert result["outcome"] == "next_phase", result
+        result = answer_phase_b(client, stack, session["session_id"])
+        assert result["outcome"] == "passed", result
+        return str(result["token"])
+
+
+# --- the shop's API -------------------------------------------------------------------------------------------
+def queue_ticket(stack: Stack) -> str:
+    """A ready place in the shop's queue."""
+    ticket = httpx.post(f"{stack.url}/shop/api/queue").json()["ticket"]
+    for _ in range(50):
+        if httpx.get(f"{stack.url}/shop/api/queue/{ticket}").json()["ready"]:
+            return str(ticket)
+        time.sleep(0.1)
+    raise AssertionError("the queue never let us in")
+
+
+def book(stack: Stack, seat: str, token: str | None, ticket: str | None = None) -> httpx.Response:
+    body: dict[str, Any] = {
+        "seat": seat,
+        "name": "Kim Minji",
+        "email": "minji@example.com",
+        "queue_ticket": ticket or queue_ticket(stack),
+    }
+    if token is not None:
+        body["tcurity-response"] = token
+    return httpx.post(f"{stack.url}/shop/api/bookings", json=body, timeout=20.0)
+
+
+def free_seats(stack: Stack) -> list[str]:
+    return [s["id"] for s in httpx.get(f"{stack.url}/shop/api/show").json()["seats"] if not s["sold"]]
+
+
+# --- the browser ------------------------------------------------------------------------------------------------
+def open_booking_form(page: Any, stack: Stack, lang: str = "en") -> str:
+    """Show page → queue → first free seat → booking form with name and email filled in; returns the seat."""
+    page.goto(f"{stack.url}/?lang={lang}")
+    page.click("#get-tickets")
+    page.wait_for_selector("#step-seats:not([hidden])")
+    seat = page.locator("#seat-map button:not([disabled])").first
+    seat_id = str(seat.get_attribute("data-seat"))
+    seat.click()
+    page.click("#to-booking")
+    page.fill("#name", "Kim Minji")
+    page.fill("#email", "minji@example.com")
+    return seat_id
+
+
+def replay_stroke(page: Any, cdp: Any, box: dict[str, float], arrays: TraceArrays) -> None:
+    """Replays a press with its recorded timings through Chromium's input pipeline (``Input.dispatchMouseEvent``):
+    trusted events, dispatched at the recorded pace, stamped with the recorded times."""
+    start_wall = time.time()
+    start = time.monotonic()
+    t0 = float(arrays.t_ms[0])
+    for x, y, t_ms, event in zip(arrays.x, arrays.y, arrays.t_ms, arrays.event, strict=True):
+        due = (float(t_ms) - t0) / 1000.0
+        wait = due - (time.monotonic() - start)
+        if wait > 0:
+            time.sleep(wait)
+        kind = {Event.DOWN: "mousePressed", Event.UP: "mouseReleased"}.get(Event(int(event)), "mouseMoved")
+        cdp.send(
+            "Input.dispatchMouseEvent",
+            {
+                "type": kind,
+                "x": box["x"] + float(x) * box["width"],
+                "y": box["y"] + float(y) * box["height"],
+                "button": "left",
+                "buttons": 0 if kind == "mouseReleased" else 1,
+                "clickCount": 1,
+                "timestamp": start_wall + due,
+            },
+        )

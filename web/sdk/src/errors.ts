@@ -1,0 +1,85 @@
+/**
+ * The SDK's error contract: every failure the page can see carries one of these codes.
+ *
+ * Backend error codes (`{"error": {"code"}}`) are folded onto this smaller set by {@link fromApiCode}, so a
+ * page reacts to what it can do something about, not to the server's internals.
+ */
+
+/** Why a challenge could not give a token. */
+export type TcurityErrorCode =
+  /** The config is unusable: no sitekey, or no container element. */
+  | "invalid_config"
+  /** The backend could not be reached (after the retries). */
+  | "network_error"
+  /** A request took longer than `timeoutMs`. */
+  | "timeout"
+  /** Too many challenges from this browser or site; try again later. */
+  | "rate_limited"
+  /** The sitekey names no site. */
+  | "invalid_sitekey"
+  /** This page's origin is not one of the site's hostnames. */
+  | "origin_not_allowed"
+  /** The challenge session ended (expired, or a step was refused); a new one can start. */
+  | "session_expired"
+  /** Every attempt of the session was used. */
+  | "blocked"
+  /** The scoring service or the session store is down; try again in a few seconds. */
+  | "unavailable"
+  /** The server refused the answer's format (an SDK or page bug, or tampering). */
+  | "invalid_answer"
+  /** Any other server failure. */
+  | "server_error"
+  /** The person closed the dialog. */
+  | "cancelled"
+  /** The widget was removed while a challenge was running. */
+  | "removed";
+
+/** An SDK failure with its {@link TcurityErrorCode}. */
+export class TcurityError extends Error {
+  readonly code: TcurityErrorCode;
+  /** Seconds to wait before trying again, when the server said (`Retry-After`). */
+  readonly retryAfterS: number | undefined;
+
+  constructor(code: TcurityErrorCode, message: string, retryAfterS?: number) {
+    super(message);
+    this.name = "TcurityError";
+    this.code = code;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+/** Backend codes that mean "this trace or body is malformed" (see `tcurity.traces`). */
+const ANSWER_CODES = new Set([
+  "invalid_request",
+  "wrong_task",
+  "length_mismatch",
+  "too_few_points",
+  "too_many_points",
+  "time_not_monotonic",
+  "duration_too_long",
+  "bad_event_sequence",
+  "payload_too_large",
+  "unsupported_media_type",
+]);
+
+const DIRECT: Record<string, TcurityErrorCode> = {
+  rate_limited: "rate_limited",
+  invalid_sitekey: "invalid_sitekey",
+  origin_not_allowed: "origin_not_allowed",
+  session_not_found: "session_expired",
+  invalid_state: "session_expired",
+  conflict: "session_expired",
+  attempts_exhausted: "blocked",
+  ai_unavailable: "unavailable",
+  store_unavailable: "unavailable",
+};
+
+/** The SDK code for a backend error code (and its HTTP status, for codes the SDK does not know). */
+export function fromApiCode(apiCode: string, status: number): TcurityErrorCode {
+  const direct = DIRECT[apiCode];
+  if (direct) return direct;
+  if (ANSWER_CODES.has(apiCode)) return "invalid_answer";
+  if (status === 429) return "rate_limited";
+  if (status === 503) return "unavailable";
+  return "server_error";
+}

@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { FetchLike } from "../src/client";
+import { Widget } from "../src/widget";
+
+const TASK = { kind: "perforation", area_px: [640, 260], start: { x: 0.6, y: 0.1 }, end: { x: 0.62, y: 0.9 }, bend: 0.02, band: 0.1 };
+const ATTEMPTS = { phase: 2, session: 4 };
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+}
+
+/** A backend double for a Phase-A-only site; `answer` decides each Phase A answer. */
+function backend(answer: (body: { trace: { points: Record<string, unknown[]>; task: unknown } }) => Response) {
+  const calls: string[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    const path = url.replace("/api", "");
+    calls.push(path);
+    if (path === "/v1/challenge/sessions") {
+      return json(201, { session_id: "sid", state: "created", expires_at: "2030-01-01T00:00:00Z", phases: ["phase_a"], attempts_left: ATTEMPTS });
+    }
+    if (path.endsWith("/phase-a")) {
+      return json(200, { state: "phase_a", task: TASK, time_limit_ms: 30000, expires_at: "2030-01-01T00:00:00Z", attempts_left: ATTEMPTS });
+    }
+    return answer(JSON.parse(String(init.body)));
+  };
+  return { fetch, calls };
+}
+
+function dialogRoot(): ShadowRoot {
+  const host = document.querySelector("[data-tcurity-dialog]");
+  if (!host?.shadowRoot) throw new Error("no dialog");
+  return host.shadowRoot;
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!check()) throw new Error("condition never held");
+}
+
+function pressArrows(root: ShadowRoot, times: number): void {
+  const handle = root.querySelector('[data-role="handle"]') as SVGGElement;
+  for (let i = 0; i < times; i++) handle.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+}
+
+afterEach(() => {
+  document.body.replaceChildren();
+});
+
+describe("Widget", () => {
+  it("passes Phase A by keyboard: the token lands in the form and in onSuccess", async () => {
+    let sent: { points: Record<string, unknown[]>; task: unknown } | undefined;
+    const { fetch } = backend((body) => {
+      sent = body.trace;
+      return json(200, { outcome: "passed", state: "passed", attempts_left: ATTEMPTS, token: "tok.en", token_expires_at: "2030-01-01T00:00:00Z" });
+    });
+    const form = document.createElement("form");
+    const container = document.createElement("div");
+    form.append(container);
+    document.body.append(form);
+    const onSuccess = vi.fn();
+    const widget = new Widget(container, { sitekey: "sitekey-1234", apiBase: "/api", onSuccess }, { fetch });
+
+    const token = widget.execute();
+    await until(() => dialogRoot().querySelector('[data-role="handle"]') !== null);
+    const root = dialogRoot();
+    expect(root.querySelector('[role="dialog"]')?.getAttribute("aria-modal")).toBe("true");
+    pressArrows(root, 10);
+
+    await expect(token).resolves.toBe("tok.en");
+    expect(onSuccess).toHaveBeenCalledWith("tok.en");
+    expect(new FormData(form).get("tcurity-response")).toBe("tok.en");
+    expect(document.querySelector("[data-tcurity-dialog]")).toBeNull();
+    expect(sent?.task).toEqual(TASK);
+    expect(sent?.points.event?.[0]).toBe("down");
+    expect(sent?.points.event?.at(-1)).toBe("up");
+    expect(sent?.points.pointer_type).toBeUndefined();
+    widget.remove();
+  });
+
+  it("asks for a new task on retry, and ends with blocked", async () => {
+    const outcomes = ["retry", "blocked"];
+    const { fetch, calls } = backend(() => json(200, { outcome: outcomes.shift(), state: "phase_a", attempts_left: ATTEMPTS }));
+    const container = document.createElement("div");
+    document.body.append(container);
+    const onError = vi.fn();
+    const widget = new Widget(container, { sitekey: "sitekey-1234", onError }, { fetch });
+    const token = widget.execute().catch((e: unknown) => e);
+
+    await until(() => dialogRoot().querySelector('[data-role="handle"]') !== null);
+    pressArrows(dialogRoot(), 10);
+    await until(() => calls.filter((c) => c.endsWith("/phase-a")).length === 2);
+    await until(() => dialogRoot().querySelector('[data-role="handle"]') !== null);
+    pressArrows(dialogRoot(), 10);
+    await until(() => onError.mock.calls.length === 1);
+    expect(onError).toHaveBeenCalledWith("blocked");
+    expect(dialogRoot().querySelector("[data-error]")?.textContent).toContain("Too many attempts");
+
+    (dialogRoot().querySelector('[data-action="dismiss"]') as HTMLButtonElement).click();
+    await expect(token).resolves.toMatchObject({ code: "blocked" });
+  });
+
+  it("closes on Escape, rejects with cancelled and gives focus back", async () => {
+    const { fetch } = backend(() => json(500, {}));
+    const container = document.createElement("div");
+    document.body.append(container);
+    const widget = new Widget(container, { sitekey: "sitekey-1234", lang: "ko" }, { fetch });
+    const button = container.querySelector("[data-tcurity-widget]")?.shadowRoot?.querySelector("button") as HTMLButtonElement;
+    expect(button.textContent).toContain("사람인지 확인하기");
+    button.focus();
+    const token = widget.execute().catch((e: unknown) => e);
+    await until(() => dialogRoot().querySelector('[data-role="handle"]') !== null);
+    expect(dialogRoot().querySelector("h2")?.textContent).toBe("보안 확인");
+
+    dialogRoot().querySelector('[role="dialog"]')?.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true, composed: true }));
+    await expect(token).resolves.toMatchObject({ code: "cancelled" });
+    expect(document.querySelector("[data-tcurity-dialog]")).toBeNull();
+    expect(document.activeElement).toBe(container.querySelector("[data-tcurity-widget]"));
+    expect(document.activeElement?.shadowRoot?.activeElement).toBe(button);
+  });
+
+  it("refuses a malformed sitekey", () => {
+    const container = document.createElement("div");
+    expect(() => new Widget(container, { sitekey: "bad key" })).toThrow(/sitekey/);
+  });
+});
