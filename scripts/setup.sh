@@ -11,8 +11,9 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 STAMP=$VENV/.setup-stamp
 # System packages the tests and the local system use: Redis (the backend's shared store), nginx in front of
 # the system (scripts/nginx.sh), Chromium for the browser tests (through the playwright package; never its own
-# browser download) and Nanum fonts so it renders the Korean strings.
-APT_PACKAGES=(git redis-server nginx chromium chromium-driver fonts-nanum)
+# browser download), Nanum fonts so it renders the Korean strings, and promtool (prometheus) and docker-compose
+# for the packaging checks (tests/packaging).
+APT_PACKAGES=(git redis-server nginx chromium chromium-driver fonts-nanum prometheus docker-compose)
 SDK=web/sdk
 NODE_MIN=20.19
 

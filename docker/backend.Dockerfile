@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1.7
+# The T-curity backend (python -m web.backend, :8000). Stateless: sessions, tokens and rate limits live in
+# Redis (REDIS_URL), so replicas can be added behind nginx. The site registry is a mounted file (SITES_FILE).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY docker/requirements/web.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app/src:/app \
+    TCURITY_ENV=production BACKEND_HOST=0.0.0.0 BACKEND_PORT=8000 TRUST_FORWARDED_FOR=true \
+    SITES_FILE=/config/sites.json COLLECTED_DIR=/data/collected
+RUN groupadd --system --gid 10001 tcurity \
+    && useradd --system --uid 10001 --gid tcurity --home-dir /app --shell /usr/sbin/nologin tcurity \
+    && mkdir -p /config /data/collected && chown tcurity:tcurity /config /data/collected
+COPY --from=deps /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=tcurity:tcurity params.yaml ./
+COPY --chown=tcurity:tcurity src/ src/
+COPY --chown=tcurity:tcurity web/__init__.py web/__init__.py
+COPY --chown=tcurity:tcurity web/backend/ web/backend/
+USER tcurity
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=2).status == 200 else 1)"]
+CMD ["python", "-m", "web.backend"]

@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1.7
+# MLflow tracking server (GPU server, :5000, private network only): runs and the model registry in Postgres
+# (MLFLOW_BACKEND_STORE_URI), artifacts on a volume served through the server (--serve-artifacts), so clients
+# need only MLFLOW_TRACKING_URI=http://mlflow:5000.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY docker/requirements/mlflow.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false MLFLOW_ARTIFACTS_DESTINATION=/mlartifacts
+RUN groupadd --system --gid 10001 mlflow \
+    && useradd --system --uid 10001 --gid mlflow --home-dir /mlartifacts --shell /usr/sbin/nologin mlflow \
+    && mkdir -p /mlartifacts && chown mlflow:mlflow /mlartifacts
+COPY --from=deps /opt/venv /opt/venv
+USER mlflow
+EXPOSE 5000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=2).status == 200 else 1)"]
+CMD ["sh", "-c", "exec mlflow server --backend-store-uri \"$MLFLOW_BACKEND_STORE_URI\" --serve-artifacts --artifacts-destination \"$MLFLOW_ARTIFACTS_DESTINATION\" --host 0.0.0.0 --port 5000 --workers 2"]

