@@ -12,6 +12,8 @@ import json
 import logging
 from pathlib import Path
 
+import torch
+
 from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.images.classifier import load_local_classifier
 from tcurity.images.curate import bank_summary, score_tiles, write_bank
@@ -25,6 +27,8 @@ logger = logging.getLogger("pipelines.curate_bank")
 def curate_bank(p: Params) -> dict[str, object]:
     """Scores the tiles, rebuilds the bank and writes the summary; returns the summary."""
     cfg = section("curate_bank", CurateBankParams, p)
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
     split = section("image_split", ImageSplitParams, p)
     model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
     root = resolve(p.data.tiles_dir)

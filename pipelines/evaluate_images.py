@@ -52,6 +52,8 @@ logger = logging.getLogger("pipelines.evaluate_images")
 def evaluate_images(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out metrics; returns the metrics payload."""
     cfg = section("evaluate_images", EvaluateImagesParams, p)
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
     curate = section("curate_bank", CurateBankParams, p)
     model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
     registration = Registration.read(model_dir)

@@ -1,6 +1,7 @@
 """DVC stage ``featurize_phase_b``: Phase B feature table of every human and bot answer.
 
-Reads the answers of ``prepare_phase_b`` and writes one row per answer (identity, labels, whether the answer has
+Reads the answers of ``prepare_phase_b`` (as emitted, and the evaluation bots re-emitted with the humans'
+sampling process) and writes one row per answer (identity, labels, how it was sampled, whether the answer has
 the shape of a complete one, the features of :mod:`tcurity.features.phase_b`) to
 ``params.yaml: featurize_phase_b.out_path``.
 """
@@ -23,13 +24,21 @@ logger = logging.getLogger("pipelines.featurize_phase_b")
 def featurize_phase_b(p: Params) -> pd.DataFrame:
     """Computes and writes the Phase B feature table; returns it."""
     traces = resolve(p.prepare_phase_b.out_dir)
-    records = read_traces([traces / "humans.parquet", traces / "bots.parquet"])
-    table = feature_table(records, p.sampling.grid_ms)
+    grid_ms = p.sampling.grid_ms
+    native = read_traces([traces / "humans.parquet", traces / "bots.parquet"])
+    resampled = read_traces(traces / "bots_human_sampling.parquet")
+    table = pd.concat(
+        [feature_table(native, grid_ms), feature_table(resampled, grid_ms, sampling="human")],
+        ignore_index=True,
+    )
     out = resolve(p.featurize_phase_b.out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     logger.info(
-        "wrote %d phase B feature rows (%d human) to %s", len(table), int((table.source == "human").sum()), out
+        "wrote %d phase B feature rows (%d human) to %s",
+        len(table),
+        int((table.source == "human").sum()),
+        out,
     )
     return table
 

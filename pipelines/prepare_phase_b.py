@@ -7,7 +7,10 @@ Outputs (``params.yaml: prepare_phase_b.out_dir``):
   answer), split ``train`` (what the Random Forest learns from) and ``test`` (evaluation only), drawn from
   different seeds. Replays re-use the attacker users' strokes: training bots those of the attackers'
   even-numbered sessions, evaluation bots the odd-numbered ones, so no evaluated replay re-uses a stroke the
-  model learned from.
+  model learned from;
+- ``bots_human_sampling.parquet``: the evaluation bots re-emitted with the humans' measured sampling process
+  (every approach and drag; presses and releases kept exact), to show that no family passes merely by being
+  recorded the way the human data were.
 
 Every answer is a random layout of ``problems.min_targets``–``max_targets`` targets, as the generator serves.
 """
@@ -24,19 +27,20 @@ import numpy as np
 from tqdm import tqdm
 
 from tcurity.config import Params, load_params, resolve, setup_logging
-from tcurity.data.adapter import GridComposition, SessionStrokes, to_grid
+from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid
 from tcurity.data.balabit import Stroke, read_strokes
 from tcurity.datasets import TraceRecord, write_traces
+from tcurity.features.phase_b import answer_segments
 from tcurity.geometry import GridMove, random_grid_answer
-from tcurity.sampling import Path2
+from tcurity.sampling import HumanSampler, Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
-from tcurity.traces import GridTask
+from tcurity.traces import Event, GridTask, TraceArrays
 
 logger = logging.getLogger("pipelines.prepare_phase_b")
 
 # Seeds are base.seed plus these offsets: humans, training bots and evaluation bots never share a stream.
-HUMAN_SEED, TRAIN_BOT_SEED, TEST_BOT_SEED = 10, 11, 12
+HUMAN_SEED, TRAIN_BOT_SEED, TEST_BOT_SEED, HUMAN_SAMPLING_SEED = 10, 11, 12, 13
 # A replayed stroke fits a movement within this length ratio (as the Phase A replay bot picks its sources).
 REPLAY_FIT = (0.7, 1.4)
 
@@ -55,18 +59,30 @@ def sessions(strokes: list[Stroke]) -> dict[tuple[str, str], list[Stroke]]:
     return {key: sorted(group, key=lambda s: s.stroke_id) for key, group in sorted(groups.items())}
 
 
+def press_holds_ms(strokes: list[Stroke], p: Params) -> dict[str, list[float]]:
+    """Each non-attacker user's holds between pressing and moving off in their recorded drags (every user's,
+    for a user who recorded no drag): :func:`tcurity.data.adapter.press_hold_ms` of each drag."""
+    holds: dict[str, list[float]] = defaultdict(list)
+    for s in strokes:
+        if s.kind == "drag" and s.user not in p.split.attacker_users:
+            holds[s.user].append(press_hold_ms(s.path))
+    everyone = [h for user_holds in holds.values() for h in user_holds]
+    return defaultdict(lambda: everyone, holds)
+
+
 def human_records(strokes: list[Stroke], p: Params) -> list[TraceRecord]:
     """Answers composed from every non-attacker session until it runs out of strokes."""
     cfg = p.prepare_phase_b
     composition = GridComposition(cfg.max_pause_ms, cfg.max_scale_ratio, cfg.target_spread)
     rng = np.random.default_rng(p.base.seed + HUMAN_SEED)
     low, high = target_range(p)
+    holds = press_holds_ms(strokes, p)
     records: list[TraceRecord] = []
     for (user, session), group in tqdm(sessions(strokes).items(), desc="human sessions", unit="session"):
         split = p.split.split_of(user)
         if split == "attacker":
             continue
-        pool = SessionStrokes(list(group))
+        pool = SessionStrokes(list(group), holds[user])
         n = 0
         while True:
             task, moves = random_grid_answer(rng, low, high)
@@ -74,7 +90,9 @@ def human_records(strokes: list[Stroke], p: Params) -> list[TraceRecord]:
             if sum(s.kind == "point" for s in pool.strokes) < 2 * len(moves):
                 break
             arrays = to_grid(pool, task, moves, rng, composition)
-            records.append(TraceRecord(f"{user}-{session}-b{n:04d}", "human", "human", user, split, task, arrays))
+            records.append(
+                TraceRecord(f"{user}-{session}-b{n:04d}", "human", "human", user, split, task, arrays)
+            )
             n += 1
     return records
 
@@ -113,7 +131,11 @@ def bot_records(
     records = []
     for i in range(n):
         task, moves = random_grid_answer(rng, low, high)
-        paths = replay_sources(sources, movement_lengths_px(task, moves), rng) if FAMILIES[name].needs_source else None
+        paths = (
+            replay_sources(sources, movement_lengths_px(task, moves), rng)
+            if FAMILIES[name].needs_source
+            else None
+        )
         arrays = phase_b_trace(task, moves, name, rng, sources=paths)
         records.append(TraceRecord(f"{name}-{split}-{i:05d}", "bot", name, "", split, task, arrays))
     return records
@@ -129,6 +151,35 @@ def attacker_sources(strokes: list[Stroke], p: Params) -> dict[str, list[Stroke]
         if s.user in p.split.attacker_users:
             out["train" if by_user[s.user].index(s.session) % 2 == 0 else "test"].append(s)
     return out
+
+
+def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.random.Generator) -> TraceRecord:
+    """The same answer with every approach and drag re-emitted as the human recordings were sampled.
+
+    Presses and releases stay where and when they were; a rest between movements stays without events.
+    """
+    assert isinstance(record.task, GridTask)
+    a = record.arrays
+    seg = answer_segments(record.task, a)
+    parts: list[tuple[Path2, int, int]] = []
+    for start, down, up in zip(seg.approach_starts, seg.downs, seg.ups, strict=True):
+        parts.append(
+            (Path2(a.t_ms[start : down + 1], a.x[start : down + 1], a.y[start : down + 1]), 0, Event.DOWN)
+        )
+        parts.append((Path2(a.t_ms[down : up + 1], a.x[down : up + 1], a.y[down : up + 1]), 1, Event.UP))
+    t, x, y, event = [], [], [], []
+    for path, skip, last in parts:
+        resampled = sampler.resample(path, rng)
+        codes = np.full(len(resampled), Event.MOVE, dtype=np.int8)
+        codes[-1] = last
+        t.append(resampled.t_ms[skip:])
+        x.append(resampled.x[skip:])
+        y.append(resampled.y[skip:])
+        event.append(codes[skip:])
+    arrays = TraceArrays(np.concatenate(x), np.concatenate(y), np.concatenate(t), np.concatenate(event))
+    return TraceRecord(
+        record.trace_id + "-hs", "bot", record.family, record.user, record.split, record.task, arrays
+    )
 
 
 def prepare_phase_b(p: Params) -> dict[str, object]:
@@ -148,6 +199,10 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     out = resolve(cfg.out_dir)
     write_traces(humans, out / "humans.parquet")
     write_traces(bots, out / "bots.parquet")
+    sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
+    rng = np.random.default_rng(p.base.seed + HUMAN_SAMPLING_SEED)
+    resampled = [with_human_sampling(r, sampler, rng) for r in bots if r.split == "test"]
+    write_traces(resampled, out / "bots_human_sampling.parquet")
     summary: dict[str, object] = {
         "humans_by_split": {s: sum(r.split == s for r in humans) for s in ("train", "calib", "test")},
         "humans_by_user": {u: sum(r.user == u for r in humans) for u in sorted({r.user for r in humans})},

@@ -94,3 +94,16 @@ def test_verdict_explains_a_block_by_the_most_extreme_feature(data: np.ndarray) 
     typical = bundle.verdict(np.median(data, axis=0))
     assert typical.passed
     assert typical.reasons == []
+
+
+def test_one_row_at_a_time_walks_to_the_same_leaves_as_a_batch(data: np.ndarray) -> None:
+    # Serving scores one trace per call, on the single-row path of the flattened walk.
+    labels = (data[:, 0] > 0).astype(int)
+    rf = flatten_random_forest(RandomForestClassifier(n_estimators=10, random_state=0).fit(data, labels))
+    iforest = flatten_isolation_forest(
+        IsolationForest(n_estimators=10, max_samples=64, random_state=0).fit(data)
+    )
+    for forest in (rf, iforest):
+        batch = forest.leaf_values(data[:25])
+        single = np.vstack([forest.leaf_values(row) for row in data[:25]])
+        np.testing.assert_array_equal(single, batch)

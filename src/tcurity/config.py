@@ -142,7 +142,7 @@ class PromotePhaseBParams(_Section):
     decision_path: Path
     min_human_pass_rate: float
     min_auc: float
-    min_block_rate: float
+    min_naive_block_rate: float
     max_metric_drop: float
 
 

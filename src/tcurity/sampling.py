@@ -159,18 +159,10 @@ class SegmentGrid:
     t_ms: NDArray[np.float64]
     x: NDArray[np.float64]
     y: NDArray[np.float64]
-    starts: NDArray[np.intp]
-    counts: NDArray[np.intp]
-
-    @property
-    def ends(self) -> NDArray[np.intp]:
-        """Index of each segment's last instant."""
-        return np.asarray(self.starts + self.counts - 1, dtype=np.intp)
-
-    @property
-    def segment_ids(self) -> NDArray[np.intp]:
-        """The segment each instant belongs to."""
-        return np.repeat(np.arange(len(self.counts)), self.counts)
+    starts: NDArray[np.intp]  # index of each segment's first instant
+    counts: NDArray[np.intp]  # instants per segment
+    ends: NDArray[np.intp]  # index of each segment's last instant
+    segment_ids: NDArray[np.intp]  # the segment each instant belongs to
 
     def segment(self, k: int) -> Path2:
         """Segment ``k`` as a path (what :func:`canonical_grid` gives for its events)."""
@@ -200,8 +192,9 @@ def canonical_grid_segments(
     seg = np.repeat(np.arange(len(lo)), lengths)
     t, px, py = t_ms[idx], x[idx], y[idx]
     first_raw, last_raw = offsets, offsets + lengths - 1
-    new = np.ones(len(t), dtype=bool)
-    new[1:] = (t[1:] != t[:-1]) | (seg[1:] != seg[:-1])
+    new = np.empty(len(t), dtype=bool)
+    new[1:] = t[1:] != t[:-1]
+    new[offsets] = True  # a segment's first event never merges into the previous segment
     if not new.all():
         group = np.cumsum(new) - 1
         counts = np.bincount(group)
@@ -214,37 +207,41 @@ def canonical_grid_segments(
         t, px, py, seg = _pad_instant_segments(t, px, py, seg, merged < 2, first, last)
         merged = np.bincount(seg, minlength=len(lo))
     m_start = np.concatenate([[0], np.cumsum(merged)[:-1]])
-    t0, t1 = t[m_start], t[m_start + merged - 1]
-    n = np.maximum(2, np.rint((t1 - t0) / grid_ms).astype(np.intp) + 1)
-    g_start = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.intp)
+    t0 = t[m_start]
+    duration = t[m_start + merged - 1] - t0
+    n = np.maximum(2, np.rint(duration / grid_ms).astype(np.intp) + 1)
+    g_end = np.cumsum(n) - 1
+    g_start = g_end - n + 1
     g_seg = np.repeat(np.arange(len(lo)), n)
-    step = np.arange(int(n.sum())) - g_start[g_seg]
-    grid_rel = step * ((t1 - t0) / (n - 1))[g_seg]
-    g_end = g_start + n - 1
-    grid_rel[g_end] = t1 - t0
+    grid_rel = (np.arange(len(g_seg)) - g_start[g_seg]) * (duration / (n - 1))[g_seg]
+    grid_rel[g_end] = duration
     # One monotone axis for all segments: each segment's times relative to its start, segments spaced apart.
-    spacing = float(np.max(t1 - t0)) + 1.0
+    spacing = float(duration.max()) + 1.0
     axis = t - t0[seg] + seg * spacing
     query = grid_rel + g_seg * spacing
-    gx, gy = np.interp(query, axis, px), np.interp(query, axis, py)
-    interior = np.ones(len(gx), dtype=bool)
-    interior[g_start] = interior[g_end] = False
+    smooth = _smooth_where(np.stack([np.interp(query, axis, px), np.interp(query, axis, py)]), g_start, g_end)
     return SegmentGrid(
         t_ms=grid_rel + t0[g_seg],
-        x=_smooth_where(gx, interior),
-        y=_smooth_where(gy, interior),
+        x=smooth[0],
+        y=smooth[1],
         starts=g_start,
         counts=n,
+        ends=g_end,
+        segment_ids=g_seg,
     )
 
 
-def _smooth_where(values: NDArray[np.float64], interior: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """``[1/4, 1/2, 1/4]`` smoothing of the values marked interior (their neighbours are in the same segment)."""
+def _smooth_where(
+    values: NDArray[np.float64], starts: NDArray[np.intp], ends: NDArray[np.intp]
+) -> NDArray[np.float64]:
+    """``[1/4, 1/2, 1/4]`` smoothing along the last axis of every instant but each segment's first and last."""
+    if values.shape[-1] < 3:
+        return values
+    interior = np.ones(values.shape[-1], dtype=bool)
+    interior[starts] = interior[ends] = False
+    smooth = 0.25 * values[..., :-2] + 0.5 * values[..., 1:-1] + 0.25 * values[..., 2:]
     out = values.copy()
-    if len(values) >= 3:
-        smooth = 0.25 * values[:-2] + 0.5 * values[1:-1] + 0.25 * values[2:]
-        inner = interior[1:-1]
-        out[1:-1][inner] = smooth[inner]
+    out[..., 1:-1] = np.where(interior[1:-1], smooth, values[..., 1:-1])
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,19 +57,26 @@ class ForestArrays:
         """The value of the leaf each row reaches in each tree, shape ``(n_rows, n_trees)``."""
         # sklearn compares float32 features against its thresholds; do the same to reach the same leaves.
         x = np.atleast_2d(np.asarray(x, dtype=np.float32)).astype(np.float64)
-        n_rows, n_trees = x.shape[0], self.left.shape[0]
-        trees = np.broadcast_to(np.arange(n_trees), (n_rows, n_trees))
-        rows = np.broadcast_to(np.arange(n_rows)[:, None], (n_rows, n_trees))
-        node = np.zeros((n_rows, n_trees), dtype=np.int32)
+        walk = self._walk
+        n_rows, n_trees = x.shape[0], len(walk.roots)
+        if n_rows == 1:  # serving's case: one trace, everything one-dimensional
+            node = walk.roots.copy()
+            flat_x = x[0]
+            for _ in range(self.max_depth):
+                go_left = flat_x[walk.feature[node]] <= walk.threshold[node]
+                node = walk.children[node + go_left * walk.size]
+            return np.asarray(walk.value[node], dtype=np.float64).reshape(1, n_trees)
+        node = np.broadcast_to(walk.roots, (n_rows, n_trees)).copy()
+        flat_x = x.ravel()
+        offset = np.arange(n_rows)[:, None] * x.shape[1]
         for _ in range(self.max_depth):
-            feat = self.feature[trees, node]
-            inner = feat != _LEAF
-            if not inner.any():
-                break
-            go_left = x[rows, np.where(inner, feat, 0)] <= self.threshold[trees, node]
-            nxt = np.where(go_left, self.left[trees, node], self.right[trees, node])
-            node = np.where(inner, nxt, node)
-        return np.asarray(self.value[trees, node], dtype=np.float64)
+            go_left = flat_x[walk.feature[node] + offset] <= walk.threshold[node]
+            node = walk.children[node + go_left * walk.size]
+        return np.asarray(walk.value[node], dtype=np.float64)
+
+    @cached_property
+    def _walk(self) -> _FlatWalk:
+        return _FlatWalk.of(self)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -92,6 +100,44 @@ class ForestArrays:
                 value=z["value"],
                 max_depth=int(z["max_depth"]),
             )
+
+
+@dataclass(frozen=True)
+class _FlatWalk:
+    """The trees as flat arrays indexed by ``tree * max_nodes + node``, children as flat indices too.
+
+    ``children`` holds every node's right child, then (``size`` further on) every node's left child, so a
+    row's comparison result picks the next node in one gather. A leaf points to itself on both sides (feature
+    0, threshold ``+inf``), so every row takes exactly ``max_depth`` steps with no test for having arrived,
+    which keeps scoring a single answer to tens of microseconds.
+    """
+
+    roots: NDArray[np.intp]
+    feature: NDArray[np.intp]
+    threshold: NDArray[np.float64]
+    children: NDArray[np.intp]  # right children of all nodes, then left children
+    value: NDArray[np.float64]
+
+    @property
+    def size(self) -> int:
+        """Nodes in all trees together (``n_trees * max_nodes``)."""
+        return len(self.feature)
+
+    @classmethod
+    def of(cls, forest: ForestArrays) -> _FlatWalk:
+        n_trees, width = forest.left.shape
+        base = (np.arange(n_trees, dtype=np.intp) * width)[:, None]
+        here = base + np.arange(width, dtype=np.intp)[None, :]
+        leaf = forest.feature == _LEAF
+        left = np.where(leaf, here, base + forest.left).ravel()
+        right = np.where(leaf, here, base + forest.right).ravel()
+        return cls(
+            roots=base[:, 0].copy(),
+            feature=np.where(leaf, 0, forest.feature).astype(np.intp).ravel(),
+            threshold=np.where(leaf, np.inf, forest.threshold).ravel(),
+            children=np.concatenate([right, left]),
+            value=forest.value.ravel().astype(np.float64),
+        )
 
 
 def _pad(arrays: list[NDArray[Any]], fill: float, dtype: Any) -> NDArray[Any]:
@@ -232,7 +278,7 @@ class ModelBundle:
         if self.kind == "isolation_forest":
             norm = float(average_path_length(np.array([float(self.max_samples)]))[0])
             return np.asarray(-(2.0 ** (-leaves.mean(axis=1) / norm)), dtype=np.float64)
-        return np.asarray(1.0 - leaves.mean(axis=1), dtype=np.float64)
+        return np.asarray(1.0 - np.add.reduce(leaves, axis=1) / leaves.shape[1], dtype=np.float64)
 
     def reasons(self, features: NDArray[np.float64], limit: int = 3) -> list[str]:
         """The features furthest outside the human reference range, as ``<feature>_high``/``_low`` codes."""

@@ -47,7 +47,9 @@ def test_no_server_errors_for_any_schema_input(fuzz_app: FastAPI) -> None:
                 response = case.call(headers=headers)
                 statuses.append(response.status_code)
                 if response.status_code >= 500 and response.status_code != 503:
-                    failures.append(f"{case.method} {case.path}: {response.status_code} {response.text[:200]}")
+                    failures.append(
+                        f"{case.method} {case.path}: {response.status_code} {response.text[:200]}"
+                    )
 
         call()
     assert failures == []

@@ -89,6 +89,24 @@ def scale_to_task(path: Path2, task: PerforationTask) -> float:
 
 # Where the pointer rests before the first movement: anywhere over the task area but its outer 5 % (as the bots).
 GRID_ORIGIN_MARGIN = 0.05
+# A drag has moved off once it is this far (screen pixels) from where it was pressed.
+HOLD_RADIUS_PX = 5.0
+
+
+def press_hold_ms(drag: Path2, radius_px: float = HOLD_RADIUS_PX) -> float:
+    """How long a recorded drag stayed on its press point: the time until it is first ``radius_px`` away.
+
+    The crossing is interpolated between events, so a drag recorded at 9 Hz and one recorded at 60 Hz give
+    about the same hold (the time to the first event after the press would not: it is mostly the sampling
+    interval at 9 Hz). A drag that never moves that far holds for its whole duration.
+    """
+    away = np.hypot(drag.x - drag.x[0], drag.y - drag.y[0])
+    beyond = np.flatnonzero(away > radius_px)
+    if len(beyond) == 0:
+        return drag.duration_ms
+    i = int(beyond[0])
+    frac = (radius_px - away[i - 1]) / (away[i] - away[i - 1])
+    return float(drag.t_ms[i - 1] + frac * (drag.t_ms[i] - drag.t_ms[i - 1]) - drag.t_ms[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +127,26 @@ class GridComposition:
 
 @dataclass
 class SessionStrokes:
-    """The strokes of one recorded session not used yet, in recording order."""
+    """The strokes of one recorded session not used yet, in recording order.
+
+    ``press_holds_ms`` are the same person's holds between pressing and moving off in their recorded drags
+    (:func:`press_hold_ms`): a pointing stroke standing in for a drag starts in full motion (it was cut at the
+    end of a rest), so it gets one of these holds first.
+    """
 
     strokes: list[Stroke] = field(default_factory=list)
+    press_holds_ms: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.strokes)
+
+    def press_hold_ms(self, rng: np.random.Generator) -> float:
+        """One of the person's press-to-move holds, drawn at random (0 when none is known)."""
+        return (
+            float(self.press_holds_ms[int(rng.integers(len(self.press_holds_ms)))])
+            if self.press_holds_ms
+            else 0.0
+        )
 
     def take(self, length_px: float, drag: bool, max_scale_ratio: float) -> Stroke:
         """Removes and returns the next stroke that fits a movement of ``length_px``.
@@ -123,17 +155,20 @@ class SessionStrokes:
         fitting pointing stroke in recording order; when no pointing stroke fits, the one closest in length.
 
         Raises:
-            LookupError: when the session has no pointing stroke left.
+            LookupError: when no stroke can serve (no pointing stroke left, and for a drag no fitting drag).
         """
 
         def fits(s: Stroke) -> bool:
             return 1.0 / max_scale_ratio <= length_px / s.chord_px <= max_scale_ratio
 
+        if drag:
+            drags = [i for i, s in enumerate(self.strokes) if s.kind == "drag" and fits(s)]
+            if drags:
+                return self.strokes.pop(drags[0])
         points = [i for i, s in enumerate(self.strokes) if s.kind == "point"]
         if not points:
             raise LookupError("the session has no pointing stroke left")
-        drags = [i for i, s in enumerate(self.strokes) if s.kind == "drag" and fits(s)] if drag else []
-        fitting = drags or [i for i in points if fits(self.strokes[i])]
+        fitting = [i for i in points if fits(self.strokes[i])]
         if fitting:
             return self.strokes.pop(fitting[0])
         ratios = [abs(np.log(length_px / self.strokes[i].chord_px)) for i in points]
@@ -165,7 +200,8 @@ def to_grid(
     For each ``(cell, slot)`` move: a pointing stroke mapped (:func:`similarity_map`) from the pointer's position
     to a point near the cell's centre, ending in the press (``down``) where the recorded stroke ended in its
     press; then a drag mapped from there to a point near the slot's centre, released (``up``) where the recorded
-    drag was released. Before every pointing stroke but the first, the pointer rests for the person's own pause
+    drag was released. A pointing stroke standing in for a drag starts after one of the person's press holds
+    (:attr:`SessionStrokes.press_holds_ms`). Before every pointing stroke but the first, the pointer rests for the person's own pause
     before that stroke (capped). The first stroke starts at 0 ms from a random point over the task area.
     Strokes are taken from ``pool`` (and removed from it) in recording order, each of about its movement's
     length (:meth:`SessionStrokes.take`).
@@ -186,8 +222,11 @@ def to_grid(
         drag = pool.take(_distance(press, release), drag=True, max_scale_ratio=cfg.max_scale_ratio)
         rest_ms = min(approach.pause_before_ms, cfg.max_pause_ms) if k else 0.0
         parts.append(_Mapped.of(approach, position, press, now_ms + rest_ms, Event.DOWN))
-        # The drag's first point is the press itself, already recorded as the approach's last event.
-        parts.append(_Mapped.of(drag, press, release, parts[-1].t_ms[-1], Event.UP).without_first())
+        hold_ms = pool.press_hold_ms(rng) if drag.kind == "point" else 0.0
+        mapped = _Mapped.of(drag, press, release, parts[-1].t_ms[-1] + hold_ms, Event.UP)
+        # A recorded drag's first point is the press itself, already recorded as the approach's last event; a
+        # pointing stroke standing in for a drag starts at the press after the hold.
+        parts.append(mapped if hold_ms > 0 else mapped.without_first())
         now_ms, position = float(parts[-1].t_ms[-1]), release
     return TraceArrays(
         x=np.concatenate([m.x_px for m in parts]) / area[0],

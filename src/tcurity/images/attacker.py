@@ -40,9 +40,9 @@ ARCH = "attacker-small-cnn"
 
 
 class SmallCNN(nn.Module):
-    """Four conv–BN–ReLU–pool stages and a linear head; about 0.4 M parameters."""
+    """Four conv–BN–ReLU–pool stages and a linear head; about 0.1 M parameters."""
 
-    def __init__(self, n_classes: int, widths: Sequence[int] = (24, 48, 96, 192)) -> None:
+    def __init__(self, n_classes: int, widths: Sequence[int] = (16, 32, 64, 128)) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3

@@ -38,7 +38,8 @@ class TrainProfile(_Section):
     weight_decay: float = Field(ge=0)
     label_smoothing: float = Field(ge=0, lt=1)
     freeze_stages: int = Field(ge=0, le=7, description="stem plus this many block stages stay frozen")
-    max_train_minutes: float = Field(gt=0, description="no new epoch starts past this budget")
+    min_crop_scale: float = Field(gt=0, le=1, description="smallest area share of a random training crop")
+    max_train_minutes: float = Field(gt=0, description="training stops here; the LR schedule anneals by then")
     loader_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 on the 2-core CPU)")
 
 
@@ -76,6 +77,7 @@ class CurateBankParams(_Section):
     summary_path: Path
     confidence_threshold: float = Field(gt=0, le=1)
     device: Literal["auto", "cpu", "cuda"]
+    num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
 
 
 class AttackerParams(_Section):
@@ -97,6 +99,7 @@ class EvaluateImagesParams(_Section):
     attack_problems: int = Field(gt=0)
     throughput_problems: int = Field(gt=0)
     throughput_batch: int = Field(gt=0, description="problems generated per batched classifier check")
+    num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
 
 
 class PromoteEffnetParams(_Section):

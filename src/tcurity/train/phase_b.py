@@ -48,7 +48,7 @@ def training_rows(
     rows = table[table.split == "train"]
     if exclude_family is not None:
         rows = rows[rows.family != exclude_family]
-    return rows[names].to_numpy(np.float64), (rows.source == "bot").to_numpy(np.int64)
+    return rows[names].to_numpy(np.float64), np.asarray(rows.source == "bot", dtype=np.int64)
 
 
 def calibration_humans(table: pd.DataFrame, names: list[str]) -> NDArray[np.float64]:

@@ -1,0 +1,50 @@
+"""DVC stage ``promote_phase_b``: moves the behaviour model's ``champion`` to the challenger when the gates pass.
+
+Gates come from ``params.yaml: promote_phase_b`` (human pass rate, AUC and the lowest block rate of a naive bot
+family, on held-out data); the challenger must also be no worse than the current champion on any gated metric.
+The decision is written to ``decision_path`` whichever way it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from tcurity import registry
+from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.registry import Gate, PromotionDecision
+
+logger = logging.getLogger("pipelines.promote_phase_b")
+
+
+def promote_phase_b(p: Params) -> PromotionDecision:
+    """Applies the gates and moves the alias; returns the decision."""
+    cfg = p.promote_phase_b
+    registry.configure(p)
+    gates = [
+        Gate("human_pass_rate", cfg.min_human_pass_rate),
+        Gate("auc", cfg.min_auc),
+        Gate("naive_block_rate_min", cfg.min_naive_block_rate),
+    ]
+    decision = registry.promote_challenger(p.train_phase_b.model_name, gates, cfg.max_metric_drop)
+    out = resolve(cfg.decision_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(decision.as_dict(), indent=2))
+    return decision
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
+    )
+    args = parser.parse_args()
+    p = load_params(args.params)
+    setup_logging(p.base.log_level)
+    promote_phase_b(p)
+
+
+if __name__ == "__main__":
+    main()

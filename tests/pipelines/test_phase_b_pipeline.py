@@ -1,0 +1,109 @@
+"""The Phase B behaviour pipeline end to end on a few real sessions: every stage, the notebook, a real registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.evaluate_phase_b import evaluate_phase_b
+from pipelines.featurize_phase_b import featurize_phase_b
+from pipelines.prepare_humans import prepare_humans
+from pipelines.prepare_phase_b import prepare_phase_b
+from pipelines.promote_phase_b import promote_phase_b
+from pipelines.train_phase_b import train_phase_b
+from tcurity import registry
+from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
+from tcurity.simulate import FAMILIES
+
+SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
+USERS = {"train": ["user12", "user15"], "calib": ["user16"], "test": ["user21"], "attacker": ["user29"]}
+
+
+def small_params(tmp_path: Path) -> Path:
+    """The project's params with two sessions per user, few bots, small forests, all written under ``tmp_path``."""
+    raw = tmp_path / "raw"
+    for users in USERS.values():
+        for user in users:
+            (raw / user).mkdir(parents=True)
+            for file in sorted((SESSIONS / user).glob("session_*.csv.gz"))[:2]:
+                (raw / user / file.name).symlink_to(file)
+    params = yaml.safe_load(PARAMS_PATH.read_text())
+    params["data"]["balabit_dir"] = str(raw)
+    params["split"] = {f"{k}_users": v for k, v in USERS.items()}
+    params["prepare_humans"].update(
+        out_dir=str(tmp_path / "humans"),
+        sampler_path=str(tmp_path / "sampler.json"),
+        max_strokes_per_user=400,
+    )
+    params["prepare_phase_b"].update(
+        out_dir=str(tmp_path / "phase_b"), train_bots_per_family=12, test_bots_per_family=8
+    )
+    params["featurize_phase_b"]["out_path"] = str(tmp_path / "phase_b_features.parquet")
+    params["train_phase_b"].update(
+        model_dir=str(tmp_path / "model"),
+        executed_notebook=str(tmp_path / "train_phase_b.ipynb"),
+        n_estimators=20,
+        max_depth=6,
+    )
+    params["evaluate_phase_b"].update(
+        metrics_path=str(tmp_path / "phase_b_behavior.json"),
+        plots_dir=str(tmp_path / "plots"),
+        timing_traces=40,
+    )
+    # Two training users, a dozen bots per family and 20 trees: the gates only need to let a sane model through.
+    params["promote_phase_b"].update(
+        decision_path=str(tmp_path / "promotion.json"),
+        min_human_pass_rate=0.5,
+        min_auc=0.5,
+        min_naive_block_rate=0.0,
+    )
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.mark.pipeline
+def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlflow_registry: str) -> None:
+    params_path = small_params(tmp_path)
+    p = load_params(params_path)
+
+    prepare_humans(p)
+    summary = prepare_phase_b(p)
+    assert set(summary["humans_by_user"]) == {u for k, us in USERS.items() if k != "attacker" for u in us}  # type: ignore[arg-type]
+    assert summary["bots_by_split"] == {"train": 12 * len(FAMILIES), "test": 8 * len(FAMILIES)}
+    table = featurize_phase_b(p)
+    assert set(table.source) == {"human", "bot"}
+    assert set(table[table.source == "human"].split) == {"train", "calib", "test"}
+    assert set(table[table.sampling == "human"].split) == {"test"}  # only evaluation bots are re-sampled
+    assert table.geometry_passed.all()  # every composed or simulated answer is complete
+
+    train_phase_b(p, params_path)
+    assert (tmp_path / "train_phase_b.ipynb").exists()
+    assert (tmp_path / "plots" / "behaviour_train_scores.png").exists()
+    registered = json.loads((tmp_path / "model" / "registered.json").read_text())
+
+    metrics = evaluate_phase_b(p)
+    written = json.loads((tmp_path / "phase_b_behavior.json").read_text())
+    assert written == json.loads(json.dumps(metrics))
+    for key in ("human_pass_rate", "auc", "bot_recall_at_1pct_frr"):
+        assert 0.0 <= written[key] <= 1.0
+    for key in ("bot_block_rate", "leave_one_family_out", "human_sampling"):
+        assert set(written[key]) == set(FAMILIES)
+    assert set(written["family_kind"].values()) == {"naive", "humanised"}
+    assert written["n_bot"] == dict.fromkeys(FAMILIES, 8)
+    assert written["n_human"] > 0
+    assert written["model"] == {"name": registered["name"], "version": registered["version"]}
+    assert 0.0 < written["score_ms"]["p50"] <= written["score_ms"]["p99"]
+    assert set(written["targets"]) == {"human_pass_rate", "block_rate_min", "auc"}
+    assert (tmp_path / "plots" / "behaviour_lofo.png").exists()
+    # Teleport answers in a few milliseconds per movement: even a tiny forest blocks it.
+    assert written["bot_block_rate"]["teleport"] == 1.0
+
+    decision = promote_phase_b(p)
+    assert decision.promoted, decision.failures
+    champion = registry.version_by_alias(registered["name"], registry.CHAMPION)
+    assert champion is not None
+    assert str(champion.version) == registered["version"]
