@@ -16,9 +16,11 @@ ensure_models() {
   if ! python -m tcurity.cli champions >/dev/null; then
     log "a champion model is missing: training with CPU defaults (dvc repro)"
     dvc repro
-    if ! python -m tcurity.cli champions >/dev/null; then
-      log "DVC outputs are current but the registry lacks a champion: re-running the pipeline"
+    if ! python -m tcurity.cli registered >/dev/null; then
+      log "DVC outputs are current but the registry lacks a model: re-running the pipeline"
       dvc repro --force
+    elif ! python -m tcurity.cli champions >/dev/null; then
+      log "a model was trained but failed its promotion gates (reports/promotion/): starting without it"
     fi
   fi
   log "models: $(python -m tcurity.cli champions | tr '\n' ' ')"
