@@ -33,6 +33,7 @@ from tcurity.problems import (
     ProblemGenerationError,
     ProblemGenerator,
     check_answer,
+    subject_particle,
 )
 
 TILES_PER_CLASS = 7
@@ -196,6 +197,16 @@ def test_client_tiles_are_data_urls_of_the_served_jpeg(
     assert tile["image"].startswith("data:image/jpeg;base64,")
     assert base64.b64decode(tile["image"].split(",", 1)[1]) == client.tiles[0].jpeg
     assert "번호 순서대로" in client.prompt["ko"]
+
+
+def test_korean_prompt_uses_the_right_particle() -> None:
+    assert [subject_particle(w) for w in ("버스", "신호등", "소화전", "자동차", "횡단보도")] == [
+        "가",
+        "이",
+        "이",
+        "가",
+        "가",
+    ]
 
 
 def test_params_yaml_problem_section_is_valid() -> None:

@@ -41,7 +41,7 @@ GRID_ROWS = 3
 GRID_COLS = 3
 CELLS = GRID_ROWS * GRID_COLS
 PROMPT_EN = "Select all images with {name}, in the order of their numbers"
-PROMPT_KO = "{name}이(가) 있는 이미지를 번호 순서대로 모두 선택하세요"
+PROMPT_KO = "{name}{particle} 있는 이미지를 번호 순서대로 모두 선택하세요"
 
 
 class TileScorer(Protocol):
@@ -116,7 +116,7 @@ class ClientProblem:
         """The instruction in English and Korean."""
         return {
             "en": PROMPT_EN.format(name=self.target.en),
-            "ko": PROMPT_KO.format(name=self.target.ko),
+            "ko": PROMPT_KO.format(name=self.target.ko, particle=subject_particle(self.target.ko)),
         }
 
     def to_dict(self) -> dict[str, object]:
@@ -147,6 +147,13 @@ class ProblemAnswer:
     numbers: Mapping[str, int]
     tile_classes: Mapping[str, str]
     sources: Mapping[str, str]
+
+
+def subject_particle(word: str) -> str:
+    """The Korean subject particle for ``word``: 이 after a final consonant (신호등이), else 가 (버스가)."""
+    last = ord(word[-1]) - 0xAC00
+    has_final_consonant = 0 <= last < 11172 and last % 28 != 0
+    return "이" if has_final_consonant else "가"
 
 
 def check_answer(answer: ProblemAnswer, submitted_tile_ids: Sequence[str]) -> bool:
