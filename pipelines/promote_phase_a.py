@@ -7,31 +7,19 @@ on any gated metric. The decision is written to ``decision_path`` whichever way 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
-from tcurity import registry
-from tcurity.config import Params, load_params, resolve, setup_logging
-from tcurity.registry import Gate, PromotionDecision
+from pipelines.promotion import promote_behaviour_model
+from tcurity.config import Params, load_params, setup_logging
+from tcurity.registry import PromotionDecision
 
 logger = logging.getLogger("pipelines.promote_phase_a")
 
 
 def promote_phase_a(p: Params) -> PromotionDecision:
     """Applies the gates and moves the alias; returns the decision."""
-    cfg = p.promote_phase_a
-    registry.configure(p)
-    gates = [
-        Gate("human_pass_rate", cfg.min_human_pass_rate),
-        Gate("auc", cfg.min_auc),
-        Gate("naive_block_rate_min", cfg.min_naive_block_rate),
-    ]
-    decision = registry.promote_challenger(p.train_phase_a.model_name, gates, cfg.max_metric_drop)
-    out = resolve(cfg.decision_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(decision.as_dict(), indent=2))
-    return decision
+    return promote_behaviour_model(p, p.train_phase_a.model_name, p.promote_phase_a)
 
 
 def main() -> None:

@@ -11,20 +11,13 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import torch
 from PIL import Image
-from sklearn.linear_model import LogisticRegression
 
-from tcurity.config import params, resolve
 from tcurity.images.bank import ImageBank
 from tcurity.images.classes import CLASSES, CONFUSABLE_PAIRS, DISPLAY_NAMES, DISTRACTOR_ONLY
-from tcurity.images.classifier import ClassifierSpec, TileClassifier, images_to_tensor
-from tcurity.images.curate import write_bank
-from tcurity.images.effnet import build_lite0
+from tcurity.images.classifier import TileClassifier
 from tcurity.images.params import section
-from tcurity.images.tiles import list_tiles
 from tcurity.problems import (
     ClientProblem,
     ClientTile,
@@ -35,6 +28,7 @@ from tcurity.problems import (
     check_answer,
     subject_particle,
 )
+from tests.images.tiny import tiny_classifier, write_tiny_bank
 
 TILES_PER_CLASS = 7
 
@@ -42,37 +36,13 @@ TILES_PER_CLASS = 7
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory: pytest.TempPathFactory) -> ImageBank:
     """A bank of the first real tiles of every class, written by the real curation writer."""
-    root = resolve(params().data.tiles_dir)
-    tiles = list_tiles(root)
-    chosen = [t for label in CLASSES for t in [t for t in tiles if t.label == label][:TILES_PER_CLASS]]
-    scores = pd.DataFrame(
-        {
-            "path": [t.path for t in chosen],
-            "label": [t.label for t in chosen],
-            "split": "test",
-            "predicted": [t.label for t in chosen],
-            "confidence": 1.0,
-            "label_prob": 1.0,
-        }
-    )
-    bank_dir = tmp_path_factory.mktemp("bank")
-    write_bank(scores, root, bank_dir, threshold=0.9, model={"name": "fixture", "version": "0"})
-    return ImageBank.load(bank_dir)
+    return ImageBank.load(write_tiny_bank(tmp_path_factory.mktemp("bank"), TILES_PER_CLASS))
 
 
 @pytest.fixture(scope="module")
 def classifier(bank: ImageBank) -> TileClassifier:
     """The converted ImageNet backbone with a logistic head fitted to the bank's tiles: small, real, fast."""
-    spec = ClassifierSpec(classes=CLASSES, input_size=64)
-    model = build_lite0(num_classes=len(CLASSES)).eval()
-    images = [bank.image(t) for t in bank.tiles]
-    with torch.no_grad():
-        features = model.forward_head(model.forward_features(images_to_tensor(images, spec)), pre_logits=True)
-    head = LogisticRegression(C=10.0, max_iter=2000).fit(features.numpy(), [t.label for t in bank.tiles])
-    assert tuple(head.classes_) == CLASSES
-    with torch.no_grad():
-        model.classifier.weight.copy_(torch.from_numpy(head.coef_))
-        model.classifier.bias.copy_(torch.from_numpy(head.intercept_))
+    model, spec = tiny_classifier(bank)
     return TileClassifier(model, spec, device="cpu")
 
 

@@ -97,6 +97,8 @@ class EvaluatePhaseAParams(_Section):
 
 
 class PromoteParams(_Section):
+    """Promotion gates of a behaviour model (``promote_phase_a``, ``promote_phase_b``)."""
+
     decision_path: Path
     min_human_pass_rate: float
     min_auc: float
@@ -138,14 +140,6 @@ class EvaluatePhaseBParams(_Section):
     timing_traces: int
 
 
-class PromotePhaseBParams(_Section):
-    decision_path: Path
-    min_human_pass_rate: float
-    min_auc: float
-    min_naive_block_rate: float
-    max_metric_drop: float
-
-
 class Params(BaseModel):
     """Every section of ``params.yaml``; unknown sections are kept for stages that type their own."""
 
@@ -165,7 +159,7 @@ class Params(BaseModel):
     featurize_phase_b: FeaturizePhaseBParams
     train_phase_b: TrainPhaseBParams
     evaluate_phase_b: EvaluatePhaseBParams
-    promote_phase_b: PromotePhaseBParams
+    promote_phase_b: PromoteParams
 
 
 def load_params(path: Path | None = None) -> Params:

@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
 import redis
 from fastapi import FastAPI
@@ -35,16 +34,13 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app as create_ai_app
 from tcurity import registry
-from tcurity.config import params, resolve
 from tcurity.data.adapter import to_perforation
 from tcurity.geometry import check_follow, random_perforation
 from tcurity.images.bank import ImageBank
-from tcurity.images.classes import CLASSES
-from tcurity.images.curate import write_bank
-from tcurity.images.tiles import list_tiles
 from tcurity.problems import ProblemConfig, ProblemGenerator
 from tcurity.sampling import Path2
 from tcurity.traces import GridTask, PerforationTask, Trace, make_trace
+from tests.images.tiny import write_tiny_bank
 from tests.serving.conftest import TOKEN as AI_TOKEN
 from tests.serving.conftest import (
     human_paths,  # noqa: F401  (a session fixture used here)
@@ -113,22 +109,7 @@ def passing_paths(ai_app: FastAPI, human_paths: list[Path2]) -> list[Path2]:  # 
 @pytest.fixture(scope="session")
 def tile_bank(tmp_path_factory: pytest.TempPathFactory) -> ImageBank:
     """A bank of the first real tiles of every class, written by the real curation writer."""
-    root = resolve(params().data.tiles_dir)
-    tiles = list_tiles(root)
-    chosen = [t for label in CLASSES for t in [t for t in tiles if t.label == label][:6]]
-    scores = pd.DataFrame(
-        {
-            "path": [t.path for t in chosen],
-            "label": [t.label for t in chosen],
-            "split": "test",
-            "predicted": [t.label for t in chosen],
-            "confidence": 1.0,
-            "label_prob": 1.0,
-        }
-    )
-    bank_dir = tmp_path_factory.mktemp("bank")
-    write_bank(scores, root, bank_dir, threshold=0.9, model={"name": "fixture", "version": "0"})
-    return ImageBank.load(bank_dir)
+    return ImageBank.load(write_tiny_bank(tmp_path_factory.mktemp("bank"), tiles_per_class=6))
 
 
 def phase_b_double(bank: ImageBank) -> FastAPI:

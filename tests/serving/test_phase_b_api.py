@@ -8,22 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
-from sklearn.linear_model import LogisticRegression
 
 from serving.app import create_app
 from tcurity import registry
-from tcurity.config import params, resolve
 from tcurity.images.bank import ImageBank
-from tcurity.images.classes import CLASSES
-from tcurity.images.classifier import ClassifierSpec, images_to_tensor, spec_as_dict
-from tcurity.images.curate import write_bank
-from tcurity.images.effnet import build_lite0
-from tcurity.images.tiles import list_tiles
+from tcurity.images.classifier import spec_as_dict
+from tests.images.tiny import tiny_classifier, write_tiny_bank
 from tests.serving.conftest import AUTH, settings
 
 EFFNET = "tcurity-phase-b-effnet"
@@ -33,35 +26,12 @@ TILES_PER_CLASS = 7
 @pytest.fixture(scope="module")
 def bank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bank of the first real tiles of every class, written by the real curation writer."""
-    root = resolve(params().data.tiles_dir)
-    tiles = list_tiles(root)
-    chosen = [t for label in CLASSES for t in [t for t in tiles if t.label == label][:TILES_PER_CLASS]]
-    scores = pd.DataFrame(
-        {
-            "path": [t.path for t in chosen],
-            "label": [t.label for t in chosen],
-            "split": "test",
-            "predicted": [t.label for t in chosen],
-            "confidence": 1.0,
-            "label_prob": 1.0,
-        }
-    )
-    out = tmp_path_factory.mktemp("bank")
-    write_bank(scores, root, out, threshold=0.9, model={"name": "fixture", "version": "0"})
-    return out
+    return write_tiny_bank(tmp_path_factory.mktemp("bank"), TILES_PER_CLASS)
 
 
 def register_classifier(bank: ImageBank) -> str:
-    """The converted ImageNet backbone with a logistic head fitted to the bank, logged as training logs it."""
-    spec = ClassifierSpec(classes=CLASSES, input_size=64)
-    model = build_lite0(num_classes=len(CLASSES)).eval()
-    images = [bank.image(t) for t in bank.tiles]
-    with torch.no_grad():
-        features = model.forward_head(model.forward_features(images_to_tensor(images, spec)), pre_logits=True)
-    head = LogisticRegression(C=10.0, max_iter=2000).fit(features.numpy(), [t.label for t in bank.tiles])
-    with torch.no_grad():
-        model.classifier.weight.copy_(torch.from_numpy(head.coef_))
-        model.classifier.bias.copy_(torch.from_numpy(head.intercept_))
+    """The small real classifier of ``tests.images.tiny``, logged as training logs it."""
+    model, spec = tiny_classifier(bank)
     with mlflow.start_run(experiment_id=registry.ensure_experiment("serving-tests")):
         info = mlflow.pytorch.log_model(
             model,
