@@ -9,8 +9,9 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 # Two cores: torch and BLAS share them with servers and tests deliberately.
 export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
+REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench lock clean
+.PHONY: help setup up down train repro test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +28,10 @@ down: ## Stop everything `make up` started (by pid)
 bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
 	python -m bench.serving
 
+redteam: setup ## Attackers and held-out people against the whole system on the champions → reports/redteam/
+	python -m tcurity.cli champions >/dev/null || dvc repro
+	python -m redteam $(REDTEAM_ARGS)
+
 train: setup ## Run the whole training pipeline (dvc repro)
 	dvc repro
 
@@ -35,11 +40,11 @@ repro: train ## Same as train
 test: setup lint typecheck sdk unit ## Set up and run every check: lint, types, the SDK, tests (browser tests included)
 
 lint: ## ruff on code and tests
-	ruff check src pipelines serving web tests bench
-	ruff format --check src pipelines serving web tests bench
+	ruff check src pipelines serving web tests bench redteam
+	ruff format --check src pipelines serving web tests bench redteam
 
 typecheck: ## mypy on the package and entry points
-	mypy src pipelines serving web bench
+	mypy src pipelines serving web bench redteam
 
 sdk: ## The browser SDK: typecheck, unit tests (vitest) and build (web/sdk/dist, size budget checked)
 	cd web/sdk && npm run --silent typecheck && npm test --silent && npm run --silent build

@@ -15,6 +15,7 @@ STAMP=$VENV/.setup-stamp
 # for the packaging checks (tests/packaging).
 APT_PACKAGES=(git redis-server nginx chromium chromium-driver fonts-nanum prometheus docker-compose)
 SDK=web/sdk
+GHOST=redteam/ghost  # the red-team harness's puppeteer-core + ghost-cursor attacker
 NODE_MIN=20.19
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
@@ -63,12 +64,16 @@ install_node() {
   if ! printf '%s\n%s\n' "$NODE_MIN" "$have" | sort -V -C; then
     log "Node.js $have is older than $NODE_MIN (Vite 7 needs it)"; exit 1
   fi
-  if [ "$SDK/node_modules/.package-lock.json" -nt "$SDK/package-lock.json" ]; then
-    log "SDK packages up to date ($SDK/node_modules)"
-    return
-  fi
-  log "installing the SDK's pinned packages (npm ci)"
-  (cd "$SDK" && npm ci --no-audit --no-fund --loglevel=error)
+  local dir
+  for dir in "$SDK" "$GHOST"; do
+    if [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+      log "Node packages up to date ($dir/node_modules)"
+      continue
+    fi
+    log "installing the pinned Node packages of $dir (npm ci)"
+    # The ghost-cursor attacker drives Debian's Chromium: puppeteer must not download one.
+    (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  done
 }
 
 install_apt

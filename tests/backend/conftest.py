@@ -42,11 +42,7 @@ from tcurity.sampling import Path2
 from tcurity.traces import GridTask, PerforationTask, Trace, make_trace
 from tests.images.tiny import write_tiny_bank
 from tests.serving.conftest import TOKEN as AI_TOKEN
-from tests.serving.conftest import (
-    human_paths,  # noqa: F401  (a session fixture used here)
-    promote,
-    train_and_register,
-)
+from tests.serving.conftest import promote, train_and_register
 from tests.serving.conftest import settings as ai_settings
 from web.backend.app.cli import sites_add
 from web.backend.app.core.config import Settings
@@ -63,7 +59,7 @@ PHASE_B_MODEL = {"name": "contract-double", "version": "1"}
 
 # --- the AI server ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def ai_app(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -> FastAPI:  # noqa: F811
+def ai_app(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -> FastAPI:
     """The real AI server app with a small real Phase A champion loaded (once per session)."""
     root = tmp_path_factory.mktemp("mlruns")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -85,7 +81,7 @@ def ai_app(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -
 
 
 @pytest.fixture(scope="session")
-def passing_paths(ai_app: FastAPI, human_paths: list[Path2]) -> list[Path2]:  # noqa: F811
+def passing_paths(ai_app: FastAPI, human_paths: list[Path2]) -> list[Path2]:
     """Human strokes the small champion passes on several random perforations (deterministic flows)."""
     client = TestClient(ai_app)
     chosen = []

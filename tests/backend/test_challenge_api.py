@@ -7,6 +7,7 @@ import numpy as np
 from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_a_trace
+from tcurity.simulate.replay import replay_trace
 from tcurity.traces import PerforationTask, make_trace
 from tests.backend.conftest import HOST, ORIGIN, Backend, human_answer
 from web.backend.app.core.security import verify_pass_token
@@ -118,6 +119,27 @@ def test_a_trace_longer_than_the_time_since_issue_fails_without_the_model(
     result = backend.answer_a(sid, human_answer(passing_paths[0], task), wait=False).json()
     assert result["outcome"] == "retry"
     assert backend.ai.calls[SCORE] == 0
+
+
+def test_a_replayed_tear_is_refused_in_any_other_session(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend()
+    first = backend.create()["session_id"]
+    accepted = human_answer(passing_paths[0], backend.issue_a(first))
+    assert backend.answer_a(first, accepted).json()["outcome"] == "passed"
+    for speed, warp in [(1.0, 0.0), (0.85, 0.1)]:  # exactly, then time-warped, onto each new perforation
+        sid = backend.create()["session_id"]
+        task = backend.issue_a(sid)
+        replayed = make_trace(replay_trace(accepted, task, speed, warp), task)
+        result = backend.answer_a(sid, replayed).json()
+        assert result["outcome"] == "retry", result
+    assert backend.ai.calls[SCORE] == 1  # refused before the model
+    status = backend.client.get(base(sid), headers={"Origin": ORIGIN}).json()
+    assert status["attempts_left"]["phase"] == 2
+    fresh = backend.create()["session_id"]  # another stroke of the same person is not a replay
+    assert (
+        backend.answer_a(fresh, human_answer(passing_paths[1], backend.issue_a(fresh))).json()["outcome"]
+        == "passed"
+    )
 
 
 def test_geometry_is_checked_on_the_server_before_the_model(make_backend) -> None:

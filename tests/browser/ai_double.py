@@ -3,7 +3,7 @@ Phase B routes replaced by a contract double, as ``tests/backend/conftest.py`` d
 
 No Phase B model is trained in tests. The double's problems come from the real generator on a tiny bank of real
 tiles (``TEST_BANK_DIR``), without the classifier check; its score passes a trace with one press per slot. It
-also answers ``GET /test/answers/{problem_id}`` with a problem's answer, so a test can play the person who
+has the harness's answer oracle (:mod:`redteam.oracle`), so a test can play the person who
 recognises the pictures. Run by uvicorn: ``uvicorn --factory tests.browser.ai_double:create_app``.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException
 from starlette.routing import BaseRoute
 
+from redteam.oracle import AnswerBook, RecordAnswers, add_oracle_routes
 from serving.app import create_app as create_ai_app
 from serving.routes import phase_b as phase_b_routes
 from tcurity.images.bank import ImageBank
@@ -30,14 +31,12 @@ def phase_b_double(bank: ImageBank) -> APIRouter:
     """The Phase B contract: problems from the real generator, a stand-in score, and the answers for tests."""
     router = APIRouter()
     generator = ProblemGenerator(bank, None, ProblemConfig())
-    answers: dict[str, list[str]] = {}
 
     @router.post("/v1/phase-b/problems")
     def problems(body: dict[str, Any]) -> dict[str, Any]:
         made = generator.generate_batch(int(body.get("count", 1)))
         out = []
         for client, answer in made:
-            answers[answer.problem_id] = list(answer.answer)
             out.append(
                 {
                     "client": client.to_dict(),
@@ -66,12 +65,6 @@ def phase_b_double(bank: ImageBank) -> APIRouter:
             "model": {"name": "tcurity-phase-b-rf", "version": "test"},
         }
 
-    @router.get("/test/answers/{problem_id}")
-    def answer(problem_id: str) -> dict[str, list[str]]:
-        if problem_id not in answers:
-            raise HTTPException(404, "unknown problem")
-        return {"answer": answers[problem_id]}
-
     return router
 
 
@@ -87,4 +80,7 @@ def create_app() -> FastAPI:
     app = create_ai_app()
     app.router.routes[:] = [r for r in app.router.routes if _not_phase_b(r)]
     app.include_router(phase_b_double(ImageBank.load(Path(os.environ["TEST_BANK_DIR"]))))
+    book = AnswerBook()
+    add_oracle_routes(app, book)
+    app.add_middleware(RecordAnswers, book=book)
     return app

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from redteam.stack import Stack, start_stack
 from serving.app import create_app as create_ai_app
 from tcurity import registry
 from tcurity.config import PROJECT_ROOT
@@ -32,13 +33,8 @@ from tcurity.images.bank import ImageBank
 from tcurity.sampling import Path2
 from tcurity.traces import make_trace
 from tests.backend.conftest import tile_bank  # noqa: F401  (a session fixture used here)
-from tests.browser.stack import Stack, start_stack
 from tests.serving.conftest import TOKEN as AI_TOKEN
-from tests.serving.conftest import (
-    human_paths,  # noqa: F401  (a session fixture used here)
-    promote,
-    train_and_register,
-)
+from tests.serving.conftest import promote, train_and_register
 from tests.serving.conftest import settings as ai_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,7 +59,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def registry_uri(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -> str:  # noqa: F811
+def registry_uri(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -> str:
     """A temporary registry holding a small real Phase A champion."""
     root = tmp_path_factory.mktemp("browser-mlruns")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -93,7 +89,8 @@ def held_out_strokes() -> list[Path2]:
 @pytest.fixture(scope="session")
 def human_strokes(registry_uri: str) -> list[Path2]:
     """Held-out human strokes that the champion passes on several random perforations (so a replay tests the
-    browser path, not the model's error rate)."""
+    browser path, not the model's error rate). Tests take strokes out as they use them: the backend accepts
+    each shape in one session only."""
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = registry_uri
     try:
@@ -119,7 +116,7 @@ def human_strokes(registry_uri: str) -> list[Path2]:
             ok = ok and bool(answer.json()["passed"])
         if ok:
             chosen.append(path)
-        if len(chosen) == 6:
+        if len(chosen) == 12:
             return chosen
     pytest.fail(f"the small champion passes too few held-out strokes of {HELD_OUT_USER}: {len(chosen)}")
 
@@ -137,7 +134,8 @@ def stack(
     if not (SDK_DIST / "sdk.js").exists():
         pytest.skip("the SDK is not built (web/sdk/dist/sdk.js): run `make sdk`")
     root = tmp_path_factory.mktemp("stack")
-    running = start_stack(root, registry_uri, tile_bank.root)
+    ai_env = {"PHASE_B_PROBLEM_IMAGE_ROOT": str(root / "no-bank"), "TEST_BANK_DIR": str(tile_bank.root)}
+    running = start_stack(root, registry_uri, "tests.browser.ai_double:create_app", ai_env)
     try:
         yield running
     finally:

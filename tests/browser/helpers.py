@@ -1,5 +1,4 @@
-"""What the browser tests do to the stack: pass a challenge over HTTP, replay a stroke through Chromium's input
-pipeline, drive the shop's pages."""
+"""What the browser tests do to the stack over HTTP: pass a challenge, use the shop's API."""
 
 from __future__ import annotations
 
@@ -9,10 +8,10 @@ from typing import Any
 import httpx
 import numpy as np
 
+from redteam.stack import Stack
 from tcurity.data.adapter import to_perforation
 from tcurity.sampling import Path2
 from tcurity.traces import Event, GridTask, PerforationTask, Rect, TraceArrays, make_trace
-from tests.browser.stack import Stack
 
 CHALLENGE = "/api/v1/challenge/sessions"
 
@@ -27,9 +26,14 @@ def _post(client: httpx.Client, stack: Stack, path: str, body: Any = None) -> di
 def answer_phase_a(
     client: httpx.Client, stack: Stack, session_id: str, strokes: list[Path2]
 ) -> dict[str, Any]:
-    """Tears with held-out human strokes until one passes (each retry takes a new task and the next stroke)."""
+    """Tears with held-out human strokes until one passes (each retry takes a new task and the next stroke).
+
+    Takes the strokes it uses out of ``strokes``: a stroke answers one session only (the backend refuses its
+    shape in any other as ``replayed_trace``).
+    """
     result: dict[str, Any] = {}
-    for path in strokes:
+    while strokes:
+        path = strokes.pop(0)
         issued = _post(client, stack, f"{CHALLENGE}/{session_id}/phase-a")
         task = PerforationTask.model_validate(issued["task"])
         trace = make_trace(to_perforation(path, task), task)
@@ -43,8 +47,9 @@ def answer_phase_a(
     return result
 
 
-def grid_trace(task: GridTask, cells: list[int]) -> TraceArrays:
-    """Drags from each cell's centre into slot ``k``, with rests between (one press per slot)."""
+def grid_trace(task: GridTask, cells: list[int], rng: np.random.Generator) -> TraceArrays:
+    """Drags from near each cell's centre into slot ``k``, with rests between (one press per slot); ``rng``
+    moves every point a little, so no two answers share a shape (the backend refuses a replayed one)."""
     xs: list[float] = []
     ys: list[float] = []
     events: list[int] = []
@@ -54,8 +59,8 @@ def grid_trace(task: GridTask, cells: list[int]) -> TraceArrays:
         (x0, y0), (x1, y1) = _centre(task.cells[cell]), _centre(task.slots[k])
         for i, u in enumerate(np.linspace(0.0, 1.0, 8)):
             eased = u * u * (3 - 2 * u)
-            xs.append(x0 + (x1 - x0) * eased)
-            ys.append(y0 + (y1 - y0) * eased)
+            xs.append(x0 + (x1 - x0) * eased + float(rng.normal(0.0, 0.004)))
+            ys.append(y0 + (y1 - y0) * eased + float(rng.normal(0.0, 0.004)))
             events.append(Event.DOWN if i == 0 else Event.UP if i == 7 else Event.MOVE)
             ts.append(t)
             t += 45.0
@@ -72,9 +77,9 @@ def answer_phase_b(client: httpx.Client, stack: Stack, session_id: str) -> dict[
     issued = _post(client, stack, f"{CHALLENGE}/{session_id}/phase-b")
     task = GridTask.model_validate(issued["task"])
     problem = issued["problem"]
-    answer = httpx.get(f"{stack.ai_url}/test/answers/{problem['problem_id']}").json()["answer"]
+    answer = httpx.get(f"{stack.ai_url}/oracle/answers/{problem['problem_id']}").json()["answer"]
     positions = {tile["tile_id"]: tile["position"] for tile in problem["tiles"]}
-    trace = make_trace(grid_trace(task, [positions[t] for t in answer]), task)
+    trace = make_trace(grid_trace(task, [positions[t] for t in answer], np.random.default_rng()), task)
     time.sleep((trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05)
     body = {"tile_ids": answer, "trace": trace.model_dump(mode="json")}
     return _post(client, stack, f"{CHALLENGE}/{session_id}/phase-b/answer", body)
@@ -116,44 +121,3 @@ def book(stack: Stack, seat: str, token: str | None, ticket: str | None = None) 
 
 def free_seats(stack: Stack) -> list[str]:
     return [s["id"] for s in httpx.get(f"{stack.url}/shop/api/show").json()["seats"] if not s["sold"]]
-
-
-# --- the browser ------------------------------------------------------------------------------------------------
-def open_booking_form(page: Any, stack: Stack, lang: str = "en") -> str:
-    """Show page → queue → first free seat → booking form with name and email filled in; returns the seat."""
-    page.goto(f"{stack.url}/?lang={lang}")
-    page.click("#get-tickets")
-    page.wait_for_selector("#step-seats:not([hidden])")
-    seat = page.locator("#seat-map button:not([disabled])").first
-    seat_id = str(seat.get_attribute("data-seat"))
-    seat.click()
-    page.click("#to-booking")
-    page.fill("#name", "Kim Minji")
-    page.fill("#email", "minji@example.com")
-    return seat_id
-
-
-def replay_stroke(page: Any, cdp: Any, box: dict[str, float], arrays: TraceArrays) -> None:
-    """Replays a press with its recorded timings through Chromium's input pipeline (``Input.dispatchMouseEvent``):
-    trusted events, dispatched at the recorded pace, stamped with the recorded times."""
-    start_wall = time.time()
-    start = time.monotonic()
-    t0 = float(arrays.t_ms[0])
-    for x, y, t_ms, event in zip(arrays.x, arrays.y, arrays.t_ms, arrays.event, strict=True):
-        due = (float(t_ms) - t0) / 1000.0
-        wait = due - (time.monotonic() - start)
-        if wait > 0:
-            time.sleep(wait)
-        kind = {Event.DOWN: "mousePressed", Event.UP: "mouseReleased"}.get(Event(int(event)), "mouseMoved")
-        cdp.send(
-            "Input.dispatchMouseEvent",
-            {
-                "type": kind,
-                "x": box["x"] + float(x) * box["width"],
-                "y": box["y"] + float(y) * box["height"],
-                "button": "left",
-                "buttons": 0 if kind == "mouseReleased" else 1,
-                "clickCount": 1,
-                "timestamp": start_wall + due,
-            },
-        )

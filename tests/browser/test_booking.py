@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from redteam.stack import Stack
 from tcurity.sampling import Path2
 from tests.browser.helpers import book, free_seats, pass_challenge, queue_ticket
-from tests.browser.stack import Stack
 from web.backend.app.core.security import PassClaims, sign_pass_token
 
 

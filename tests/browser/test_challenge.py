@@ -13,11 +13,11 @@ import httpx
 import numpy as np
 import pytest
 
+from redteam.browser import open_booking_form, play
+from redteam.stack import Stack
 from tcurity.data.adapter import to_perforation
 from tcurity.sampling import Path2
 from tcurity.traces import PerforationTask
-from tests.browser.helpers import open_booking_form, replay_stroke
-from tests.browser.stack import Stack
 
 ANSWER_A = "**/phase-a/answer"
 DEEP_ACTIVE = """() => {
@@ -66,13 +66,14 @@ def ticket_box(page: Any) -> dict[str, float]:
 
 
 def tear_like_a_human(page: Any, tasks: Tasks, strokes: list[Path2]) -> dict[str, Any]:
-    """Replays held-out strokes (a new task after each retry) until an answer is not ``retry``."""
-    cdp = page.context.new_cdp_session(page)
+    """Replays held-out strokes (a new task after each retry) until an answer is not ``retry``; takes the strokes
+    it uses out of ``strokes`` (each answers one session only)."""
     result: dict[str, Any] = {}
-    for attempt, path in enumerate(strokes[:3], start=1):
+    for attempt in range(1, 4):
+        path = strokes.pop(0)
         task = tasks.wait_for(attempt)
         with page.expect_request(ANSWER_A) as sent, page.expect_response(ANSWER_A) as answered:
-            replay_stroke(page, cdp, ticket_box(page), to_perforation(path, task))
+            play(page, ticket_box(page), to_perforation(path, task), "cdp")
         recorded = json.loads(sent.value.post_data or "{}")["trace"]["points"]["t_ms"]
         assert (
             abs((recorded[-1] - recorded[0]) - path.duration_ms) <= 0.15 * path.duration_ms + 50
@@ -114,7 +115,7 @@ def test_a_human_passes_both_phases_and_books(
     page.screenshot(path=screenshots / "phase_b.png")
     assert problem["target"]["en"] in page.locator(".target").inner_text()
 
-    answer = httpx.get(f"{stack.ai_url}/test/answers/{problem['problem_id']}").json()["answer"]
+    answer = httpx.get(f"{stack.ai_url}/oracle/answers/{problem['problem_id']}").json()["answer"]
     rng = np.random.default_rng(7)
     for k, tile_id in enumerate(answer):
         drag(

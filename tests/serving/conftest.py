@@ -14,9 +14,7 @@ from mlflow.tracking import MlflowClient
 from serving.app import create_app
 from serving.settings import Settings
 from tcurity import registry
-from tcurity.config import PROJECT_ROOT
 from tcurity.data.adapter import to_perforation
-from tcurity.data.balabit import cut_strokes, keep_stroke, read_session
 from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
 from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
@@ -33,14 +31,6 @@ FEATURES = [
     "start_speed_frac",
     "end_speed_frac",
 ]
-SESSION = next(iter(sorted((PROJECT_ROOT / "data/raw/balabit-mouse/training_files/user12").glob("*.csv.gz"))))
-
-
-@pytest.fixture(scope="session")
-def human_paths() -> list[Path2]:
-    """Real human strokes of one session (user12)."""
-    strokes = cut_strokes(read_session(SESSION), "user12", "s", 400.0)
-    return [s.path for s in strokes if keep_stroke(s, 120.0, 450.0, 300.0, 3000.0, 400.0, 0.1)]
 
 
 def human_trace(path: Path2, seed: int) -> Trace:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tcurity.data.adapter import bend_along, unbend_along
 from tcurity.sampling import Path2
 from tcurity.simulate.motion import BotTiming, FloatArray, Point, make_path, pin_ends, taper
+from tcurity.traces import PerforationTask, Trace, TraceArrays
 
 SPEED_FACTOR = (0.8, 1.25)
 WARP_AMPLITUDE = 0.15
@@ -73,3 +75,30 @@ def replay(source: Path2, start_px: Point, end_px: Point, rng: np.random.Generat
     noise = rng.normal(0.0, rng.uniform(*NOISE_STD_PX), size=points.shape) * taper(len(points))[:, None]
     warped = time_warp(source.t_ms, rng.uniform(*SPEED_FACTOR), rng.uniform(-WARP_AMPLITUDE, WARP_AMPLITUDE))
     return make_path(warped, pin_ends(points + noise, start_px, end_px))
+
+
+def replay_trace(
+    accepted: Trace, task: PerforationTask, speed_factor: float = 1.0, amplitude: float = 0.0
+) -> TraceArrays:
+    """A Phase A trace that once passed, re-sent as the answer to another ``task``: no noise, only re-targeting
+    and an optional time-warp.
+
+    The accepted trace's points leave its own perforation's bend, are carried from its start→end onto the new
+    task's by the similarity transform, and take the new perforation's bend; the hover before the press and
+    the sampling come along as recorded.
+
+    Raises:
+        ValueError: when ``accepted`` does not answer a perforation.
+    """
+    old = accepted.task
+    if not isinstance(old, PerforationTask):
+        raise ValueError("only a Phase A trace can be replayed onto a perforation")
+    arrays = accepted.arrays()
+    x_px, y_px = unbend_along(old, *arrays.in_pixels(old.area_px))
+    (ow, oh), (w, h) = old.area_px, task.area_px
+    z = x_px + 1j * y_px
+    old_start, old_end = complex(old.start.x * ow, old.start.y * oh), complex(old.end.x * ow, old.end.y * oh)
+    new_start, new_end = complex(task.start.x * w, task.start.y * h), complex(task.end.x * w, task.end.y * h)
+    moved = new_start + (z - old_start) * ((new_end - new_start) / (old_end - old_start))
+    bx, by = bend_along(task, moved.real, moved.imag)
+    return TraceArrays(bx / w, by / h, time_warp(arrays.t_ms, speed_factor, amplitude), arrays.event.copy())

@@ -26,6 +26,7 @@ from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.challenge import ChallengeFlow
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import SessionRepo
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
@@ -64,7 +65,8 @@ def build_services(
     )
     limiter = RateLimiter(store, telemetry, settings.rate_limit_window_s)
     collector = Collector(store)
-    flow = ChallengeFlow(settings, sites, SessionRepo(store), ai, limiter, collector, telemetry)
+    replays = ReplayGuard(store, settings.replay_window_s)
+    flow = ChallengeFlow(settings, sites, SessionRepo(store), ai, limiter, collector, telemetry, replays)
     verifier = Verifier(settings, sites, store, limiter, telemetry)
     return Services(settings, sites, store, ai, flow, verifier, collector, limiter, telemetry)
 

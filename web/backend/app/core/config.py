@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     rate_limit_per_sitekey: int = Field(default=60_000, ge=1)
     secret_failures_per_ip: int = Field(default=10, ge=1)
     idempotency_ttl_s: int = Field(default=3600, ge=60)
+    replay_window_s: int = Field(default=86_400, ge=60)
     trust_forwarded_for: bool = False
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     metrics_token: SecretStr | None = None

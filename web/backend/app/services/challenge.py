@@ -6,7 +6,8 @@ hostname, and saves with compare-and-set, so two requests can never both use one
 
 Answering a task claims it first (it cannot be answered twice), then checks, cheapest first: the time limit
 the client was told, that the trace answers exactly the task issued, that the trace is not longer than the
-time since issue, the server-side geometry (Phase A) or the answer itself (Phase B, constant time), and only
+time since issue, that its shape did not answer another session (``replayed_trace``,
+:mod:`web.backend.app.services.replay`), the server-side geometry (Phase A) or the answer itself (Phase B, constant time), and only
 then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
 (``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
 """
@@ -41,6 +42,7 @@ from web.backend.app.schemas.challenge import (
 from web.backend.app.services.ai_client import AiClient, AiRejectedError, AiUnavailableError
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import OpenTask, PhaseResult, SessionRecord, SessionRepo, ref
 from web.backend.app.sites import Site, SitePolicy, SiteRegistry
 
@@ -95,6 +97,7 @@ class ChallengeFlow:
         limiter: RateLimiter,
         collector: Collector,
         telemetry: Telemetry,
+        replays: ReplayGuard,
     ) -> None:
         self.settings = settings
         self.sites = sites
@@ -103,6 +106,7 @@ class ChallengeFlow:
         self.limiter = limiter
         self.collector = collector
         self.telemetry = telemetry
+        self.replays = replays
         self.clock: Callable[[], float] = time.time  # Unix seconds; tests move it
 
     def now_ms(self) -> int:
@@ -285,7 +289,8 @@ class ChallengeFlow:
 
     async def _precheck(self, claim: Claim, trace: Trace) -> list[str]:
         """Refuses a late answer or one for another task (raising, after counting the attempt as failed);
-        returns ``trace_longer_than_elapsed`` when the trace lasts longer than the time since issue."""
+        returns ``trace_longer_than_elapsed`` when the trace lasts longer than the time since issue, and
+        ``replayed_trace`` when another session answered with its shape."""
         now = self.now_ms()
         if now > claim.task.deadline_ms:
             await self._conclude(claim, claim.task.phase, None, Decision(False, ["task_expired"]))
@@ -296,6 +301,8 @@ class ChallengeFlow:
         duration_ms = trace.points.t_ms[-1] - trace.points.t_ms[0]
         if duration_ms > now - claim.task.issued_ms + TRACE_CLOCK_SLACK_MS:
             return ["trace_longer_than_elapsed"]
+        if await self.replays.replayed(trace, claim.record.session_id):
+            return ["replayed_trace"]
         return []
 
     def _state(self, claim: Claim) -> dict[str, object]:

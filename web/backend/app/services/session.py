@@ -82,7 +82,7 @@ class SessionRepo:
                 record.session_id, record.model_dump_json().encode(), record.expires_ms / 1000.0
             )
         except StoreUnavailableError as exc:
-            raise _unavailable() from exc
+            raise store_unavailable() from exc
         if not created:
             raise ApiError(409, "conflict", "session id collision; start again")
 
@@ -95,7 +95,7 @@ class SessionRepo:
         try:
             found = await self._store.get_session(session_id)
         except StoreUnavailableError as exc:
-            raise _unavailable() from exc
+            raise store_unavailable() from exc
         if found is None:
             raise ApiError(404, "session_not_found", "unknown or expired challenge session")
         return found.rev, SessionRecord.model_validate_json(found.data)
@@ -111,11 +111,11 @@ class SessionRepo:
                 record.session_id, record.model_dump_json().encode(), rev
             )
         except StoreUnavailableError as exc:
-            raise _unavailable() from exc
+            raise store_unavailable() from exc
         if not saved:
             raise ApiError(409, "conflict", "the session changed meanwhile; only one answer counts")
         return rev + 1
 
 
-def _unavailable() -> ApiError:
+def store_unavailable() -> ApiError:
     return ApiError(503, "store_unavailable", "the session store is unreachable; retry later")

@@ -1,9 +1,12 @@
-"""The whole system on free loopback ports, for the browser tests: AI server (real Phase A champion, Phase B
-double), backend, demo shop and nginx, each a child process stopped by its pid.
+"""The whole system on free loopback ports: AI server, backend, demo shop and nginx, each a child process
+stopped by its pid. The red-team harness runs it on the real champions; the browser tests on a small real
+Phase A model and a Phase B double.
 
 Every service runs as ``make up`` runs it (``python -m web.backend``, ``python -m web.demo``,
 ``scripts/nginx.sh run``), configured through the environment only; the demo shop is a site registered with the
-backend's own CLI function, asking both phases.
+backend's own CLI function, asking both phases. The AI server is a uvicorn app factory named by the caller (the
+real app with an answer oracle, :mod:`redteam.oracle`, or the tests' double), both answering
+``GET /oracle/answers/{problem_id}`` so that a client can play the person who recognises the pictures.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class Stack:
     demo_url: str
     ai_token: str
     signing_key: str
+    pepper: str
+    metrics_token: str
     sitekey: str
     secret: str
     services: list[Service] = field(default_factory=list)
@@ -105,28 +110,41 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def register_demo_site(root: Path, pepper: str, signing_key: str, ai_token: str) -> tuple[str, str]:
-    """Writes the sites file with the demo shop (both phases); returns its sitekey and secret."""
+def register_site(root: Path, pepper: str, signing_key: str, ai_token: str, name: str) -> tuple[str, str]:
+    """Adds a site (both phases, on 127.0.0.1 and localhost) to the sites file; returns its sitekey and secret.
+    The backend picks up a changed sites file within ``SITES_RELOAD_INTERVAL_S``."""
     settings = BackendSettings(
         tcurity_env="test",
-        ai_server_token=ai_token,  # type: ignore[arg-type]
-        token_signing_key=signing_key,  # type: ignore[arg-type]
-        site_secret_pepper=pepper,  # type: ignore[arg-type]
+        ai_server_token=ai_token,
+        token_signing_key=signing_key,
+        site_secret_pepper=pepper,
         sites_file=root / "sites.json",
     )
-    made = sites_add(
-        settings, "T-Tickets demo (tests)", ["127.0.0.1", "localhost"], SitePolicy(phase_b="always")
-    )
+    made = sites_add(settings, name, ["127.0.0.1", "localhost"], SitePolicy(phase_b="always"))
     return made["sitekey"], made["secret"]
 
 
-def start_stack(root: Path, registry_uri: str, bank_dir: Path) -> Stack:
-    """Starts the four services; on any failure stops what started and raises with the logs."""
+def start_stack(
+    root: Path,
+    registry_uri: str,
+    ai_factory: str,
+    ai_env: dict[str, str],
+    backend_env: dict[str, str] | None = None,
+) -> Stack:
+    """Starts the four services; on any failure stops what started and raises with the logs.
+
+    Args:
+        root: a folder for the sites file, the logs and nginx's run files.
+        registry_uri: the MLflow registry the AI server loads its champions from.
+        ai_factory: the AI server's uvicorn app factory (``module:function``).
+        ai_env: more environment for the AI server (e.g. ``PHASE_B_PROBLEM_IMAGE_ROOT``).
+        backend_env: more environment for the backend (e.g. ``PASS_TOKEN_TTL_S``).
+    """
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         raise RuntimeError("nginx is not installed")
     ports = {name: free_port() for name in ("ai", "backend", "demo", "nginx")}
-    ai_token, signing_key, pepper = (secrets.token_urlsafe(32) for _ in range(3))
-    sitekey, secret = register_demo_site(root, pepper, signing_key, ai_token)
+    ai_token, signing_key, pepper, metrics_token = (secrets.token_urlsafe(32) for _ in range(4))
+    sitekey, secret = register_site(root, pepper, signing_key, ai_token, "T-Tickets demo")
     stack = Stack(
         root=root,
         url=f"http://127.0.0.1:{ports['nginx']}",
@@ -135,22 +153,23 @@ def start_stack(root: Path, registry_uri: str, bank_dir: Path) -> Stack:
         demo_url=f"http://127.0.0.1:{ports['demo']}",
         ai_token=ai_token,
         signing_key=signing_key,
+        pepper=pepper,
+        metrics_token=metrics_token,
         sitekey=sitekey,
         secret=secret,
     )
     env = _base_env()
     try:
-        ai_env = env | {
+        ai = env | {
             "TCURITY_ENV": "test",
             "AI_SERVER_TOKEN": ai_token,
             "MLFLOW_TRACKING_URI": registry_uri,
             "MODEL_POLL_INTERVAL_S": "0",
-            "PHASE_B_PROBLEM_IMAGE_ROOT": str(root / "no-bank"),
-            "TEST_BANK_DIR": str(bank_dir),
+            **ai_env,
         }
-        ai_cmd = [sys.executable, "-m", "uvicorn", "--factory", "tests.browser.ai_double:create_app"]
+        ai_cmd = [sys.executable, "-m", "uvicorn", "--factory", ai_factory]
         ai_cmd += ["--host", "127.0.0.1", "--port", str(ports["ai"]), "--log-level", "warning"]
-        _start(stack, "ai-server", ai_cmd, ai_env, f"{stack.ai_url}/health")
+        _start(stack, "ai-server", ai_cmd, ai, f"{stack.ai_url}/health")
         backend_env = env | {
             "TCURITY_ENV": "test",
             "AI_SERVER_URL": stack.ai_url,
@@ -162,6 +181,9 @@ def start_stack(root: Path, registry_uri: str, bank_dir: Path) -> Stack:
             "TRUST_FORWARDED_FOR": "true",
             "RATE_LIMIT_PER_IP": "100000",
             "AI_TIMEOUT_S": "10",
+            "METRICS_TOKEN": metrics_token,
+            "SITES_RELOAD_INTERVAL_S": "0.5",
+            **(backend_env or {}),
         }
         _start(
             stack,
@@ -190,3 +212,33 @@ def start_stack(root: Path, registry_uri: str, bank_dir: Path) -> Stack:
         stack.stop()
         raise
     return stack
+
+
+def start_real_stack(root: Path, backend_env: dict[str, str] | None = None) -> Stack:
+    """The system on the project's registry (its ``@champion`` models) and curated bank, with the oracle."""
+    from tcurity.config import tracking_uri
+
+    ai_env = {"PHASE_B_PROBLEM_IMAGE_ROOT": str(PROJECT_ROOT / "data/bank")}
+    return start_stack(root, tracking_uri(), "redteam.oracle:create_app", ai_env, backend_env)
+
+
+def main() -> None:
+    """``python -m redteam.stack``: the harness's stack, on the real champions, until Ctrl-C; prints its
+    addresses and secrets as one JSON line (for developing an attacker by hand)."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tcurity-stack-") as folder:
+        stack = start_real_stack(Path(folder))
+        try:
+            fields = ("url", "ai_url", "backend_url", "demo_url", "sitekey", "metrics_token")
+            sys.stdout.write(json.dumps({name: getattr(stack, name) for name in fields}) + "\n")
+            sys.stdout.flush()
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,321 @@
+"""``python -m redteam`` (``make redteam``): every attacker, and held-out people, against the whole system.
+
+Starts the system on free loopback ports on the registry's ``@champion`` models (:func:`redteam.stack.start_real_stack`),
+runs each attacker for ``--attempts`` booking attempts in fresh browser contexts, then writes
+``reports/redteam/summary.json`` (the last one kept as ``previous.json``) and ``report.md``. Bounded: each
+attempt has its own time limits, and past ``--max-minutes`` the remaining attackers stop early (``truncated``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redteam import report
+from redteam.browser import Mover, Outcome, PlaywrightMover, TimedMover, attempt
+from redteam.http_bots import RELAY_VARIANTS, Api, relay_attempts, replay_attempts
+from redteam.humans import HeldOutPeople
+from redteam.selenium_bot import SeleniumBot
+from redteam.stack import Stack, start_real_stack
+from tcurity.config import PROJECT_ROOT, params
+from tcurity.simulate import FAMILIES
+from tcurity.simulate.compose import phase_a_trace, phase_b_trace
+
+logger = logging.getLogger("redteam")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+GHOST = PROJECT_ROOT / "redteam/ghost"
+PASS_TOKEN_TTL_S = 10  # the stack's pass tokens live this long, so the relay's expired token is quick to test
+HUMANISED_PATH = "bezier_eased"  # the Playwright script's humanised path generator (a Bézier with easing)
+
+
+@dataclass
+class Config:
+    attempts: int = 10
+    human_attempts: int = 20
+    families: tuple[str, ...] = tuple(FAMILIES)
+    only: tuple[str, ...] = ()  # attacker names to run (all when empty)
+    max_minutes: float = 45.0
+    seed: int = 0
+    out_dir: Path = PROJECT_ROOT / "reports/redteam"
+    humans: HeldOutPeople | None = None
+    replay_sources: HeldOutPeople | None = None
+    token_ttl_s: float = PASS_TOKEN_TTL_S
+    relay_variants: tuple[str, ...] = RELAY_VARIANTS
+    started: float = field(default_factory=time.monotonic)
+
+    def wanted(self, name: str) -> bool:
+        return not self.only or any(name == o or name.startswith(o) for o in self.only)
+
+    def time_left(self) -> bool:
+        return time.monotonic() - self.started < self.max_minutes * 60.0
+
+
+def _human_mover(people: HeldOutPeople) -> TimedMover:
+    return TimedMover(people.tear, people.grid)
+
+
+def _family_mover(
+    family: str, rng: np.random.Generator, sources: HeldOutPeople, via: str = "cdp"
+) -> TimedMover:
+    """A solver bot moving with one simulator family (a ``replay`` family re-uses attacker users' strokes)."""
+    needs_source = FAMILIES[family].needs_source
+
+    def tear(task: Any) -> Any:
+        source = sources.take_path() if needs_source else None
+        return phase_a_trace(task, family, rng, source=source)
+
+    def grid(task: Any, moves: list[tuple[int, int]]) -> Any:
+        paths = [sources.take_path() for _ in range(2 * len(moves))] if needs_source else None
+        return phase_b_trace(task, moves, family, rng, sources=paths)
+
+    return TimedMover(tear, grid, via=via)
+
+
+def browser_attackers(cfg: Config, rng: np.random.Generator) -> dict[str, tuple[str, Mover]]:
+    assert cfg.replay_sources is not None
+    attackers: dict[str, tuple[str, Mover]] = {
+        "playwright_default": ("Playwright page.mouse.move without steps (one jump)", PlaywrightMover(1)),
+        "playwright_steps": (
+            "Playwright page.mouse.move with steps=25 (a straight line)",
+            PlaywrightMover(25),
+        ),
+        "playwright_humanised": (
+            f"Playwright page.mouse along a humanised path generator ({HUMANISED_PATH}), at its own pace",
+            _family_mover(HUMANISED_PATH, rng, cfg.replay_sources, via="playwright"),
+        ),
+    }
+    for family in cfg.families:
+        attackers[f"solver_{family}"] = (
+            f"solver bot: right answer, {family} movement dispatched through CDP with its own timing",
+            _family_mover(family, rng, cfg.replay_sources),
+        )
+    return {name: a for name, a in attackers.items() if cfg.wanted(name)}
+
+
+def _run_attempts(n: int, cfg: Config, one: Callable[[], Outcome]) -> tuple[list[Outcome], bool]:
+    outcomes: list[Outcome] = []
+    for _ in range(n):
+        if not cfg.time_left():
+            return outcomes, True
+        outcomes.append(one())
+    return outcomes, False
+
+
+def _in_page(browser: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool = False) -> Outcome:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(30_000)
+    try:
+        return attempt(context.new_page(), stack, phase_a, phase_b, probe)
+    finally:
+        context.close()
+
+
+def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
+    """Runs the attackers and the people against ``stack``; returns the summary (not written). ``browser``: a
+    Playwright Chromium to use (one is launched when ``None``)."""
+    from playwright.sync_api import sync_playwright
+
+    rng = np.random.default_rng(cfg.seed)
+    p = params()
+    people = cfg.humans or HeldOutPeople(p, list(p.split.test_users), seed=cfg.seed)
+    cfg.replay_sources = cfg.replay_sources or HeldOutPeople(
+        p, list(p.split.attacker_users), seed=cfg.seed + 1
+    )
+    human = _human_mover(people)
+    rows: dict[str, dict[str, Any]] = {}
+    began = datetime.now(UTC)
+
+    def measured(name: str, what: str, kind: str, go: Callable[[], tuple[list[Outcome], bool]]) -> None:
+        before = report.counters(stack)
+        started = time.monotonic()
+        failed = None
+        try:
+            outcomes, truncated = go()
+        except Exception as exc:
+            logger.exception("%s could not run", name)
+            outcomes, truncated, failed = [], False, f"{type(exc).__name__}: {exc}"[:500]
+        reasons = report.counters(stack) - before
+        extra = {
+            "tool": what,
+            "kind": kind,
+            "truncated": truncated,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        if failed:
+            extra["failed"] = failed
+        rows[name] = report.summarise(outcomes, reasons, extra)
+        logger.info(
+            "%s: %s", name, json.dumps({k: rows[name][k] for k in ("attempts", "full_pass_rate", "bookings")})
+        )
+
+    if browser is None:
+        with sync_playwright() as playwright:
+            args = [*CHROMIUM_ARGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+            try:
+                _browser_attackers(stack, cfg, launched, human, rng, measured)
+            finally:
+                launched.close()
+    else:
+        _browser_attackers(stack, cfg, browser, human, rng, measured)
+    _tool_attackers(stack, cfg, people, rng, measured)
+    humans_row = rows.pop("humans", None) or report.summarise([], report.Counter())
+    summary: dict[str, Any] = {
+        "attackers": rows,
+        "humans": humans_row,
+        "models": report.models(stack),
+        "run": {
+            "started": began.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "duration_s": round((datetime.now(UTC) - began).total_seconds(), 1),
+            "target": "loopback stack (AI server, backend, demo shop, nginx) with the answer oracle",
+            "attempts_per_attacker": cfg.attempts,
+            "human_users": people.users,
+            "seed": cfg.seed,
+        },
+    }
+    summary["targets"] = report.targets(summary)
+    return summary
+
+
+Measure = Callable[[str, str, str, Callable[[], tuple[list[Outcome], bool]]], None]
+
+
+def _browser_attackers(
+    stack: Stack, cfg: Config, browser: Any, human: Mover, rng: np.random.Generator, measured: Measure
+) -> None:
+    """The Playwright-driven attackers and the held-out people, each attempt in a fresh browser context."""
+    for name, (what, mover) in browser_attackers(cfg, rng).items():
+
+        def go(mover: Mover = mover) -> tuple[list[Outcome], bool]:
+            outcomes, truncated = _run_attempts(
+                cfg.attempts, cfg, lambda: _in_page(browser, stack, mover, mover)
+            )
+            probes = max(0, math.ceil(len(outcomes) / 2) - sum(o.phase_a for o in outcomes))
+            more, cut = _run_attempts(probes, cfg, lambda: _in_page(browser, stack, human, mover, probe=True))
+            return outcomes + more, truncated or cut
+
+        measured(name, what, "browser", go)
+    measured(
+        "humans",
+        "held-out people: recorded strokes replayed through CDP with their timings",
+        "browser",
+        lambda: _run_attempts(cfg.human_attempts, cfg, lambda: _in_page(browser, stack, human, human)),
+    )
+
+
+def _tool_attackers(
+    stack: Stack, cfg: Config, people: HeldOutPeople, rng: np.random.Generator, measured: Measure
+) -> None:
+    """The attackers that bring their own tools: Selenium, puppeteer with ghost-cursor, replay and relay."""
+    if cfg.wanted("selenium_actionchains"):
+        bot = SeleniumBot(stack, CHROMIUM, CHROMIUM_ARGS)
+        try:
+            measured(
+                "selenium_actionchains",
+                "Selenium with Debian's chromedriver: ActionChains drags of the handle onto the end mark",
+                "browser",
+                lambda: _run_attempts(cfg.attempts, cfg, bot.attempt),
+            )
+        finally:
+            bot.close()
+    if cfg.wanted("puppeteer_ghost_cursor"):
+        measured(
+            "puppeteer_ghost_cursor",
+            "puppeteer-core driven by ghost-cursor (npm), the most used humanised cursor library",
+            "browser",
+            lambda: ghost_cursor(stack, cfg),
+        )
+    api = Api(stack)
+    if cfg.wanted("replay"):
+        measured(
+            "replay",
+            "re-sends a held-out person's accepted traces: exactly, and re-targeted onto the new task and time-warped",
+            "http",
+            lambda: (replay_attempts(api, people, cfg.attempts, rng), False),
+        )
+    n_relay = len(cfg.relay_variants) * max(1, math.ceil(cfg.attempts / len(cfg.relay_variants)))
+    if cfg.wanted("relay"):
+        measured(
+            "relay",
+            "a legitimately earned token used at another site, for another action, a second time, and expired",
+            "http",
+            lambda: (relay_attempts(api, people, n_relay, cfg.token_ttl_s, cfg.relay_variants), False),
+        )
+
+
+def ghost_cursor(stack: Stack, cfg: Config) -> tuple[list[Outcome], bool]:
+    """Runs the Node attacker (``redteam/ghost/ghost.mjs``) and reads its JSON lines."""
+    if shutil.which("node") is None or not (GHOST / "node_modules").exists():
+        raise RuntimeError("the ghost-cursor attacker needs node and `npm ci` in redteam/ghost (make setup)")
+    cmd = ["node", str(GHOST / "ghost.mjs"), "--url", stack.url, "--oracle", stack.ai_url]
+    cmd += ["--attempts", str(cfg.attempts), "--seed", str(cfg.seed)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + 90 * cfg.attempts, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ghost-cursor attacker failed ({done.returncode}): {done.stderr[-2000:]}")
+    outcomes = []
+    for line in done.stdout.splitlines():
+        row = json.loads(line)
+        outcomes.append(
+            Outcome(phase_a=row["phase_a"], phase_b=row["phase_b"], booked=row["booked"], error=row["error"])
+        )
+    return outcomes, False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m redteam", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--attempts", type=int, default=10, help="booking attempts per attacker (default 10)")
+    parser.add_argument(
+        "--human-attempts", type=int, default=20, help="held-out people's attempts (default 20)"
+    )
+    parser.add_argument("--only", nargs="*", default=[], help="attacker names (or prefixes) to run")
+    parser.add_argument("--max-minutes", type=float, default=45.0, help="stop starting attempts after this")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports/redteam")
+    a = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    cfg = Config(
+        a.attempts,
+        a.human_attempts,
+        only=tuple(a.only),
+        max_minutes=a.max_minutes,
+        seed=a.seed,
+        out_dir=a.out,
+    )
+    with tempfile.TemporaryDirectory(prefix="tcurity-redteam-") as folder:
+        stack = start_real_stack(Path(folder), backend_env={"PASS_TOKEN_TTL_S": str(PASS_TOKEN_TTL_S)})
+        try:
+            summary = run(stack, cfg)
+        finally:
+            stack.stop()
+    path = report.write(summary, cfg.out_dir)
+    logger.info("wrote %s and %s", path, path.with_name("report.md"))
+
+
+if __name__ == "__main__":
+    main()

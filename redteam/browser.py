@@ -1,0 +1,282 @@
+"""One booking attempt in Chromium through Playwright: the shop's pages, the challenge's two phases, the booking.
+
+A *mover* is how an attacker (or a replayed person) moves the pointer; the session flow around it is the same
+for everyone and only reads what any client can see: the page, and the backend's answers to the page's own
+requests. Phase A tasks come from the page's ``POST .../phase-a`` responses; Phase B answers from the answer
+oracle (:mod:`redteam.oracle`), standing in for a perfect image classifier.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+
+from redteam.stack import Stack
+from tcurity.traces import Event, GridTask, PerforationTask, TraceArrays
+
+MAX_TRIES = 3  # the product's attempts per phase
+WAIT_S = 30.0
+CHECK = ".check"
+
+
+@dataclass
+class Outcome:
+    """What one attempt reached. ``phase_b`` is ``None`` when Phase B was never shown."""
+
+    phase_a: bool = False
+    phase_b: bool | None = None
+    booked: bool = False
+    probe: bool = False  # Phase A was played by a held-out person, to measure the attacker's Phase B
+    full: bool | None = None  # set where a full pass means more than both phases (the relay: its relayed use)
+    error: str | None = None
+    signals: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Mover(Protocol):
+    def tear(self, page: Any, task: PerforationTask, box: dict[str, float]) -> None: ...
+
+    def solve(
+        self, page: Any, task: GridTask, moves: list[tuple[int, int]], box: dict[str, float]
+    ) -> None: ...
+
+
+# --- moving the pointer -----------------------------------------------------------------------------------------
+def _px(box: dict[str, float], x: float, y: float) -> tuple[float, float]:
+    return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+
+class PlaywrightMover:
+    """Playwright's own ``page.mouse``: straight moves in ``steps`` equal steps (1: Playwright's default jump)."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def _drag(self, page: Any, a: tuple[float, float], b: tuple[float, float]) -> None:
+        page.mouse.move(*a)
+        page.mouse.down()
+        page.mouse.move(*b, steps=self.steps)
+        page.mouse.up()
+
+    def tear(self, page: Any, task: PerforationTask, box: dict[str, float]) -> None:
+        self._drag(page, _px(box, task.start.x, task.start.y), _px(box, task.end.x, task.end.y))
+
+    def solve(self, page: Any, task: GridTask, moves: list[tuple[int, int]], box: dict[str, float]) -> None:
+        for cell, slot in moves:
+            self._drag(page, _px(box, *task.cells[cell].centre), _px(box, *task.slots[slot].centre))
+
+
+class TimedMover:
+    """Plays composed traces (a simulator family, or a held-out person) at their own pace.
+
+    ``via="cdp"`` dispatches each event through Chromium's input pipeline (``Input.dispatchMouseEvent``, stamped
+    with its time), as a solver bot with CDP access does; ``via="playwright"`` uses ``page.mouse`` for each
+    point, as a Playwright script with a humanised path generator does.
+    """
+
+    def __init__(self, tear_trace: Any, grid_trace: Any, via: str = "cdp") -> None:
+        self.tear_trace = tear_trace
+        self.grid_trace = grid_trace
+        self.via = via
+
+    def tear(self, page: Any, task: PerforationTask, box: dict[str, float]) -> None:
+        play(page, box, self.tear_trace(task), self.via)
+
+    def solve(self, page: Any, task: GridTask, moves: list[tuple[int, int]], box: dict[str, float]) -> None:
+        play(page, box, self.grid_trace(task, moves), self.via)
+
+
+def play(page: Any, box: dict[str, float], arrays: TraceArrays, via: str) -> None:
+    """Dispatches ``arrays`` over ``box`` at the recorded pace (moves before a press carry no button)."""
+    cdp = page.context.new_cdp_session(page) if via == "cdp" else None
+    start_wall, start = time.time(), time.monotonic()
+    t0 = float(arrays.t_ms[0])
+    pressed = False
+    for x, y, t_ms, code in zip(arrays.x, arrays.y, arrays.t_ms, arrays.event, strict=True):
+        due = (float(t_ms) - t0) / 1000.0
+        wait = due - (time.monotonic() - start)
+        if wait > 0:
+            time.sleep(wait)
+        event = Event(int(code))
+        px, py = _px(box, float(x), float(y))
+        if cdp is None:
+            page.mouse.move(px, py)
+            if event == Event.DOWN:
+                page.mouse.down()
+            elif event in (Event.UP, Event.CANCEL):
+                page.mouse.up()
+            continue
+        kind = {Event.DOWN: "mousePressed", Event.UP: "mouseReleased", Event.CANCEL: "mouseReleased"}.get(
+            event, "mouseMoved"
+        )
+        pressed = event == Event.DOWN or (pressed and kind == "mouseMoved")
+        cdp.send(
+            "Input.dispatchMouseEvent",
+            {
+                "type": kind,
+                "x": px,
+                "y": py,
+                "button": "left" if kind != "mouseMoved" or pressed else "none",
+                "buttons": 1 if pressed else 0,
+                "clickCount": 1 if kind != "mouseMoved" else 0,
+                "timestamp": start_wall + due,
+            },
+        )
+    if cdp is not None:
+        cdp.detach()
+
+
+# --- what the page asked and was told -----------------------------------------------------------------------------
+class Network:
+    """The challenge's requests and responses on one page, in order (a listener: nothing is missed)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.tasks: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+        self.answers: dict[str, list[str]] = {"a": [], "b": []}
+        self.traces: list[dict[str, Any]] = []
+        page.on("response", self._response)
+        page.on("request", self._request)
+
+    def _phase(self, url: str) -> tuple[str, bool] | None:
+        for phase in ("a", "b"):
+            if url.endswith(f"/phase-{phase}"):
+                return phase, False
+            if url.endswith(f"/phase-{phase}/answer"):
+                return phase, True
+        return None
+
+    def _response(self, response: Any) -> None:
+        found = self._phase(response.url)
+        if found is None or response.request.method != "POST":
+            return
+        phase, answer = found
+        try:
+            body = response.json()
+        except Exception:
+            body = {}
+        if answer:
+            self.answers[phase].append(str(body.get("outcome") or body.get("error", {}).get("code", "error")))
+        elif response.ok:
+            self.tasks[phase].append(body)
+
+    def _request(self, request: Any) -> None:
+        found = self._phase(request.url)
+        if found is not None and found[1] and request.post_data:
+            self.traces.append(json.loads(request.post_data)["trace"])
+
+    def wait(self, kind: str, phase: str, count: int) -> Any:
+        seen = self.tasks[phase] if kind == "task" else self.answers[phase]
+        deadline = time.monotonic() + WAIT_S
+        while len(seen) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {kind} {count} for phase {phase}")
+            self.page.wait_for_timeout(50)
+        return seen[count - 1]
+
+
+def trace_signals(trace: dict[str, Any]) -> dict[str, Any]:
+    """What the browser said about the events of one sent trace (these are not model features)."""
+    points = trace["points"]
+    t = np.asarray(points["t_ms"], dtype=np.float64)
+    duration_s = max(float(t[-1] - t[0]) / 1000.0, 1e-3)
+    coalesced = points.get("coalesced") or []
+    trusted = points.get("trusted") or []
+    return {
+        "pointer_types": sorted(set(points.get("pointer_type") or [])),
+        "trusted": float(np.mean(trusted)) if trusted else None,
+        "coalesced_per_event": float(np.mean(coalesced)) if coalesced else None,
+        "events_per_s": len(t) / duration_s,
+    }
+
+
+def summarise_signals(signals: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(key: str) -> float | None:
+        values = [s[key] for s in signals if s[key] is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    return {
+        "traces": len(signals),
+        "pointer_types": sorted({p for s in signals for p in s["pointer_types"]}),
+        "trusted": median("trusted"),
+        "coalesced_per_event": median("coalesced_per_event"),
+        "events_per_s": median("events_per_s"),
+    }
+
+
+# --- the shop -----------------------------------------------------------------------------------------------------
+def open_booking_form(page: Any, stack: Stack, lang: str = "en") -> str:
+    """Show page → queue → first free seat → booking form with name and email filled in; returns the seat."""
+    page.goto(f"{stack.url}/?lang={lang}")
+    page.click("#get-tickets")
+    page.wait_for_selector("#step-seats:not([hidden])")
+    seat = page.locator("#seat-map button:not([disabled])").first
+    seat_id = str(seat.get_attribute("data-seat"))
+    seat.click()
+    page.click("#to-booking")
+    page.fill("#name", "Kim Minji")
+    page.fill("#email", "minji@example.com")
+    return seat_id
+
+
+def _box(page: Any, selector: str) -> dict[str, float]:
+    box = page.locator(selector).bounding_box()
+    if box is None:
+        raise RuntimeError(f"{selector} is not on the page")
+    return dict(box)
+
+
+def oracle_answer(stack: Stack, problem_id: str) -> list[str]:
+    response = httpx.get(f"{stack.ai_url}/oracle/answers/{problem_id}", timeout=10.0)
+    response.raise_for_status()
+    return list(response.json()["answer"])
+
+
+def attempt(page: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool = False) -> Outcome:
+    """One booking attempt: Phase A (up to the product's tries), Phase B (likewise), then the booking."""
+    outcome = Outcome(probe=probe)
+    net = Network(page)
+    try:
+        open_booking_form(page, stack)
+        page.locator(CHECK).click()
+        result = "retry"
+        for k in range(1, MAX_TRIES + 1):
+            task = PerforationTask.model_validate(net.wait("task", "a", k)["task"])
+            page.wait_for_selector('svg[data-phase="a"]')
+            phase_a.tear(page, task, _box(page, 'svg[data-phase="a"]'))
+            result = net.wait("answer", "a", k)
+            if result != "retry":
+                break
+        outcome.phase_a = result in ("next_phase", "passed")
+        if result == "next_phase":
+            outcome.phase_b = False
+            for k in range(1, MAX_TRIES + 1):
+                issued = net.wait("task", "b", k)
+                grid = GridTask.model_validate(issued["task"])
+                problem = issued["problem"]
+                positions = {t["tile_id"]: int(t["position"]) for t in problem["tiles"]}
+                moves = [
+                    (positions[tile], slot)
+                    for slot, tile in enumerate(oracle_answer(stack, problem["problem_id"]))
+                ]
+                page.wait_for_selector('[data-phase="b"] .tile')
+                phase_b.solve(page, grid, moves, _box(page, '[data-phase="b"]'))
+                page.locator('[data-action="confirm"]').click()
+                result = net.wait("answer", "b", k)
+                if result != "retry":
+                    break
+            outcome.phase_b = result == "passed"
+        if result == "passed":
+            page.wait_for_selector('.widget[data-state="verified"]')
+            page.click("#book")
+            page.wait_for_selector("#result[data-ok]")
+            outcome.booked = page.locator("#result").get_attribute("data-ok") == "true"
+    except Exception as exc:
+        outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    outcome.signals = [trace_signals(t) for t in net.traces]
+    return outcome

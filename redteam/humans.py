@@ -1,0 +1,93 @@
+"""The held-out people the harness replays: real recorded strokes of users no model ever trained on.
+
+The strokes are cut from the vendored Balabit recordings exactly as ``prepare_humans`` cuts them (same
+``params.yaml`` settings), for the evaluation users (``split.test_users``). Phase A uses one stroke per tear;
+Phase B composes one answer from the consecutive strokes of one recorded session
+(:func:`tcurity.data.adapter.to_grid`), as the Phase B training data was made. Every stroke is used once: the
+backend refuses a shape it has seen in another session, and a person does not repeat a movement exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from tcurity.config import Params, params, resolve
+from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
+from tcurity.data.balabit import Stroke, cut_strokes, keep_stroke, read_session, session_files
+from tcurity.geometry import check_follow
+from tcurity.sampling import Path2
+from tcurity.traces import GridTask, PerforationTask, TraceArrays
+
+
+def held_out_strokes(p: Params, users: list[str], max_sessions_per_user: int = 4) -> list[Stroke]:
+    """Clean strokes of ``users`` (the first sessions of each, in file order), cut as ``prepare_humans`` does."""
+    cfg = p.prepare_humans
+    per_user: dict[str, int] = defaultdict(int)
+    strokes: list[Stroke] = []
+    for user, file in session_files(resolve(p.data.balabit_dir)):
+        if user not in users or per_user[user] >= max_sessions_per_user:
+            continue
+        per_user[user] += 1
+        for stroke in cut_strokes(
+            read_session(file), user, file.stem.removeprefix("session_"), cfg.max_pause_ms
+        ):
+            if keep_stroke(
+                stroke,
+                cfg.min_chord_px,
+                cfg.max_chord_px,
+                cfg.min_duration_ms,
+                cfg.max_duration_ms,
+                cfg.max_pause_ms,
+                cfg.max_deviation,
+            ):
+                strokes.append(stroke)
+    return strokes
+
+
+class HeldOutPeople:
+    """Hands out held-out strokes for tears and sessions of strokes for grid answers, each once."""
+
+    def __init__(self, p: Params | None = None, users: list[str] | None = None, seed: int = 0) -> None:
+        p = p or params()
+        self.users = users or list(p.split.test_users)
+        cfg = p.prepare_phase_b
+        self.composition = GridComposition(cfg.max_pause_ms, cfg.max_scale_ratio, cfg.target_spread)
+        self.rng = np.random.default_rng(seed)
+        strokes = held_out_strokes(p, self.users)
+        by_session: dict[tuple[str, str], list[Stroke]] = defaultdict(list)
+        for s in strokes:
+            by_session[(s.user, s.session)].append(s)
+        holds = [press_hold_ms(s.path) for s in strokes if s.kind == "drag"]
+        # Sessions alternate: half of them give tears, the other half grid answers (no stroke serves both).
+        keys = sorted(by_session)
+        self._tears = [s for key in keys[0::2] for s in sorted(by_session[key], key=lambda s: s.stroke_id)]
+        self._pools = [
+            SessionStrokes(sorted(by_session[key], key=lambda s: s.stroke_id), holds) for key in keys[1::2]
+        ]
+        self.rng.shuffle(self._tears)  # type: ignore[arg-type,unused-ignore]
+
+    def tear(self, task: PerforationTask) -> TraceArrays:
+        """The next held-out stroke that follows ``task``'s perforation once mapped onto it (as evaluation does:
+        strokes that cannot follow the line are not tears)."""
+        while self._tears:
+            arrays = to_perforation(self._tears.pop().path, task)
+            if check_follow(task, arrays).passed:
+                return arrays
+        raise LookupError("no held-out tear strokes left")
+
+    def take_path(self) -> Path2:
+        """The next held-out stroke as recorded (a replay bot's source)."""
+        if not self._tears:
+            raise LookupError("no held-out strokes left")
+        return self._tears.pop().path
+
+    def grid(self, task: GridTask, moves: list[tuple[int, int]]) -> TraceArrays:
+        """A grid answer composed from the next recorded session with enough strokes left."""
+        while self._pools:
+            pool = self._pools[0]
+            if sum(s.kind == "point" for s in pool.strokes) >= 2 * len(moves):
+                return to_grid(pool, task, moves, self.rng, self.composition)
+            self._pools.pop(0)
+        raise LookupError("no held-out sessions left for grid answers")

@@ -1,0 +1,96 @@
+"""Trace fingerprints: one short key per movement *shape*, the same for a trace and any replay of it.
+
+A replay bot keeps a trace that once passed and sends it again: exactly, slower or faster (time-warped), or
+re-targeted onto the next task by a similarity transform (rotation, uniform scale, translation), as the data
+adapter maps recorded strokes (:func:`tcurity.data.adapter.to_perforation`; :func:`tcurity.simulate.replay.replay_trace`). None of these change a press's
+shape, so the key is built from the shape only:
+
+1. **Phase A** takes the perforation's bend out first. The bend shifts points along the chord's normal by an
+   amount that depends only on their position along the chord, which that shift does not change, so it is
+   exactly invertible.
+2. Each press (down to up) is resampled at :data:`SAMPLES` equal steps of arc length: blind to timing and to
+   how densely the path was sampled.
+3. **Phase A**: each press is put in its own frame, its first point at ``(0, 0)`` and its last at ``(1, 0)``:
+   any similarity transform leaves these coordinates as they were. **Phase B** keeps the task-normalised
+   positions: the grid is the same for every problem, so a replay has nothing to re-target, and two straight
+   drags between different tiles and slots must not share a key.
+4. They are rounded to :data:`QUANTUM` and hashed.
+
+A press with fewer than :data:`MIN_DISTINCT_POINTS` distinct positions (a tap of tap-to-place) carries no shape
+to recognise and is left out; a trace of such presses only has no key.
+
+What it does not catch: a replay with fresh noise added to its positions, or one re-sampled at other points by
+a real input pipeline. Those are the behaviour models' work (the simulators' ``replay`` family), not this key's.
+People do not repeat a movement to a ten-thousandth of its length, so two people never share a key. Synthetic
+input does: every scripted straight tear has the same shape, and so has every keyboard tear (the SDK moves the
+handle in equal steps), so a second one within the window is refused as a replay. Keyboard tears are refused
+by the Phase A model already (docs/architecture.md, known gaps).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tcurity.data.adapter import unbend_along
+from tcurity.traces import GridTask, PerforationTask, Trace, TraceArrays
+
+SAMPLES = 32
+QUANTUM = 1e-4
+MIN_DISTINCT_POINTS = 4
+VERSION = "fp1"
+
+
+def _own_frame(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Points relative to their first→last chord: first at ``(0, 0)``, last at ``(1, 0)``."""
+    chord = points[-1] - points[0]
+    length_sq = float(chord @ chord)
+    if length_sq == 0.0:
+        return points - points[0]
+    rel = points - points[0]
+    return np.stack([rel @ chord, rel @ np.array([-chord[1], chord[0]])], axis=1) / length_sq
+
+
+def _resample_by_arc(points: NDArray[np.float64], samples: int) -> NDArray[np.float64]:
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    arc = np.concatenate([[0.0], np.cumsum(steps)])
+    if arc[-1] == 0.0:
+        return np.repeat(points[:1], samples, axis=0)
+    at = np.linspace(0.0, arc[-1], samples)
+    return np.stack([np.interp(at, arc, points[:, 0]), np.interp(at, arc, points[:, 1])], axis=1)
+
+
+def _keyed(points: NDArray[np.float64]) -> bool:
+    return len(np.unique(points, axis=0)) >= MIN_DISTINCT_POINTS
+
+
+def shape_profile(arrays: TraceArrays, task: PerforationTask | GridTask) -> NDArray[np.float64]:
+    """The shape of each press with at least :data:`MIN_DISTINCT_POINTS` distinct positions, ``SAMPLES`` points
+    per press (rows: those presses in order; none for a trace of taps)."""
+    x_px, y_px = arrays.in_pixels(task.area_px)
+    if isinstance(task, PerforationTask):
+        points = np.stack(unbend_along(task, x_px, y_px), axis=1)
+        frame = _own_frame
+    else:
+        points = np.stack([arrays.x, arrays.y], axis=1)
+        frame = _identity
+    presses = [points[a : b + 1] for a, b in arrays.press_spans()]
+    shapes = [frame(_resample_by_arc(press, SAMPLES)) for press in presses if _keyed(press)]
+    return np.stack(shapes) if shapes else np.zeros((0, SAMPLES, 2))
+
+
+def _identity(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    return points
+
+
+def fingerprint(trace: Trace) -> str | None:
+    """The trace's shape key (``fp1:<task kind>:`` and 32 hex digits), equal for a trace and its exact,
+    time-warped or re-targeted replays; ``None`` for a trace of taps only."""
+    profile = shape_profile(trace.arrays(), trace.task)
+    if not len(profile):
+        return None
+    quantised = np.round(profile / QUANTUM).astype(np.int64)
+    digest = hashlib.blake2b(quantised.tobytes(), digest_size=16, person=b"tcurity-shape").hexdigest()
+    return f"{VERSION}:{trace.task.kind}:{digest}"

@@ -1,0 +1,103 @@
+"""Trace fingerprints: a replay of an accepted trace (exact, time-warped, re-targeted onto another perforation)
+keeps its key; different real people's strokes never share one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tcurity.data.adapter import bend_along, to_perforation, unbend_along
+from tcurity.fingerprint import SAMPLES, fingerprint, shape_profile
+from tcurity.geometry import grid_layout, random_perforation
+from tcurity.sampling import Path2
+from tcurity.simulate.compose import phase_b_trace
+from tcurity.simulate.replay import replay_trace
+from tcurity.traces import Event, PerforationTask, Trace, TraceArrays, make_trace
+
+
+def _tear(path: Path2, seed: int) -> Trace:
+    task = random_perforation(np.random.default_rng(seed))
+    return make_trace(to_perforation(path, task), task)
+
+
+def _bent_task(seed: int) -> PerforationTask:
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        task = random_perforation(rng)
+        if abs(task.bend) > 0.02:
+            return task
+    raise AssertionError("no bent perforation drawn")
+
+
+def test_unbend_inverts_bend() -> None:
+    task = _bent_task(3)
+    x, y = np.random.default_rng(0).uniform(0, 300, size=(2, 50))
+    bx, by = bend_along(task, x, y)
+    assert not np.allclose(bx, x)
+    ux, uy = unbend_along(task, bx, by)
+    np.testing.assert_allclose(ux, x, atol=1e-9)
+    np.testing.assert_allclose(uy, y, atol=1e-9)
+
+
+def test_the_key_is_a_stable_string(human_paths: list[Path2]) -> None:
+    trace = _tear(human_paths[0], 1)
+    key = fingerprint(trace)
+    assert key.startswith("fp1:perforation:") and len(key.split(":")[-1]) == 32
+    assert fingerprint(Trace.model_validate_json(trace.model_dump_json())) == key  # through JSON, as sent
+    assert shape_profile(trace.arrays(), trace.task).shape == (1, SAMPLES, 2)
+
+
+@pytest.mark.parametrize(("speed", "warp"), [(1.0, 0.0), (0.8, 0.1), (1.25, -0.15)])
+def test_a_replay_onto_another_perforation_keeps_the_key(
+    human_paths: list[Path2], speed: float, warp: float
+) -> None:
+    for seed, path in enumerate(human_paths[:10]):
+        accepted = _tear(path, seed)
+        task = _bent_task(1000 + seed)
+        replayed = make_trace(replay_trace(accepted, task, speed, warp), task)
+        assert replayed.task != accepted.task
+        assert fingerprint(replayed) == fingerprint(accepted)
+
+
+def test_a_replay_follows_the_new_perforation(human_paths: list[Path2]) -> None:
+    from tcurity.geometry import check_follow
+
+    accepted = _tear(human_paths[0], 0)
+    assert check_follow(accepted.task, accepted.arrays()).passed  # type: ignore[arg-type]
+    task = _bent_task(7)
+    assert check_follow(task, replay_trace(accepted, task)).passed
+
+
+def test_different_strokes_and_noisy_replays_differ(human_paths: list[Path2]) -> None:
+    keys = {fingerprint(_tear(path, i)) for i, path in enumerate(human_paths)}
+    assert len(keys) == len(human_paths) > 50
+    accepted = _tear(human_paths[0], 0)
+    arrays = replay_trace(accepted, accepted.task)  # type: ignore[arg-type]
+    arrays.x[1:-1] += np.random.default_rng(0).normal(0.0, 1e-3, len(arrays.x) - 2)
+    assert fingerprint(make_trace(arrays, accepted.task)) != fingerprint(accepted)  # noise: the model's work
+
+
+def test_phase_b_keys_ignore_timing_and_tell_answers_apart() -> None:
+    task = grid_layout(3)
+    trace = phase_b_trace(task, [(0, 0), (4, 1), (8, 2)], "bezier_eased", np.random.default_rng(0))
+    slower = type(trace)(trace.x, trace.y, trace.t_ms * 1.3, trace.event)
+    assert fingerprint(make_trace(trace, task)) == fingerprint(make_trace(slower, task))
+    assert shape_profile(trace, task).shape == (3, SAMPLES, 2)
+    other = phase_b_trace(task, [(0, 0), (4, 1), (8, 2)], "bezier_eased", np.random.default_rng(1))
+    assert fingerprint(make_trace(other, task)) != fingerprint(make_trace(trace, task))
+
+
+def test_taps_have_no_key_and_straight_drags_differ_by_place() -> None:
+    task = grid_layout(2)
+    tap = TraceArrays(
+        np.array([0.2, 0.2, 0.5, 0.5]),
+        np.array([0.2, 0.2, 0.9, 0.9]),
+        np.array([0.0, 80.0, 600.0, 680.0]),
+        np.array([Event.DOWN, Event.UP, Event.DOWN, Event.UP], dtype=np.int8),
+    )
+    assert fingerprint(make_trace(tap, task)) is None
+    keys = set()
+    for cell in (0, 1, 2):
+        straight = phase_b_trace(task, [(cell, 0), (cell + 3, 1)], "linear_steps", np.random.default_rng(0))
+        keys.add(fingerprint(make_trace(straight, task)))
+    assert len(keys) == 3
