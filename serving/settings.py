@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     model_alias: str = "champion"
     ai_device: Literal["auto", "cpu", "cuda"] = "auto"
     model_poll_interval_s: float = Field(default=30.0, ge=0.0)
-    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_problems_per_request: int = Field(default=8, ge=1, le=64)
     torch_threads: int = Field(default=1, ge=1)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_a_trace
 from tcurity.simulate.replay import replay_trace
-from tcurity.traces import PerforationTask, make_trace
+from tcurity.traces import MAX_POINTS, Event, PerforationTask, TraceArrays, make_trace
 from tests.backend.conftest import HOST, ORIGIN, Backend, human_answer
 from web.backend.app.core.security import verify_pass_token
 from web.backend.app.sites import SitePolicy
@@ -307,7 +309,9 @@ def test_bad_input_gets_documented_codes_never_a_500(make_backend, passing_paths
         ),
         (
             backend.client.post(
-                answer, content=b"x" * 400_000, headers={"Origin": ORIGIN, "Content-Type": "application/json"}
+                answer,
+                content=b"x" * 1_100_000,
+                headers={"Origin": ORIGIN, "Content-Type": "application/json"},
             ),
             413,
             "payload_too_large",
@@ -319,6 +323,34 @@ def test_bad_input_gets_documented_codes_never_a_500(make_backend, passing_paths
     ]
     for response, status, code in cases:
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), response.text
+
+
+def test_the_largest_trace_the_sdk_sends_is_scored_not_refused(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """8,000 points with every browser signal, rounded as the SDK rounds them (~450 kB of JSON), fit the
+    backend's and the AI server's body limits."""
+    backend: Backend = make_backend()
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    stroke = human_answer(passing_paths[0], task).arrays()
+    n = MAX_POINTS
+    t = np.linspace(stroke.t_ms[0], stroke.t_ms[-1], n)
+    event = np.full(n, Event.MOVE, dtype=np.int8)
+    event[0], event[-1] = Event.DOWN, Event.UP
+    dense = TraceArrays(np.interp(t, stroke.t_ms, stroke.x), np.interp(t, stroke.t_ms, stroke.y), t, event)
+    body = {"trace": make_trace(dense, task).model_dump(mode="json")}
+    points = body["trace"]["points"]
+    points["x"] = [round(v, 5) for v in points["x"]]
+    points["y"] = [round(v, 5) for v in points["y"]]
+    points["t_ms"] = [round(1_234_567.0 + v, 2) for v in points["t_ms"]]
+    points |= {"pointer_type": ["mouse"] * n, "trusted": [True] * n, "coalesced": [3] * n}
+    assert len(json.dumps(body)) > 400_000
+    backend.clock.advance((t[-1] - t[0]) / 1000.0 + 0.05)
+    response = backend.post(f"{base(sid)}/phase-a/answer", body)
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] in {"passed", "retry"}
+    assert backend.ai.calls[SCORE] == 1
 
 
 def test_sessions_expire(make_backend, passing_paths: list[Path2]) -> None:

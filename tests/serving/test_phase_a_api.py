@@ -99,7 +99,7 @@ def test_malformed_bodies_are_4xx_never_5xx(client: TestClient) -> None:
 
 def test_oversized_bodies_are_refused(client: TestClient) -> None:
     response = client.post(
-        URL, content=b"[" + b"0," * 200_000 + b"0]", headers={**AUTH, "Content-Type": "application/json"}
+        URL, content=b"[" + b"0," * 600_000 + b"0]", headers={**AUTH, "Content-Type": "application/json"}
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"

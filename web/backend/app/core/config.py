@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=3600, ge=60)
     replay_window_s: int = Field(default=86_400, ge=60)
     trust_forwarded_for: bool = False
-    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     metrics_token: SecretStr | None = None
     collected_dir: Path = Path("data/collected")
     log_level: str = "INFO"
