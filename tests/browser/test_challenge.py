@@ -112,6 +112,7 @@ def test_a_human_passes_both_phases_and_books(
         assert result["outcome"] == "next_phase", result
     problem = issued.value.json()["problem"]
     page.wait_for_selector('[data-phase="b"] .tile')
+    assert page.locator(".status").inner_text() == "Torn."  # not a stale "Checking…" over the new step
     page.screenshot(path=screenshots / "phase_b.png")
     assert problem["target"]["en"] in page.locator(".target").inner_text()
 

@@ -139,6 +139,8 @@ export class Widget {
       const result = await this.answer(generation, () => this.client.answerPhaseA(sessionId, trace));
       if (result === null) continue;
       if (result.outcome === "next_phase" || result.outcome === "passed") {
+        // "Checking…" must not linger over the next step: say the tear passed.
+        this.dialog?.announce(this.t("torn"), "ok");
         await tear.playTorn();
         return result;
       }
