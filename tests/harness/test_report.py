@@ -1,0 +1,65 @@
+"""The harness's counting: rates from outcomes (probes count toward Phase B only), targets, the answer book."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import orjson
+
+from redteam.browser import Outcome
+from redteam.oracle import AnswerBook
+from redteam.report import summarise, targets
+
+
+def test_probes_count_toward_phase_b_only() -> None:
+    outcomes = [
+        Outcome(phase_a=False),
+        Outcome(phase_a=True, phase_b=True, booked=True),
+        Outcome(phase_a=True, phase_b=False),
+        Outcome(phase_a=False),
+        Outcome(phase_a=True, phase_b=True, probe=True),
+    ]
+    row = summarise(outcomes, Counter({"phase_a:speed_cv_low": 2}))
+    assert row["attempts"] == 4
+    assert row["phase_a_pass_rate"] == 0.5
+    assert (row["phase_b_attempts"], row["phase_b_probes"], row["phase_b_pass_rate"]) == (3, 1, 0.6667)
+    assert row["full_pass_rate"] == 0.25
+    assert row["bookings"] == 1
+    assert row["block_reasons"] == {"phase_a:speed_cv_low": 2}
+
+
+def test_a_relayed_use_counts_only_when_accepted() -> None:
+    row = summarise([Outcome(True, True, full=False), Outcome(True, True, booked=True, full=True)], Counter())
+    assert row["full_pass_rate"] == 0.5
+
+
+def _summary(attackers: dict[str, float], humans: float, attempts: int = 10) -> dict:
+    rows = {name: {"attempts": attempts, "full_pass_rate": rate} for name, rate in attackers.items()}
+    return {"attackers": rows, "humans": {"attempts": attempts, "full_pass_rate": humans}}
+
+
+def test_targets() -> None:
+    assert targets(_summary({"playwright_default": 0.0, "solver_windmouse": 0.01}, 0.99))["met"]
+    over = targets(_summary({"solver_replay": 0.3, "replay": 0.01}, 0.99))
+    assert over["attackers_over_target"] == {"solver_replay": 0.3, "replay": 0.01}  # replay: 0 % exactly
+    assert not over["met"]
+    assert not targets(_summary({"relay": 0.0}, 0.97))["humans_met"]
+    assert targets(_summary({"relay": 0.0}, 1.0, attempts=0))["attackers_not_measured"] == ["relay"]
+
+
+def test_the_answer_book_finds_answers_by_problem_and_by_tile() -> None:
+    book = AnswerBook(keep=2)
+    for i in range(3):
+        body = {
+            "problems": [
+                {
+                    "client": {"tiles": [{"tile_id": f"t{i}{k}"} for k in range(9)]},
+                    "answer": {"problem_id": f"p{i}", "answer": [f"t{i}3", f"t{i}1"]},
+                }
+            ]
+        }
+        book.record(orjson.dumps(body))
+    assert book.get("p0") is None  # the oldest went
+    assert book.get("p2") == ["t23", "t21"]
+    assert book.by_tile("t25") == ["t23", "t21"]
+    assert book.by_tile("t05") is None
