@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from redteam import report
@@ -50,6 +51,8 @@ CHROMIUM_ARGS = [
 GHOST = PROJECT_ROOT / "redteam/ghost"
 PASS_TOKEN_TTL_S = 10  # the stack's pass tokens live this long, so the relay's expired token is quick to test
 HUMANISED_PATH = "bezier_eased"  # the Playwright script's humanised path generator (a Bézier with easing)
+GHOST_SPREAD_PX = 4  # a ghost-cursor spread that keeps its tear on the perforation (what an attacker tunes)
+MIN_FREE_SEATS = 30  # the demo shop is restarted (every seat back on sale) when fewer are left
 
 
 @dataclass
@@ -150,6 +153,7 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
     began = datetime.now(UTC)
 
     def measured(name: str, what: str, kind: str, go: Callable[[], tuple[list[Outcome], bool]]) -> None:
+        restock(stack)
         before = report.counters(stack)
         started = time.monotonic()
         failed = None
@@ -243,13 +247,23 @@ def _tool_attackers(
             )
         finally:
             bot.close()
-    if cfg.wanted("puppeteer_ghost_cursor"):
-        measured(
-            "puppeteer_ghost_cursor",
-            "puppeteer-core driven by ghost-cursor (npm), the most used humanised cursor library",
-            "browser",
-            lambda: ghost_cursor(stack, cfg),
-        )
+    ghosts: tuple[tuple[str, int | None], ...] = (
+        ("puppeteer_ghost_cursor", None),
+        ("puppeteer_ghost_cursor_tuned", GHOST_SPREAD_PX),
+    )
+    for name, spread in ghosts:
+        if cfg.wanted(name):
+
+            def go(spread: int | None = spread) -> tuple[list[Outcome], bool]:
+                return ghost_cursor(stack, cfg, spread)
+
+            tuned = (
+                f", tear spread {spread} px (tuned to stay on the line)" if spread else ", its default paths"
+            )
+            what = (
+                f"puppeteer-core driven by ghost-cursor (npm), the most used humanised cursor library{tuned}"
+            )
+            measured(name, what, "browser", go)
     api = Api(stack)
     if cfg.wanted("replay"):
         measured(
@@ -268,12 +282,23 @@ def _tool_attackers(
         )
 
 
-def ghost_cursor(stack: Stack, cfg: Config) -> tuple[list[Outcome], bool]:
-    """Runs the Node attacker (``redteam/ghost/ghost.mjs``) and reads its JSON lines."""
+def restock(stack: Stack) -> None:
+    """Restarts the demo shop when few seats are left, so bookings never fail for want of a seat."""
+    seats = httpx.get(f"{stack.url}/shop/api/show", timeout=10.0).json()["seats"]
+    if sum(not s["sold"] for s in seats) < MIN_FREE_SEATS:
+        logger.info("restarting the demo shop: few seats left")
+        stack.restart("demo")
+
+
+def ghost_cursor(stack: Stack, cfg: Config, spread: int | None) -> tuple[list[Outcome], bool]:
+    """Runs the Node attacker (``redteam/ghost/ghost.mjs``) and reads its JSON lines. ``spread``: ghost-cursor's
+    ``spreadOverride`` for the tear (``None``: its default, whose paths bow too far for the widget's own check)."""
     if shutil.which("node") is None or not (GHOST / "node_modules").exists():
         raise RuntimeError("the ghost-cursor attacker needs node and `npm ci` in redteam/ghost (make setup)")
     cmd = ["node", str(GHOST / "ghost.mjs"), "--url", stack.url, "--oracle", stack.ai_url]
     cmd += ["--attempts", str(cfg.attempts), "--seed", str(cfg.seed)]
+    if spread is not None:
+        cmd += ["--spread", str(spread)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + 90 * cfg.attempts, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ghost-cursor attacker failed ({done.returncode}): {done.stderr[-2000:]}")

@@ -43,6 +43,9 @@ class Service:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    health_url: str = ""
 
     def stop(self) -> None:
         """SIGTERM by pid, then SIGKILL after a grace period."""
@@ -83,12 +86,20 @@ class Stack:
     def logs(self) -> str:
         return "\n".join(f"--- {s.name} ---\n{s.tail()}" for s in self.services)
 
+    def restart(self, name: str) -> None:
+        """Stops the service called ``name`` by its pid and starts it again as it was started (the demo shop
+        keeps its sales in memory: a restart puts every seat back on sale)."""
+        old = next(s for s in self.services if s.name == name)
+        old.stop()
+        self.services.remove(old)
+        _start(self, name, old.cmd, old.env, old.health_url)
+
 
 def _start(stack: Stack, name: str, cmd: list[str], env: dict[str, str], health_url: str) -> None:
     log = stack.root / f"{name}.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    service = Service(name, process, log)
+    service = Service(name, process, log, cmd, env, health_url)
     stack.services.append(service)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
