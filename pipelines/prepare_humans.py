@@ -23,7 +23,7 @@ from tcurity.data.adapter import to_perforation
 from tcurity.data.balabit import (
     Stroke,
     cut_strokes,
-    keep_stroke,
+    keep_within,
     movement_gaps_ms,
     read_session,
     session_files,
@@ -52,15 +52,7 @@ def collect_strokes(p: Params) -> tuple[list[Stroke], np.ndarray]:
         if user in p.split.train_users and np.median(session_gaps) >= SPARSE_SESSION_MIN_GAP_MS:
             gaps.append(session_gaps)
         for stroke in cut_strokes(frame, user, file.stem.removeprefix("session_"), cfg.max_pause_ms):
-            if keep_stroke(
-                stroke,
-                cfg.min_chord_px,
-                cfg.max_chord_px,
-                cfg.min_duration_ms,
-                cfg.max_duration_ms,
-                cfg.max_pause_ms,
-                cfg.max_deviation,
-            ):
+            if keep_within(stroke, cfg):
                 by_user[user].append(stroke)
     rng = np.random.default_rng(p.base.seed)
     strokes: list[Stroke] = []

@@ -35,6 +35,7 @@ from tcurity.geometry import GridMove, random_grid_answer
 from tcurity.sampling import HumanSampler, Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
+from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, GridTask, TraceArrays
 
 logger = logging.getLogger("pipelines.prepare_phase_b")
@@ -124,9 +125,16 @@ def replay_sources(
 
 
 def bot_records(
-    name: str, n: int, split: str, rng: np.random.Generator, sources: list[Stroke], p: Params
+    name: str,
+    n: int,
+    split: str,
+    rng: np.random.Generator,
+    sources: list[Stroke],
+    p: Params,
+    scripted_waits: float = 0.0,
 ) -> list[TraceRecord]:
-    """``n`` correct answers of one family."""
+    """``n`` correct answers of one family; a ``scripted_waits`` share of them with a script's human-like waits
+    around the tool's moves (``-sw`` in their ids)."""
     low, high = target_range(p)
     records = []
     for i in range(n):
@@ -136,8 +144,12 @@ def bot_records(
             if FAMILIES[name].needs_source
             else None
         )
-        arrays = phase_b_trace(task, moves, name, rng, sources=paths)
-        records.append(TraceRecord(f"{name}-{split}-{i:05d}", "bot", name, "", split, task, arrays))
+        waits = scripted_waits > 0.0 and rng.random() < scripted_waits
+        arrays = phase_b_trace(
+            task, moves, name, rng, sources=paths, timing=SCRIPTED_WAITS if waits else None
+        )
+        trace_id = f"{name}-{split}-{i:05d}{'-sw' if waits else ''}"
+        records.append(TraceRecord(trace_id, "bot", name, "", split, task, arrays))
     return records
 
 
@@ -189,13 +201,13 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     humans = human_records(strokes, p)
     sources = attacker_sources(strokes, p)
     bots: list[TraceRecord] = []
-    for split, n, offset in (
-        ("train", cfg.train_bots_per_family, TRAIN_BOT_SEED),
-        ("test", cfg.test_bots_per_family, TEST_BOT_SEED),
+    for split, n, offset, waits in (
+        ("train", cfg.train_bots_per_family, TRAIN_BOT_SEED, cfg.train_scripted_waits),
+        ("test", cfg.test_bots_per_family, TEST_BOT_SEED, 0.0),
     ):
         rng = np.random.default_rng(p.base.seed + offset)
         for name in tqdm(sorted(FAMILIES), desc=f"{split} bots", unit="family"):
-            bots.extend(bot_records(name, n, split, rng, sources[split], p))
+            bots.extend(bot_records(name, n, split, rng, sources[split], p, waits))
     out = resolve(cfg.out_dir)
     write_traces(humans, out / "humans.parquet")
     write_traces(bots, out / "bots.parquet")

@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 
 from redteam import report
-from redteam.browser import Mover, Outcome, PlaywrightMover, TimedMover, attempt
+from redteam.browser import CHROMIUM, CHROMIUM_ARGS, Mover, Outcome, PlaywrightMover, TimedMover, attempt
 from redteam.http_bots import RELAY_VARIANTS, Api, relay_attempts, replay_attempts
 from redteam.humans import HeldOutPeople
 from redteam.selenium_bot import SeleniumBot
@@ -38,16 +38,6 @@ from tcurity.simulate.compose import phase_a_trace, phase_b_trace
 
 logger = logging.getLogger("redteam")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 GHOST = PROJECT_ROOT / "redteam/ghost"
 PASS_TOKEN_TTL_S = 10  # the stack's pass tokens live this long, so the relay's expired token is quick to test
 HUMANISED_PATH = "bezier_eased"  # the Playwright script's humanised path generator (a Bézier with easing)
@@ -68,6 +58,7 @@ class Config:
     replay_sources: HeldOutPeople | None = None
     token_ttl_s: float = PASS_TOKEN_TTL_S
     relay_variants: tuple[str, ...] = RELAY_VARIANTS
+    traces_dir: Path | None = None  # where each attacker's sent answers go (JSON lines), when set
     started: float = field(default_factory=time.monotonic)
 
     def wanted(self, name: str) -> bool:
@@ -163,6 +154,8 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
             logger.exception("%s could not run", name)
             outcomes, truncated, failed = [], False, f"{type(exc).__name__}: {exc}"[:500]
         reasons = report.counters(stack) - before
+        if cfg.traces_dir is not None:
+            report.write_traces(cfg.traces_dir / f"{name}.jsonl", outcomes)
         extra = {
             "tool": what,
             "kind": kind,
@@ -321,6 +314,7 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=45.0, help="stop starting attempts after this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports/redteam")
+    parser.add_argument("--traces", action="store_true", help="keep every answer sent (OUT/traces/*.jsonl)")
     a = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -331,6 +325,7 @@ def main() -> None:
         max_minutes=a.max_minutes,
         seed=a.seed,
         out_dir=a.out,
+        traces_dir=a.out / "traces" if a.traces else None,
     )
     with tempfile.TemporaryDirectory(prefix="tcurity-redteam-") as folder:
         stack = start_real_stack(Path(folder), backend_env={"PASS_TOKEN_TTL_S": str(PASS_TOKEN_TTL_S)})

@@ -12,6 +12,7 @@ import json
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -20,6 +21,10 @@ import numpy as np
 from redteam.stack import Stack
 from tcurity.traces import Event, GridTask, PerforationTask, TraceArrays
 
+# Debian's Chromium and its flags, shared with the browser tests and the Node attacker (never a downloaded browser).
+_CHROMIUM = json.loads((Path(__file__).parent / "chromium.json").read_text())
+CHROMIUM: str = _CHROMIUM["executable"]
+CHROMIUM_ARGS: list[str] = list(_CHROMIUM["args"])
 MAX_TRIES = 3  # the product's attempts per phase
 WAIT_S = 30.0
 CHECK = ".check"
@@ -36,6 +41,7 @@ class Outcome:
     full: bool | None = None  # set where a full pass means more than both phases (the relay: its relayed use)
     error: str | None = None
     signals: list[dict[str, Any]] = field(default_factory=list)
+    traces: list[dict[str, Any]] = field(default_factory=list)  # the answers sent, with what came back
 
 
 class Mover(Protocol):
@@ -140,6 +146,7 @@ class Network:
         self.tasks: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
         self.answers: dict[str, list[str]] = {"a": [], "b": []}
         self.traces: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []  # {"phase", "trace", "outcome"} per answer, for later study
         page.on("response", self._response)
         page.on("request", self._request)
 
@@ -161,7 +168,11 @@ class Network:
         except Exception:
             body = {}
         if answer:
-            self.answers[phase].append(str(body.get("outcome") or body.get("error", {}).get("code", "error")))
+            outcome = str(body.get("outcome") or body.get("error", {}).get("code", "error"))
+            self.answers[phase].append(outcome)
+            if response.request.post_data:
+                sent = json.loads(response.request.post_data)
+                self.sent.append({"phase": phase, "trace": sent["trace"], "outcome": outcome})
         elif response.ok:
             self.tasks[phase].append(body)
 
@@ -279,4 +290,5 @@ def attempt(page: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool
     except Exception as exc:
         outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     outcome.signals = [trace_signals(t) for t in net.traces]
+    outcome.traces = net.sent
     return outcome

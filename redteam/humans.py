@@ -15,7 +15,7 @@ import numpy as np
 
 from tcurity.config import Params, params, resolve
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
-from tcurity.data.balabit import Stroke, cut_strokes, keep_stroke, read_session, session_files
+from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
 from tcurity.traces import GridTask, PerforationTask, TraceArrays
@@ -33,15 +33,7 @@ def held_out_strokes(p: Params, users: list[str], max_sessions_per_user: int = 4
         for stroke in cut_strokes(
             read_session(file), user, file.stem.removeprefix("session_"), cfg.max_pause_ms
         ):
-            if keep_stroke(
-                stroke,
-                cfg.min_chord_px,
-                cfg.max_chord_px,
-                cfg.min_duration_ms,
-                cfg.max_duration_ms,
-                cfg.max_pause_ms,
-                cfg.max_deviation,
-            ):
+            if keep_within(stroke, cfg):
                 strokes.append(stroke)
     return strokes
 

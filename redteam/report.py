@@ -82,6 +82,15 @@ def summarise(
     }
 
 
+def write_traces(path: Path, outcomes: list[Outcome]) -> None:
+    """Every answer the attempts sent, with its outcome, one JSON line each (for studying what passed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for i, outcome in enumerate(outcomes):
+            for sent in outcome.traces:
+                out.write(json.dumps({"attempt": i, "probe": outcome.probe, **sent}) + "\n")
+
+
 def targets(summary: dict[str, Any]) -> dict[str, Any]:
     worst = {
         name: row["full_pass_rate"]

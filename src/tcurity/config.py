@@ -113,6 +113,7 @@ class PreparePhaseBParams(_Section):
     target_spread: float
     train_bots_per_family: int
     test_bots_per_family: int
+    train_scripted_waits: float = 0.0
 
 
 class FeaturizePhaseBParams(_Section):

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from redteam.browser import CHROMIUM as CHROMIUM_PATH
+from redteam.browser import CHROMIUM_ARGS
 from redteam.stack import Stack, start_stack
 from serving.app import create_app as create_ai_app
 from tcurity import registry
@@ -37,16 +39,7 @@ from tests.serving.conftest import TOKEN as AI_TOKEN
 from tests.serving.conftest import promote, train_and_register
 from tests.serving.conftest import settings as ai_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
 SDK_DIST = PROJECT_ROOT / "web/sdk/dist"
 HELD_OUT_USER = "user15"
 SCREENSHOTS = PROJECT_ROOT / "reports/browser"

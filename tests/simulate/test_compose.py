@@ -9,6 +9,7 @@ from tcurity.geometry import check_follow, grid_layout, random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import follow_perforation, phase_a_trace, phase_b_trace
+from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
 from .conftest import make_human_stroke
@@ -124,6 +125,20 @@ def test_naive_scripts_pause_the_same_time_between_drags() -> None:
     gaps_ms = arrays.t_ms[ups + 1] - arrays.t_ms[ups]  # release → first move of the next approach
     assert np.all((gaps_ms >= 50.0) & (gaps_ms <= 300.0 + 2.0 + 6.0))
     assert np.ptp(gaps_ms) <= 2.0 + 6.0  # the script's constant sleep, timer jitter and one CDP call
+
+
+@pytest.mark.parametrize("name", ["ghost_cursor", "windmouse", "teleport"])
+def test_scripted_waits_replace_the_tools_own_timing_but_not_its_moves(name: str) -> None:
+    own = phase_b_trace(GRID, GRID_MOVES, name, np.random.default_rng(3))
+    waits = phase_b_trace(GRID, GRID_MOVES, name, np.random.default_rng(3), timing=SCRIPTED_WAITS)
+    assert make_trace(waits, GRID).task == GRID
+    downs = np.flatnonzero(waits.event == Event.DOWN)
+    ups = np.flatnonzero(waits.event == Event.UP)
+    press_waits = waits.t_ms[downs] - waits.t_ms[downs - 1]  # arrival on the tile → press
+    release_waits = waits.t_ms[ups] - waits.t_ms[ups - 1]  # last move of the drag → release
+    assert np.all((press_waits >= 80.0) & (press_waits <= 450.0))
+    assert np.all((release_waits >= 40.0) & (release_waits <= 300.0))
+    assert len(np.flatnonzero(own.event == Event.DOWN)) == len(downs) == len(GRID_MOVES)
 
 
 def test_teleport_phase_a_is_one_jump_each_way() -> None:

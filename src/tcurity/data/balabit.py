@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from tcurity.sampling import Path2, merge_equal_times
+
+if TYPE_CHECKING:
+    from tcurity.config import PrepareHumansParams
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +147,19 @@ def keep_stroke(
     if np.max(np.diff(path.t_ms)) > max_pause_ms:
         return False
     return stroke.max_deviation <= max_deviation
+
+
+def keep_within(stroke: Stroke, limits: PrepareHumansParams) -> bool:
+    """:func:`keep_stroke` with the limits of a settings object (``Params.prepare_humans``)."""
+    return keep_stroke(
+        stroke,
+        limits.min_chord_px,
+        limits.max_chord_px,
+        limits.min_duration_ms,
+        limits.max_duration_ms,
+        limits.max_pause_ms,
+        limits.max_deviation,
+    )
 
 
 def movement_gaps_ms(frame: pd.DataFrame, max_gap_ms: float) -> NDArray[np.float64]:

@@ -228,16 +228,17 @@ def _drag_all(
     *,
     rng: np.random.Generator,
     sources: Sequence[Path2] | None,
+    timing: BotTiming,
 ) -> None:
     """Records every drag: hover to the cell (after a pause, except the first), press, drag to the slot."""
-    pauses = _Pauses(fam.timing, rng)
+    pauses = _Pauses(timing, rng)
     position = _hover_origin(task.area_px, rng)
     for k, (cell, slot) in enumerate(moves):
         cell_px = _centre_px(task.cells[cell], task.area_px)
         slot_px = _centre_px(task.slots[slot], task.area_px)
         wait_ms = pauses.next_ms() if k else 0.0
         _hover(rec, fam.move(position, cell_px, rng, _source_at(sources, 2 * k)), wait_ms)
-        _press(rec, fam.move(cell_px, slot_px, rng, _source_at(sources, 2 * k + 1)), fam.timing, rng)
+        _press(rec, fam.move(cell_px, slot_px, rng, _source_at(sources, 2 * k + 1)), timing, rng)
         position = slot_px
 
 
@@ -247,6 +248,7 @@ def phase_b_trace(
     family: str,
     rng: np.random.Generator,
     sources: list[Path2] | None = None,
+    timing: BotTiming | None = None,
 ) -> TraceArrays:
     """A bot's Phase B answer: for each ``(cell_index, slot_index)`` in order, drag the cell to the slot.
 
@@ -261,6 +263,8 @@ def phase_b_trace(
         rng: the only source of randomness.
         sources: human movements for a ``replay`` bot: movement ``i`` (approach ``2k``, drag ``2k + 1`` of
             move ``k``) replays ``sources[i % len(sources)]``; pass ``2 · len(moves)`` strokes for no repeats.
+        timing: waits that replace the family's own (e.g. :data:`tcurity.simulate.motion.SCRIPTED_WAITS`, a
+            script's sleeps around the tool's moves); the movements stay the tool's.
 
     Returns:
         The events in task-normalised units; they pass :func:`tcurity.traces.make_trace`.
@@ -272,5 +276,5 @@ def phase_b_trace(
     _check_moves(task, moves)
     fam = get_family(family)
     rec = _Recorder()
-    _drag_all(rec, fam, task, moves, rng=rng, sources=sources)
+    _drag_all(rec, fam, task, moves, rng=rng, sources=sources, timing=timing or fam.timing)
     return rec.to_arrays(task.area_px)

@@ -39,6 +39,14 @@ class BotTiming:
     fixed_pause: bool
 
 
+# The waits a booking script puts around a tool's moves to look human (sleeps before pressing, before releasing
+# and between tiles, as the red team's puppeteer script does around ghost-cursor). Training bots of every family
+# get them in part, so that the Phase B model cannot lean on a tool's own instant presses alone.
+SCRIPTED_WAITS = BotTiming(
+    press_delay_ms=(80.0, 450.0), release_delay_ms=(40.0, 300.0), pause_ms=(200.0, 1200.0), fixed_pause=False
+)
+
+
 def make_path(t_ms: FloatArray, xy_px: FloatArray) -> Path2:
     """Wraps event times and ``(n, 2)`` positions into a :class:`Path2` whose clock starts at 0."""
     t = np.asarray(t_ms, dtype=np.float64)
