@@ -72,6 +72,14 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     metrics["human_sampling"] = behaviour_metrics(
         humans, resampled, kinds, bundle.threshold, cfg.frr_for_recall, model
     )["bot_block_rate"]
+    waiting = {
+        str(f): scored(bundle, g)
+        for f, g in test_bots[test_bots.sampling == "scripted_waits"].groupby("family")
+    }
+    if waiting:  # feature tables made before this set existed have none
+        metrics["scripted_waits"] = behaviour_metrics(
+            humans, waiting, kinds, bundle.threshold, cfg.frr_for_recall, model
+        )["bot_block_rate"]
     metrics["n_train_bot"] = int(((table.source == "bot") & (table.split == "train")).sum())
     # Timed before the leave-one-family-out forests are fitted in this process, as a serving process meets it.
     latency = scoring_latency_ms(bundle, timing_sample(p, cfg.timing_traces))

@@ -27,8 +27,13 @@ def featurize_phase_b(p: Params) -> pd.DataFrame:
     grid_ms = p.sampling.grid_ms
     native = read_traces([traces / "humans.parquet", traces / "bots.parquet"])
     resampled = read_traces(traces / "bots_human_sampling.parquet")
+    waiting = read_traces(traces / "bots_scripted_waits.parquet")
     table = pd.concat(
-        [feature_table(native, grid_ms), feature_table(resampled, grid_ms, sampling="human")],
+        [
+            feature_table(native, grid_ms),
+            feature_table(resampled, grid_ms, sampling="human"),
+            feature_table(waiting, grid_ms, sampling="scripted_waits"),
+        ],
         ignore_index=True,
     )
     out = resolve(p.featurize_phase_b.out_path)

@@ -8,6 +8,8 @@ Outputs (``params.yaml: prepare_phase_b.out_dir``):
   different seeds. Replays re-use the attacker users' strokes: training bots those of the attackers'
   even-numbered sessions, evaluation bots the odd-numbered ones, so no evaluated replay re-uses a stroke the
   model learned from;
+- ``bots_scripted_waits.parquet``: evaluation bots of every family with a script's human-like waits around
+  the tool's moves (:data:`tcurity.simulate.motion.SCRIPTED_WAITS`)
 - ``bots_human_sampling.parquet``: the evaluation bots re-emitted with the humans' measured sampling process
   (every approach and drag; presses and releases kept exact), to show that no family passes merely by being
   recorded the way the human data were.
@@ -41,7 +43,7 @@ from tcurity.traces import Event, GridTask, TraceArrays
 logger = logging.getLogger("pipelines.prepare_phase_b")
 
 # Seeds are base.seed plus these offsets: humans, training bots and evaluation bots never share a stream.
-HUMAN_SEED, TRAIN_BOT_SEED, TEST_BOT_SEED, HUMAN_SAMPLING_SEED = 10, 11, 12, 13
+HUMAN_SEED, TRAIN_BOT_SEED, TEST_BOT_SEED, HUMAN_SAMPLING_SEED, SCRIPTED_WAITS_SEED = 10, 11, 12, 13, 14
 # A replayed stroke fits a movement within this length ratio (as the Phase A replay bot picks its sources).
 REPLAY_FIT = (0.7, 1.4)
 
@@ -215,6 +217,15 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     rng = np.random.default_rng(p.base.seed + HUMAN_SAMPLING_SEED)
     resampled = [with_human_sampling(r, sampler, rng) for r in bots if r.split == "test"]
     write_traces(resampled, out / "bots_human_sampling.parquet")
+    # The evaluation bots' families again, from their own seed, all with a script's human-like waits: reported
+    # beside the gated metrics (``scripted_waits``), never gated (the champion's metrics hold no such set).
+    rng = np.random.default_rng(p.base.seed + SCRIPTED_WAITS_SEED)
+    waiting = [
+        TraceRecord(r.trace_id + "-sw", r.source, r.family, r.user, r.split, r.task, r.arrays)
+        for name in sorted(FAMILIES)
+        for r in bot_records(name, cfg.test_bots_per_family // 4, "test", rng, sources["test"], p, 1.0)
+    ]
+    write_traces(waiting, out / "bots_scripted_waits.parquet")
     summary: dict[str, object] = {
         "humans_by_split": {s: sum(r.split == s for r in humans) for s in ("train", "calib", "test")},
         "humans_by_user": {u: sum(r.user == u for r in humans) for u in sorted({r.user for r in humans})},

@@ -78,6 +78,9 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     assert set(table.source) == {"human", "bot"}
     assert set(table[table.source == "human"].split) == {"train", "calib", "test"}
     assert set(table[table.sampling == "human"].split) == {"test"}  # only evaluation bots are re-sampled
+    assert set(table[table.sampling == "scripted_waits"].split) == {"test"}
+    train_bots = table[(table.source == "bot") & (table.split == "train")]
+    assert 0 < train_bots.trace_id.str.endswith("-sw").sum() < len(train_bots)  # a share waits like a script
     assert table.geometry_passed.all()  # every composed or simulated answer is complete
 
     train_phase_b(p, params_path)
@@ -90,7 +93,7 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     assert written == json.loads(json.dumps(metrics))
     for key in ("human_pass_rate", "auc", "bot_recall_at_1pct_frr"):
         assert 0.0 <= written[key] <= 1.0
-    for key in ("bot_block_rate", "leave_one_family_out", "human_sampling"):
+    for key in ("bot_block_rate", "leave_one_family_out", "human_sampling", "scripted_waits"):
         assert set(written[key]) == set(FAMILIES)
     assert set(written["family_kind"].values()) == {"naive", "humanised"}
     assert written["n_bot"] == dict.fromkeys(FAMILIES, 8)
