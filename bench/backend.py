@@ -59,6 +59,9 @@ MAX_PHASE_S = 150.0
 TARGETS = {"siteverify_rps": 2000.0, "siteverify_p99_ms": 20.0, "submit_p99_ms": 50.0}
 
 
+WARMUP_SESSIONS = 100
+
+
 def human_strokes(n: int) -> list[Path2]:
     """Held-out human strokes in pixels, straightened back onto their chord (ready for any perforation)."""
     path = resolve(params().prepare_humans.out_dir) / "phase_a.parquet"
@@ -181,7 +184,7 @@ async def sessions_load(
         try:
             for i in counter:
                 try:
-                    await one_session(conn, sitekey, strokes[i % len(strokes)], stats)
+                    await one_session(conn, sitekey, strokes[i], stats)
                 except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     stats.error(f"{type(exc).__name__}: {exc}")
                     conn.close()
@@ -308,7 +311,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     setup_logging()
-    strokes = human_strokes(400)
+    # One stroke per session: the backend refuses a movement shape that answered another session (replay).
+    strokes = human_strokes(WARMUP_SESSIONS + args.sessions)
+    if len(strokes) < WARMUP_SESSIONS + args.sessions:
+        raise SystemExit(
+            f"only {len(strokes)} held-out strokes: run at most {len(strokes) - WARMUP_SESSIONS} sessions"
+        )
     folder = Path(tempfile.mkdtemp(prefix="tcurity-bench-"))
     ai_token, signing_key, pepper = (secrets.token_urlsafe(32) for _ in range(3))
     env = {
@@ -364,9 +372,10 @@ def run_load(
 ) -> dict[str, Any]:
     load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     wall_start = time.perf_counter()
-    asyncio.run(sessions_load(port, site["sitekey"], strokes, 100, 20))  # warm-up (tokens unused)
+    warm_up, measured = strokes[:WARMUP_SESSIONS], strokes[WARMUP_SESSIONS:]
+    asyncio.run(sessions_load(port, site["sitekey"], warm_up, WARMUP_SESSIONS, 20))  # tokens unused
     stats, sessions_s = asyncio.run(
-        sessions_load(port, site["sitekey"], strokes, args.sessions, args.concurrency)
+        sessions_load(port, site["sitekey"], measured, args.sessions, args.concurrency)
     )
     tokens = stats.tokens + minted_tokens(
         max(0, args.verifications - len(stats.tokens)), site["sitekey"], signing_key
