@@ -36,7 +36,7 @@ from tcurity.features.phase_b import answer_segments
 from tcurity.geometry import GridMove, random_grid_answer
 from tcurity.sampling import HumanSampler, Path2
 from tcurity.simulate import FAMILIES
-from tcurity.simulate.compose import dispatch_paced, phase_b_trace
+from tcurity.simulate.compose import phase_b_trace
 from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, GridTask, TraceArrays
 
@@ -134,11 +134,9 @@ def bot_records(
     sources: list[Stroke],
     p: Params,
     scripted_waits: float = 0.0,
-    dispatch_paced_share: float = 0.0,
 ) -> list[TraceRecord]:
     """``n`` correct answers of one family; a ``scripted_waits`` share of them with a script's human-like waits
-    around the tool's moves (``-sw`` in their ids), and a ``dispatch_paced_share`` sent at the pace of a
-    round-trip-bound driver (``-dp``, :func:`tcurity.simulate.compose.dispatch_paced`)."""
+    around the tool's moves (``-sw`` in their ids)."""
     low, high = target_range(p)
     records = []
     for i in range(n):
@@ -152,10 +150,7 @@ def bot_records(
         arrays = phase_b_trace(
             task, moves, name, rng, sources=paths, timing=SCRIPTED_WAITS if waits else None
         )
-        paced = dispatch_paced_share > 0.0 and rng.random() < dispatch_paced_share
-        if paced:
-            arrays = dispatch_paced(arrays, rng)
-        trace_id = f"{name}-{split}-{i:05d}{'-sw' if waits else ''}{'-dp' if paced else ''}"
+        trace_id = f"{name}-{split}-{i:05d}{'-sw' if waits else ''}"
         records.append(TraceRecord(trace_id, "bot", name, "", split, task, arrays))
     return records
 
@@ -208,19 +203,13 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     humans = human_records(strokes, p)
     sources = attacker_sources(strokes, p)
     bots: list[TraceRecord] = []
-    for split, n, offset, waits, paced in (
-        (
-            "train",
-            cfg.train_bots_per_family,
-            TRAIN_BOT_SEED,
-            cfg.train_scripted_waits,
-            cfg.train_dispatch_paced,
-        ),
-        ("test", cfg.test_bots_per_family, TEST_BOT_SEED, 0.0, 0.0),
+    for split, n, offset, waits in (
+        ("train", cfg.train_bots_per_family, TRAIN_BOT_SEED, cfg.train_scripted_waits),
+        ("test", cfg.test_bots_per_family, TEST_BOT_SEED, 0.0),
     ):
         rng = np.random.default_rng(p.base.seed + offset)
         for name in tqdm(sorted(FAMILIES), desc=f"{split} bots", unit="family"):
-            bots.extend(bot_records(name, n, split, rng, sources[split], p, waits, paced))
+            bots.extend(bot_records(name, n, split, rng, sources[split], p, waits))
     out = resolve(cfg.out_dir)
     write_traces(humans, out / "humans.parquet")
     write_traces(bots, out / "bots.parquet")

@@ -114,7 +114,6 @@ class PreparePhaseBParams(_Section):
     train_bots_per_family: int
     test_bots_per_family: int
     train_scripted_waits: float = 0.0
-    train_dispatch_paced: float = 0.0
 
 
 class FeaturizePhaseBParams(_Section):

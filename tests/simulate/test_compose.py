@@ -8,13 +8,7 @@ import pytest
 from tcurity.geometry import check_follow, grid_layout, random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate import FAMILIES
-from tcurity.simulate.compose import (
-    DISPATCH_GAP_MS,
-    dispatch_paced,
-    follow_perforation,
-    phase_a_trace,
-    phase_b_trace,
-)
+from tcurity.simulate.compose import follow_perforation, phase_a_trace, phase_b_trace
 from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
@@ -145,19 +139,6 @@ def test_scripted_waits_replace_the_tools_own_timing_but_not_its_moves(name: str
     assert np.all((press_waits >= 80.0) & (press_waits <= 450.0))
     assert np.all((release_waits >= 40.0) & (release_waits <= 300.0))
     assert len(np.flatnonzero(own.event == Event.DOWN)) == len(downs) == len(GRID_MOVES)
-
-
-def test_dispatch_pacing_stretches_bursts_and_keeps_slow_gaps_and_places() -> None:
-    own = phase_b_trace(GRID, GRID_MOVES, "ghost_cursor", np.random.default_rng(4))
-    paced = dispatch_paced(own, np.random.default_rng(5))
-    gaps, own_gaps = np.diff(paced.t_ms), np.diff(own.t_ms)
-    assert np.all(gaps >= DISPATCH_GAP_MS[0] - 1e-9) and np.all(gaps >= own_gaps - 1e-9)
-    slow = own_gaps > DISPATCH_GAP_MS[1]
-    np.testing.assert_allclose(gaps[slow], own_gaps[slow])  # a wait the tool meant stays as it was
-    assert paced.t_ms[-1] - paced.t_ms[0] > own.t_ms[-1] - own.t_ms[0]
-    np.testing.assert_array_equal(paced.x, own.x)
-    np.testing.assert_array_equal(paced.event, own.event)
-    assert make_trace(paced, GRID).task == GRID
 
 
 def test_teleport_phase_a_is_one_jump_each_way() -> None:

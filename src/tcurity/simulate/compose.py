@@ -278,19 +278,3 @@ def phase_b_trace(
     rec = _Recorder()
     _drag_all(rec, fam, task, moves, rng=rng, sources=sources, timing=timing or fam.timing)
     return rec.to_arrays(task.area_px)
-
-
-# A driver that sends each point and waits for the browser to take it (Playwright's ``page.mouse.move``, Selenium)
-# cannot go faster than one event per round trip: 8–25 ms on a loaded machine (measured in the red team's traces).
-DISPATCH_GAP_MS = (8.0, 25.0)
-
-
-def dispatch_paced(
-    arrays: TraceArrays, rng: np.random.Generator, gap_ms: tuple[float, float] = DISPATCH_GAP_MS
-) -> TraceArrays:
-    """The same events as a round-trip-bound driver sends them: no two events closer than a fresh draw from
-    ``gap_ms`` (what the tool meant to be slower stays as it was; a burst of fast moves is stretched out)."""
-    gaps = np.diff(arrays.t_ms)
-    floor = rng.uniform(*gap_ms, size=len(gaps))
-    t_ms = np.concatenate([[arrays.t_ms[0]], arrays.t_ms[0] + np.cumsum(np.maximum(gaps, floor))])
-    return TraceArrays(arrays.x.copy(), arrays.y.copy(), t_ms, arrays.event.copy())
