@@ -315,6 +315,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports/redteam")
     parser.add_argument("--traces", action="store_true", help="keep every answer sent (OUT/traces/*.jsonl)")
+    parser.add_argument(
+        "--merge", action="store_true", help="re-run --only's attackers into the last summary (same models)"
+    )
     a = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -333,7 +336,9 @@ def main() -> None:
             summary = run(stack, cfg)
         finally:
             stack.stop()
-    path = report.write(summary, cfg.out_dir)
+    if a.merge:
+        summary = report.merge(summary, json.loads((cfg.out_dir / "summary.json").read_text()))
+    path = report.write(summary, cfg.out_dir, rotate=not a.merge)
     logger.info("wrote %s and %s", path, path.with_name("report.md"))
 
 

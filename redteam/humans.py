@@ -18,7 +18,7 @@ from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms,
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
-from tcurity.traces import GridTask, PerforationTask, TraceArrays
+from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
 
 
 def held_out_strokes(p: Params, users: list[str], max_sessions_per_user: int = 4) -> list[Stroke]:
@@ -76,10 +76,21 @@ class HeldOutPeople:
         return self._tears.pop().path
 
     def grid(self, task: GridTask, moves: list[tuple[int, int]]) -> TraceArrays:
-        """A grid answer composed from the next recorded session with enough strokes left."""
+        """A grid answer composed from the next recorded session with enough strokes left. An answer whose
+        mapped strokes swing beyond what a trace may hold (a stroke scaled onto a short movement can overshoot
+        far off the area) is set aside for the next one, as the screen edge would have stopped the person."""
         while self._pools:
             pool = self._pools[0]
-            if sum(s.kind == "point" for s in pool.strokes) >= 2 * len(moves):
-                return to_grid(pool, task, moves, self.rng, self.composition)
-            self._pools.pop(0)
+            if sum(s.kind == "point" for s in pool.strokes) < 2 * len(moves):
+                self._pools.pop(0)
+                continue
+            arrays = to_grid(pool, task, moves, self.rng, self.composition)
+            inside = (
+                (arrays.x >= COORD_MIN)
+                & (arrays.x <= COORD_MAX)
+                & (arrays.y >= COORD_MIN)
+                & (arrays.y <= COORD_MAX)
+            )
+            if inside.all():
+                return arrays
         raise LookupError("no held-out sessions left for grid answers")

@@ -114,12 +114,27 @@ def targets(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write(summary: dict[str, Any], out_dir: Path) -> Path:
-    """Writes ``summary.json`` (the last one kept as ``previous.json``) and ``report.md``; returns the summary path."""
+def merge(summary: dict[str, Any], into: dict[str, Any]) -> dict[str, Any]:
+    """``into`` with the rows of ``summary`` in place of its own (a re-run of some attackers against the same
+    models); the run says which rows were re-run when."""
+    if summary["models"] != into["models"]:
+        raise ValueError(f"cannot merge runs of other models: {summary['models']} vs {into['models']}")
+    merged = {**into, "attackers": {**into["attackers"], **summary["attackers"]}}
+    if summary["humans"]["attempts"]:
+        merged["humans"] = summary["humans"]
+    reruns = [*into["run"].get("reruns", []), {"rows": sorted(summary["attackers"]), **summary["run"]}]
+    merged["run"] = {**into["run"], "reruns": reruns}
+    merged["targets"] = targets(merged)
+    return merged
+
+
+def write(summary: dict[str, Any], out_dir: Path, rotate: bool = True) -> Path:
+    """Writes ``summary.json`` (the last one kept as ``previous.json`` when ``rotate``) and ``report.md``;
+    returns the summary path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "summary.json"
     previous = None
-    if path.exists():
+    if path.exists() and rotate:
         shutil.copyfile(path, out_dir / "previous.json")
     if (out_dir / "previous.json").exists():
         previous = json.loads((out_dir / "previous.json").read_text())

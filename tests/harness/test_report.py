@@ -63,3 +63,34 @@ def test_the_answer_book_finds_answers_by_problem_and_by_tile() -> None:
     assert book.get("p2") == ["t23", "t21"]
     assert book.by_tile("t25") == ["t23", "t21"]
     assert book.by_tile("t05") is None
+
+
+def test_a_rerun_merges_into_the_summary_of_the_same_models() -> None:
+    from redteam.report import merge
+
+    base = {
+        "attackers": {
+            "a": {"attempts": 6, "full_pass_rate": 0.0},
+            "replay": {"attempts": 0, "full_pass_rate": 0.0},
+        },
+        "humans": {"attempts": 15, "full_pass_rate": 1.0},
+        "models": {"m": "9"},
+        "run": {"started": "t0"},
+    }
+    rerun = {
+        "attackers": {"replay": {"attempts": 6, "full_pass_rate": 0.0}},
+        "humans": {"attempts": 0, "full_pass_rate": 0.0},
+        "models": {"m": "9"},
+        "run": {"started": "t1"},
+    }
+    merged = merge(rerun, base)
+    assert merged["attackers"]["replay"]["attempts"] == 6 and merged["attackers"]["a"]["attempts"] == 6
+    assert merged["humans"]["attempts"] == 15  # a re-run without people keeps theirs
+    assert merged["run"]["reruns"] == [{"rows": ["replay"], "started": "t1"}]
+    assert merged["targets"]["met"]
+    try:
+        merge({**rerun, "models": {"m": "10"}}, base)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("runs of other models must not merge")
