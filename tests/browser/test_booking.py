@@ -123,7 +123,7 @@ def test_nginx_sets_security_headers_and_hides_metrics(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/api/metrics").status_code == 404
     too_big = httpx.post(f"{stack.url}/shop/api/bookings", content=b"x" * 600_000)
     assert too_big.status_code == 413
-    answer = httpx.post(f"{stack.url}/api/v1/challenge/sessions", content=b"x" * 300_000)
+    answer = httpx.post(f"{stack.url}/api/v1/challenge/sessions", content=b"x" * 1_100_000)
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
 
 
