@@ -10,13 +10,15 @@ from tcurity.registry import Gate, PromotionDecision
 
 
 def promote_behaviour_model(p: Params, model_name: str, cfg: PromoteParams) -> PromotionDecision:
-    """Gates a behaviour model's challenger on held-out human pass rate, AUC and the weakest naive family's
-    block rate, moves ``champion`` when they pass, and writes the decision to ``cfg.decision_path``."""
+    """Gates a behaviour model's challenger on held-out human pass rate, AUC and the weakest naive and humanised
+    families' block rates (each no worse than the champion's), moves ``champion`` when they pass, and writes the
+    decision to ``cfg.decision_path``."""
     registry.configure(p)
     gates = [
         Gate("human_pass_rate", cfg.min_human_pass_rate),
         Gate("auc", cfg.min_auc),
         Gate("naive_block_rate_min", cfg.min_naive_block_rate),
+        Gate("humanised_block_rate_min", cfg.min_humanised_block_rate),
     ]
     decision = registry.promote_challenger(model_name, gates, cfg.max_metric_drop)
     out = resolve(cfg.decision_path)

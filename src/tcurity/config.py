@@ -103,6 +103,7 @@ class PromoteParams(_Section):
     min_human_pass_rate: float
     min_auc: float
     min_naive_block_rate: float
+    min_humanised_block_rate: float = 0.0
     max_metric_drop: float
 
 
