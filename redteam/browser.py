@@ -145,10 +145,8 @@ class Network:
         self.page = page
         self.tasks: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
         self.answers: dict[str, list[str]] = {"a": [], "b": []}
-        self.traces: list[dict[str, Any]] = []
-        self.sent: list[dict[str, Any]] = []  # {"phase", "trace", "outcome"} per answer, for later study
+        self.sent: list[dict[str, Any]] = []  # {"phase", "trace", "outcome"} per answer sent
         page.on("response", self._response)
-        page.on("request", self._request)
 
     def _phase(self, url: str) -> tuple[str, bool] | None:
         for phase in ("a", "b"):
@@ -175,11 +173,6 @@ class Network:
                 self.sent.append({"phase": phase, "trace": sent["trace"], "outcome": outcome})
         elif response.ok:
             self.tasks[phase].append(body)
-
-    def _request(self, request: Any) -> None:
-        found = self._phase(request.url)
-        if found is not None and found[1] and request.post_data:
-            self.traces.append(json.loads(request.post_data)["trace"])
 
     def wait(self, kind: str, phase: str, count: int) -> Any:
         seen = self.tasks[phase] if kind == "task" else self.answers[phase]
@@ -289,6 +282,6 @@ def attempt(page: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool
             outcome.booked = page.locator("#result").get_attribute("data-ok") == "true"
     except Exception as exc:
         outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    outcome.signals = [trace_signals(t) for t in net.traces]
+    outcome.signals = [trace_signals(sent["trace"]) for sent in net.sent]
     outcome.traces = net.sent
     return outcome

@@ -58,7 +58,7 @@ class HeldOutPeople:
         self._pools = [
             SessionStrokes(sorted(by_session[key], key=lambda s: s.stroke_id), holds) for key in keys[1::2]
         ]
-        self.rng.shuffle(self._tears)  # type: ignore[arg-type,unused-ignore]
+        self._tears = [self._tears[i] for i in self.rng.permutation(len(self._tears))]
 
     def tear(self, task: PerforationTask) -> TraceArrays:
         """The next held-out stroke that follows ``task``'s perforation once mapped onto it (as evaluation does:

@@ -6,7 +6,7 @@
  *
  * Usage:
  *   node redteam/ghost/ghost.mjs --url <shop url> --oracle <oracle base url> --attempts <N> --seed <S>
- *                                [--timeout-ms 60000] [--spread <px>] [--traces-out <file.jsonl>]
+ *                                [--timeout-ms 60000] [--spread <px>]
  *
  * --spread sets ghost-cursor's `spreadOverride` for the tear only (how far its Bézier path may bow sideways, in
  * px). Left out, ghost-cursor picks its default (the distance, clamped to 2..200 px), which bows far off a
@@ -25,7 +25,7 @@
  * Install with `PUPPETEER_SKIP_DOWNLOAD=1 npm ci` in this folder (no browser is ever downloaded).
  */
 
-import { appendFileSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import puppeteer from "puppeteer-core";
 import { createCursor } from "ghost-cursor";
@@ -37,7 +37,6 @@ const { executable: CHROMIUM, args: CHROMIUM_ARGS } = JSON.parse(
 const MAX_TRIES = 3; // tears or answers per phase, as the widget allows; also clicks on one button
 const SENT_GRACE_MS = 3000; // how long an action has to show its effect (a request sent, the page changed)
 
-let tracesOut; // --traces-out: a JSON-lines file of the answers sent
 const log = (message) => process.stderr.write(`[ghost] ${message}\n`);
 
 // --- arguments ---------------------------------------------------------------------------------------------------
@@ -60,7 +59,6 @@ function readArgs() {
         seed: { type: "string" },
         "timeout-ms": { type: "string", default: "60000" },
         spread: { type: "string" },
-        "traces-out": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -86,7 +84,6 @@ function readArgs() {
   };
   const spread = values.spread === undefined ? undefined : Number(values.spread);
   if (spread !== undefined && !(Number.isFinite(spread) && spread > 0)) usage("--spread must be a number > 0");
-  tracesOut = values["traces-out"];
   return {
     spread,
     url: baseUrl("url"),
@@ -130,8 +127,6 @@ function watchChallenge(page) {
   page.on("request", (request) => {
     const kind = kindOf(request);
     if (kind) (seen.requests[kind] ??= []).push(request);
-    // --traces-out: every answer the page sends, one JSON line each (for comparing with the simulators).
-    if (tracesOut && kind?.endsWith("/answer")) appendFileSync(tracesOut, `${JSON.stringify({ kind, body: JSON.parse(request.postData() ?? "{}") })}\n`);
   });
   page.on("response", (response) => {
     const kind = kindOf(response.request());

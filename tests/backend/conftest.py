@@ -29,7 +29,7 @@ import mlflow
 import numpy as np
 import pytest
 import redis
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from serving.app import create_app as create_ai_app
@@ -37,10 +37,10 @@ from tcurity import registry
 from tcurity.data.adapter import to_perforation
 from tcurity.geometry import check_follow, random_perforation
 from tcurity.images.bank import ImageBank
-from tcurity.problems import ProblemConfig, ProblemGenerator
 from tcurity.sampling import Path2
-from tcurity.traces import GridTask, PerforationTask, Trace, make_trace
+from tcurity.traces import PerforationTask, Trace, make_trace
 from tests.images.tiny import write_tiny_bank
+from tests.phase_b_double import phase_b_double
 from tests.serving.conftest import TOKEN as AI_TOKEN
 from tests.serving.conftest import promote, train_and_register
 from tests.serving.conftest import settings as ai_settings
@@ -54,7 +54,6 @@ SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789"
 PEPPER = "test-pepper-0123456789abcdef0123456789abcdef"
 ORIGIN = "https://tickets.example.com"
 HOST = "tickets.example.com"
-PHASE_B_MODEL = {"name": "contract-double", "version": "1"}
 
 
 # --- the AI server ------------------------------------------------------------------------------------------
@@ -108,57 +107,17 @@ def tile_bank(tmp_path_factory: pytest.TempPathFactory) -> ImageBank:
     return ImageBank.load(write_tiny_bank(tmp_path_factory.mktemp("bank"), tiles_per_class=6))
 
 
-def phase_b_double(bank: ImageBank) -> FastAPI:
-    """A minimal app with the AI server's Phase B contract (problems from the real generator; a stand-in score)."""
-    app = FastAPI()
-    generator = ProblemGenerator(bank, None, ProblemConfig())
-
-    @app.post("/v1/phase-b/problems")
-    def problems(body: dict[str, Any]) -> dict[str, Any]:
-        made = generator.generate_batch(int(body.get("count", 1)))
-        return {
-            "problems": [
-                {
-                    "client": client.to_dict(),
-                    "answer": {
-                        "problem_id": answer.problem_id,
-                        "target": answer.target,
-                        "answer": list(answer.answer),
-                        "numbers": dict(answer.numbers),
-                    },
-                }
-                for client, answer in made
-            ],
-            "model": PHASE_B_MODEL,
-        }
-
-    @app.post("/v1/phase-b/score")
-    def score(body: dict[str, Any]) -> dict[str, Any]:
-        trace = Trace.model_validate(body["trace"])
-        assert isinstance(trace.task, GridTask)
-        presses = len(trace.arrays().press_spans())
-        passed = presses == len(trace.task.slots)
-        return {
-            "score": 1.0 if passed else 0.0,
-            "passed": passed,
-            "threshold": 0.5,
-            "reasons": [] if passed else ["press_count_mismatch"],
-            "checks": {},
-            "model": {"name": "tcurity-phase-b-rf", "version": "7"},
-        }
-
-    return app
-
-
 class AiTransport(httpx.AsyncBaseTransport):
     """The AI server as the backend reaches it: Phase B paths to the double, the rest to the real app.
 
     ``down`` makes every call fail as a refused connection would; ``calls`` counts calls per path.
     """
 
-    def __init__(self, real: FastAPI, phase_b: FastAPI) -> None:
+    def __init__(self, real: FastAPI, phase_b: APIRouter) -> None:
+        double = FastAPI()
+        double.include_router(phase_b)
         self.real = httpx.ASGITransport(app=real)
-        self.phase_b = httpx.ASGITransport(app=phase_b)
+        self.phase_b = httpx.ASGITransport(app=double)
         self.down = False
         self.calls: Counter[str] = Counter()
 
