@@ -18,12 +18,19 @@ import pandas as pd
 
 from tcurity import registry
 from tcurity.config import Params, load_params, resolve, setup_logging
-from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, roc_points
+from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
+# The product's targets, reported beside the measured numbers (the promotion gates are params.yaml's).
+TARGETS = {
+    "human_pass_rate": 0.99,
+    "auc": 0.99,
+    "naive_block_rate_min": 0.995,
+    "humanised_block_rate_min": 0.95,
+}
 
 
 def load_registered(p: Params) -> ModelBundle:
@@ -56,35 +63,11 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
     metrics["human_sampling"] = behaviour_metrics(
         humans, resampled, kinds, bundle.threshold, cfg.frr_for_recall, model
     )["bot_block_rate"]
-    metrics["targets"] = target_report(metrics, kinds)
+    metrics["targets"] = target_report(metrics, TARGETS)
     write_outputs(p, metrics, humans, native, kinds, bundle.threshold)
-    registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics, kinds))
+    registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info("phase A metrics: %s", json.dumps({k: metrics[k] for k in ("human_pass_rate", "auc")}))
     return metrics
-
-
-def gated_metrics(metrics: dict[str, object], kinds: dict[str, str]) -> dict[str, float]:
-    """The metrics the promotion gates compare (all higher-is-better)."""
-    blocks = metrics["bot_block_rate"]
-    assert isinstance(blocks, dict)
-    return {
-        "human_pass_rate": float(metrics["human_pass_rate"]),  # type: ignore[arg-type]
-        "auc": float(metrics["auc"]),  # type: ignore[arg-type]
-        "naive_block_rate_min": min(float(blocks[f]) for f, k in kinds.items() if k == "naive"),
-        "humanised_block_rate_min": min(float(blocks[f]) for f, k in kinds.items() if k == "humanised"),
-    }
-
-
-def target_report(metrics: dict[str, object], kinds: dict[str, str]) -> dict[str, object]:
-    """The issue's targets next to the measured numbers (met or not), so the report says it plainly."""
-    gated = gated_metrics(metrics, kinds)
-    targets = {
-        "human_pass_rate": 0.99,
-        "auc": 0.99,
-        "naive_block_rate_min": 0.995,
-        "humanised_block_rate_min": 0.95,
-    }
-    return {k: {"target": t, "measured": gated[k], "met": gated[k] >= t} for k, t in targets.items()}
 
 
 def write_outputs(

@@ -22,7 +22,7 @@ import pandas as pd
 from tcurity import registry
 from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.datasets import TraceRecord, read_traces
-from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, roc_points
+from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
 from tcurity.evaluate.phase_b import leave_one_family_out, scored, scoring_latency_ms
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
@@ -95,7 +95,7 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     metrics["leave_one_family_out"] = leave_one_family_out(
         table, bundle.feature_names, p.train_phase_b, p.sampling.grid_ms, p.base.seed
     )
-    metrics["targets"] = target_report(metrics)
+    metrics["targets"] = target_report(metrics, TARGETS)
     write_outputs(p, metrics, humans, bots, kinds, bundle.threshold)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info(
@@ -103,26 +103,6 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
         json.dumps({k: metrics[k] for k in ("human_pass_rate", "auc", "score_ms")}),
     )
     return metrics
-
-
-def gated_metrics(metrics: dict[str, object]) -> dict[str, float]:
-    """The metrics the promotion step compares (all higher-is-better), attached to the model version."""
-    blocks, lofo, kinds = metrics["bot_block_rate"], metrics["leave_one_family_out"], metrics["family_kind"]
-    assert isinstance(blocks, dict) and isinstance(lofo, dict) and isinstance(kinds, dict)
-    return {
-        "human_pass_rate": float(metrics["human_pass_rate"]),  # type: ignore[arg-type]
-        "auc": float(metrics["auc"]),  # type: ignore[arg-type]
-        "block_rate_min": min(float(v) for v in blocks.values()),
-        "naive_block_rate_min": min(float(v) for f, v in blocks.items() if kinds[f] == "naive"),
-        "humanised_block_rate_min": min(float(v) for f, v in blocks.items() if kinds[f] == "humanised"),
-        "lofo_block_rate_min": min(float(v) for v in lofo.values()),
-    }
-
-
-def target_report(metrics: dict[str, object]) -> dict[str, object]:
-    """The issue's targets next to the measured numbers (met or not), so the report says it plainly."""
-    gated = gated_metrics(metrics)
-    return {k: {"target": t, "measured": gated[k], "met": gated[k] >= t} for k, t in TARGETS.items()}
 
 
 def write_outputs(

@@ -74,3 +74,28 @@ def roc_points(human: NDArray[np.float64], bot: NDArray[np.float64], n: int = 20
     fpr, tpr, _ = roc_curve(labels, np.concatenate([human, bot]))
     idx = np.unique(np.linspace(0, len(fpr) - 1, min(n, len(fpr))).astype(int))
     return [{"fpr": float(fpr[i]), "tpr": float(tpr[i])} for i in idx]
+
+
+def gated_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
+    """The metrics the promotion step compares (all higher-is-better), from a :func:`behaviour_metrics` payload:
+    the people's pass rate, AUC, the weakest family's block rate overall and per kind, and the weakest
+    leave-one-family-out block rate where the payload has one. Attached to the model version as tags."""
+    blocks, kinds = metrics["bot_block_rate"], metrics["family_kind"]
+    assert isinstance(blocks, dict) and isinstance(kinds, dict)
+    gated = {
+        "human_pass_rate": float(metrics["human_pass_rate"]),  # type: ignore[arg-type]
+        "auc": float(metrics["auc"]),  # type: ignore[arg-type]
+        "block_rate_min": min(float(v) for v in blocks.values()),
+        "naive_block_rate_min": min(float(v) for f, v in blocks.items() if kinds[f] == "naive"),
+        "humanised_block_rate_min": min(float(v) for f, v in blocks.items() if kinds[f] == "humanised"),
+    }
+    lofo = metrics.get("leave_one_family_out")
+    if isinstance(lofo, dict):
+        gated["lofo_block_rate_min"] = min(float(v) for v in lofo.values())
+    return gated
+
+
+def target_report(metrics: Mapping[str, object], targets: Mapping[str, float]) -> dict[str, object]:
+    """The product's targets next to the measured gated metrics (met or not), so the report says it plainly."""
+    gated = gated_metrics(metrics)
+    return {k: {"target": t, "measured": gated[k], "met": gated[k] >= t} for k, t in targets.items()}
