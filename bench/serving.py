@@ -3,7 +3,12 @@
 Runs against the project's registry (the champions ``dvc repro`` promoted) and writes
 ``reports/bench/serving.json``. Loopback only, bounded in requests and time; stops by itself.
 
-    python -m bench.serving [--requests 6000] [--concurrency 64] [--workers 2]
+The HTTP cost is measured side by side with the HTTP stack's ceiling (:mod:`bench.trivial`: the same uvicorn
+set-up and body, a constant answer), as server CPU milliseconds per request read from ``/proc``
+(:mod:`bench.procstat`), which the shared machine disturbs far less than wall-clock rates. The figure of merit
+is the score endpoint's CPU per request minus in-process scoring, as a multiple of the trivial endpoint's.
+
+    python -m bench.serving [--requests 6000] [--concurrency 64] [--workers 2] [--out PATH]
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
 import numpy as np
 
+from bench.procstat import CpuMeter
+from bench.trivial import TRIVIAL_PATH
 from tcurity import registry
 from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
 from tcurity.datasets import read_traces
@@ -35,6 +43,9 @@ from tcurity.traces import PerforationTask, Trace, make_trace
 logger = logging.getLogger("bench.serving")
 OUT = PROJECT_ROOT / "reports/bench/serving.json"
 MAX_WALL_S = 120.0
+SCORE_PATH = "/v1/phase-a/score"
+# The score endpoint's CPU per request, beyond in-process scoring, at most this multiple of the trivial one's.
+TARGET_HTTP_COST_RATIO = 2.0
 
 
 def test_traces(n: int) -> list[Trace]:
@@ -62,7 +73,7 @@ def champion_bundle() -> tuple[ModelBundle, str]:
 def in_process(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> dict[str, float]:
     """Validation is the server's job either way; this times feature extraction plus scoring of one trace."""
     idx = [FEATURE_NAMES.index(n) for n in bundle.feature_names]
-    times = []
+    times: list[float] = []
     for _ in range(repeats):
         for trace in traces:
             start = time.perf_counter()
@@ -70,7 +81,11 @@ def in_process(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> di
             features = phase_a_features(trace.task, trace.arrays(), bundle.grid_ms)[idx]
             bundle.verdict(features)
             times.append((time.perf_counter() - start) * 1000.0)
-    return {"score_p50_ms": float(np.percentile(times, 50)), "score_p99_ms": float(np.percentile(times, 99))}
+    return {
+        "score_p50_ms": float(np.percentile(times, 50)),
+        "score_p99_ms": float(np.percentile(times, 99)),
+        "score_mean_ms": float(np.mean(times)),
+    }
 
 
 def free_port() -> int:
@@ -79,7 +94,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, token: str, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, token: str, workers: int, app: str = "serving.app:create_app"
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "AI_SERVER_TOKEN": token,
@@ -92,7 +109,7 @@ def start_server(port: int, token: str, workers: int) -> subprocess.Popen[bytes]
         sys.executable,
         "-m",
         "uvicorn",
-        "serving.app:create_app",
+        app,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -119,8 +136,10 @@ def wait_healthy(base: str, deadline_s: float = 90.0) -> None:
     raise SystemExit("the AI server did not come up")
 
 
-async def load(base: str, token: str, bodies: list[bytes], total: int, concurrency: int) -> dict[str, Any]:
-    """``total`` scoring requests from ``concurrency`` clients (aiohttp: cheap on the client side)."""
+async def load(
+    base: str, token: str, bodies: list[bytes], total: int, concurrency: int, path: str = SCORE_PATH
+) -> dict[str, Any]:
+    """``total`` POSTs of ``bodies`` to ``path`` from ``concurrency`` clients (aiohttp: cheap on the client)."""
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -133,7 +152,7 @@ async def load(base: str, token: str, bodies: list[bytes], total: int, concurren
             nonlocal errors
             for i in counter:
                 start = time.perf_counter()
-                async with session.post("/v1/phase-a/score", data=bodies[i % len(bodies)]) as response:
+                async with session.post(path, data=bodies[i % len(bodies)]) as response:
                     await response.read()
                     errors += response.status != 200
                 latencies.append((time.perf_counter() - start) * 1000.0)
@@ -170,11 +189,45 @@ def problems_per_s(n: int = 40) -> dict[str, Any]:
         return {"problems_per_s": None, "problems_note": f"{type(exc).__name__}: {exc}"}
 
 
+def measure_http(
+    app: str, path: str, token: str, bodies: list[bytes], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One server of ``app`` under the load: latency, throughput and its CPU milliseconds per request."""
+    port = free_port()
+    server = start_server(port, token, args.workers, app)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base)
+        asyncio.run(load(base, token, bodies, 300, 8, path))  # warm-up
+        meter = CpuMeter({"server": server.pid})
+        meter.start()
+        result = asyncio.run(load(base, token, bodies, args.requests, args.concurrency, path))
+        result["server_cpu_ms_per_request"] = meter.read()["server"] * 1000.0 / result["http_requests"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    return result
+
+
+def http_cost(score: dict[str, Any], trivial: dict[str, Any], score_mean_ms: float) -> dict[str, Any]:
+    """The score endpoint's CPU per request beyond in-process scoring, against the trivial endpoint's."""
+    outside = score["server_cpu_ms_per_request"] - score_mean_ms
+    ratio = outside / trivial["server_cpu_ms_per_request"]
+    return {
+        "http_cost_outside_scoring_ms": outside,
+        "trivial_cpu_ms_per_request": trivial["server_cpu_ms_per_request"],
+        "http_cost_ratio_to_trivial": ratio,
+        "target_ratio": TARGET_HTTP_COST_RATIO,
+        "target_met": ratio <= TARGET_HTTP_COST_RATIO,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     setup_logging()
     traces = test_traces(300)
@@ -183,24 +236,26 @@ def main() -> None:
     result.update(in_process(traces, bundle))
     logger.info("in process: %s", result)
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    server = start_server(port, token, args.workers)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_healthy(base)
-        bodies = [json.dumps({"trace": t.model_dump(mode="json")}).encode() for t in traces]
-        asyncio.run(load(base, token, bodies, 300, 8))  # warm-up
-        result.update(asyncio.run(load(base, token, bodies, args.requests, args.concurrency)))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+    bodies = [json.dumps({"trace": t.model_dump(mode="json")}).encode() for t in traces]
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    score = measure_http("serving.app:create_app", SCORE_PATH, token, bodies, args)
+    trivial = measure_http("bench.trivial:create_app", TRIVIAL_PATH, token, bodies, args)
+    result.update(score)
+    result["trivial"] = trivial
+    result.update(http_cost(score, trivial, result["score_mean_ms"]))
     result.update(
-        {"http_concurrency": args.concurrency, "server_workers": args.workers, "cpu_count": os.cpu_count()}
+        {
+            "http_concurrency": args.concurrency,
+            "server_workers": args.workers,
+            "cpu_count": os.cpu_count(),
+            "load_average_1m_before": load_before,
+            "load_average_1m_at_end": os.getloadavg()[0],
+        }
     )
     result.update(problems_per_s())
     result.setdefault("device", "cpu")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
     logger.info("serving benchmark: %s", json.dumps(result))
 
 

@@ -11,23 +11,23 @@ from serving.settings import Settings
 from serving.telemetry import Telemetry
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     store: ModelStore = request.app.state.store
     return store
 
 
-def get_models(store: Annotated[ModelStore, Depends(get_store)]) -> ModelSet:
+async def get_models(store: Annotated[ModelStore, Depends(get_store)]) -> ModelSet:
     """The current model set, taken once: the request finishes on it even if a reload swaps it meanwhile."""
     return store.current
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings this app was built with (kept on the app: no per-request re-analysis)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_telemetry(request: Request) -> Telemetry:
+async def get_telemetry(request: Request) -> Telemetry:
     telemetry: Telemetry = request.app.state.telemetry
     return telemetry
 
