@@ -34,7 +34,7 @@ import hashlib
 import numpy as np
 from numpy.typing import NDArray
 
-from tcurity.data.adapter import unbend_along
+from tcurity.geometry import unbend_along
 from tcurity.traces import GridTask, PerforationTask, Trace, TraceArrays
 
 SAMPLES = 32

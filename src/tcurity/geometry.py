@@ -69,6 +69,39 @@ def project_onto_polyline(
     return s, np.where(cross < 0, -1.0, 1.0) * dist[rows, best]
 
 
+def bend_along(
+    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Shifts points that follow the chord so they follow the task's bent perforation instead."""
+    return _bend(task, x_px, y_px, 1.0)
+
+
+def unbend_along(
+    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The inverse of :func:`bend_along`: points that follow the bent perforation, moved to follow its chord.
+
+    Exact: the shift is along the chord's normal, so it leaves each point's position along the chord (which
+    sets the shift) as it was.
+    """
+    return _bend(task, x_px, y_px, -1.0)
+
+
+def _bend(
+    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64], sign: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    if task.bend == 0.0:
+        return x_px, y_px
+    w, h = task.area_px
+    start = np.array([task.start.x * w, task.start.y * h])
+    chord = np.array([task.end.x * w, task.end.y * h]) - start
+    length = float(np.hypot(*chord))
+    along = np.clip(((x_px - start[0]) * chord[0] + (y_px - start[1]) * chord[1]) / length**2, 0.0, 1.0)
+    normal = np.array([-chord[1], chord[0]]) / length
+    shift = sign * 4.0 * task.bend * length * along * (1.0 - along)
+    return x_px + shift * normal[0], y_px + shift * normal[1]
+
+
 @dataclass(frozen=True, slots=True)
 class FollowCheck:
     """How well one press followed the perforation (the backend's geometry gate before any model)."""
