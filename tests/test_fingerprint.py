@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcurity.data.adapter import bend_along, to_perforation, unbend_along
+from tcurity.data.adapter import to_perforation
+from tcurity.geometry import bend_along, unbend_along
 from tcurity.fingerprint import SAMPLES, fingerprint, shape_profile
 from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2

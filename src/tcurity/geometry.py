@@ -6,6 +6,7 @@ the trace schema, so a diagonal is as long as it looks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,6 +207,25 @@ def grid_layout(n_slots: int, area_px: tuple[int, int] = GRID_AREA_PX) -> GridTa
 
 
 GridMove = tuple[int, int]
+
+
+def drags_on_tiles(task: GridTask, arrays: TraceArrays, cells: Sequence[int]) -> bool:
+    """Whether a Phase B answer moved the tiles it names: exactly one press per slot, the ``k``-th starting (its
+    ``down``) in cell ``cells[k]`` (the grid position of the ``k``-th submitted tile) and ending (its ``up``) in
+    slot ``k``.
+
+    This binds the drags to the submitted tile ids. Tiles sit at fresh random positions in every problem, so
+    the drags of an old answer do not fit a new one (security review 1b). The features' own shape check
+    (:func:`tcurity.features.phase_b.answer_shape_ok`) knows no tiles, only cells.
+    """
+    spans = arrays.press_spans()
+    if not len(cells) == len(spans) == len(task.slots) or not all(0 <= c < len(task.cells) for c in cells):
+        return False
+    x, y = arrays.x, arrays.y
+    return all(
+        task.cells[cell].contains(x[down], y[down]) and task.slots[k].contains(x[up], y[up])
+        for k, (cell, (down, up)) in enumerate(zip(cells, spans, strict=True))
+    )
 
 
 def random_grid_answer(
