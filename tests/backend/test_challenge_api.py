@@ -145,6 +145,23 @@ def test_a_replayed_tear_is_refused_in_any_other_session(make_backend, passing_p
     )
 
 
+def test_a_noisy_replay_is_refused_in_any_other_session(make_backend, passing_paths: list[Path2]) -> None:
+    """Sub-pixel noise on every point gives a new exact key, not a new profile (security review 1b)."""
+    backend: Backend = make_backend()
+    first = backend.create()["session_id"]
+    accepted = human_answer(passing_paths[0], backend.issue_a(first))
+    assert backend.answer_a(first, accepted).json()["outcome"] == "passed"
+    rng = np.random.default_rng(0)
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    arrays = replay_trace(accepted, task, 0.9, 0.1)
+    w, h = task.area_px
+    arrays.x[:] += rng.normal(0.0, 0.5, len(arrays.x)) / w
+    arrays.y[:] += rng.normal(0.0, 0.5, len(arrays.y)) / h
+    assert backend.answer_a(sid, make_trace(arrays, task)).json()["outcome"] == "retry"
+    assert backend.ai.calls[SCORE] == 1  # refused before the model
+
+
 def with_junk_press(trace: Trace, rng: np.random.Generator) -> dict[str, Any]:
     """The answer body of ``trace`` with a random 5-point press 60 ms after its ``up`` (security review 1a)."""
     a = trace.arrays()
@@ -392,3 +409,13 @@ def test_sessions_expire(make_backend, passing_paths: list[Path2]) -> None:
     clock.advance(61)
     gone = backend.post(f"{base(sid)}/phase-a")
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "session_not_found")
+
+
+def test_the_request_path_imports_no_training_data_reader() -> None:
+    """The backend refuses replays with the package's profile alone: the Balabit reader stays out of it."""
+    import subprocess
+    import sys
+
+    code = "import sys, web.backend.app.main; print(sorted(m for m in sys.modules if m.startswith('tcurity.data.')))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "[]"
