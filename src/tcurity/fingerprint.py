@@ -21,7 +21,7 @@ to recognise and is left out; a trace of such presses only has no key.
 
 What the key does not catch, a replay with fresh noise added to its positions, the *replay profile* below is
 for (:func:`replay_profile`, :func:`nearest_distance`): a nearest-neighbour test against the profiles answered
-recently, with a threshold set from distances between different people's strokes (:data:`PROFILE_THRESHOLD`).
+recently, with a threshold set from distances between different people's strokes (:data:`PROFILE_THRESHOLDS`).
 People do not repeat a movement to a ten-thousandth of its length, so two people never share a key. Synthetic
 input does: every scripted straight tear has the same shape, and so has every keyboard tear (the SDK moves the
 handle in equal steps), so a second one within the window is refused as a replay. Keyboard tears are refused
@@ -100,11 +100,18 @@ def fingerprint(trace: Trace) -> str | None:
 # --- the replay profile: a nearest-neighbour test that survives noise ----------------------------------------
 
 PROFILE_SAMPLES = 32
-PROFILE_THRESHOLD = 0.011
-"""Largest profile distance (:func:`profile_distance`) still taken for a replay. Set on the training users'
-strokes by :func:`tcurity.evaluate.replay.measure_replay_profile` (``reports/metrics/replay_profile.json``):
-below the distance from one person's tear to its nearest tear of another person for all but a small share of
-tears, above that of most noisy replays (the measured rates are in the report)."""
+PROFILE_THRESHOLDS: dict[str, float] = {"perforation": 0.011, "grid": 0.028}
+"""Largest profile distance (:func:`profile_distance`) still taken for a replay, by task kind. Set on the
+training users' strokes by :func:`tcurity.evaluate.replay.measure_replay_profile`
+(``reports/metrics/replay_profile.json``): below the distance from a person's answer to the nearest answer of
+another person for all but a few per mille of tears (and every grid answer measured), above that of most
+noisy replays (the measured rates are in the report). Grid answers lie further apart (several drags, none
+of them held to a line), so their threshold is higher."""
+
+
+def profile_threshold(task: PerforationTask | GridTask) -> float:
+    """The profile threshold for answers to ``task``'s kind (:data:`PROFILE_THRESHOLDS`)."""
+    return PROFILE_THRESHOLDS[task.kind]
 
 
 def _binned_by_order(points: NDArray[np.float64], samples: int) -> NDArray[np.float64]:

@@ -7,7 +7,7 @@ Two checks, both across every site and backend replica (the store holds them):
 2. **Nearest neighbour** on the replay profile (:func:`tcurity.fingerprint.replay_profile`: each press as 32
    means of its events in its own frame). Every answered profile joins an index per phase and press count
    (``perforation:1``, ``grid:3`` …) that keeps its newest :data:`MAX_PROFILES` entries for ``replay_window_s``;
-   an answer whose profile lies within :data:`tcurity.fingerprint.PROFILE_THRESHOLD` of one that another
+   an answer whose profile lies within :data:`tcurity.fingerprint.PROFILE_THRESHOLDS` of one that another
    session added *earlier* is a replay. Adding first and then reading orders two concurrent answers by the
    store's sequence, so of two copies sent at once the later one is refused.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcurity.fingerprint import PROFILE_THRESHOLD, fingerprint, nearest_distance, profile_index
+from tcurity.fingerprint import fingerprint, nearest_distance, profile_index, profile_threshold
 from tcurity.fingerprint import replay_profile as profile_of
 from tcurity.traces import Trace
 from web.backend.app.services.session import store_unavailable
@@ -64,4 +64,4 @@ class ReplayGuard:
         if not earlier:
             return False
         others = np.frombuffer(b"".join(earlier), dtype=np.float16).reshape(-1, *profile.shape)
-        return nearest_distance(profile, others.astype(np.float32)) <= PROFILE_THRESHOLD
+        return nearest_distance(profile, others.astype(np.float32)) <= profile_threshold(trace.task)
