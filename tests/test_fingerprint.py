@@ -24,6 +24,7 @@ from tcurity.fingerprint import (
     fingerprint,
     nearest_distance,
     profile_distance,
+    profile_index,
     replay_profile,
     shape_profile,
 )
@@ -169,3 +170,12 @@ def test_taps_have_no_key_and_straight_drags_differ_by_place() -> None:
         straight = phase_b_trace(task, [(cell, 0), (cell + 3, 1)], "linear_steps", np.random.default_rng(0))
         keys.add(fingerprint(make_trace(straight, task)))
     assert len(keys) == 3
+
+
+def test_only_answers_of_the_right_press_count_have_an_index() -> None:
+    task = grid_layout(3)
+    rng = np.random.default_rng(0)
+    three = make_trace(phase_b_trace(task, [(0, 0), (4, 1), (8, 2)], "windmouse", rng), task)
+    two = make_trace(phase_b_trace(task, [(0, 0), (4, 1)], "windmouse", rng), task)
+    assert profile_index(three, replay_profile(three)) == "grid:3"  # type: ignore[arg-type]
+    assert profile_index(two, replay_profile(two)) is None  # type: ignore[arg-type]

@@ -12,8 +12,9 @@ shape, so the key is built from the shape only:
    how densely the path was sampled.
 3. **Phase A**: each press is put in its own frame, its first point at ``(0, 0)`` and its last at ``(1, 0)``:
    any similarity transform leaves these coordinates as they were. **Phase B** keeps the task-normalised
-   positions: the grid is the same for every problem, so a replay has nothing to re-target, and two straight
-   drags between different tiles and slots must not share a key.
+   positions, so two straight drags between different tiles and slots do not share a key. (A replay onto a
+   new problem must move its drags onto the new tiles' cells, which changes this key: the replay profile
+   below puts every drag in its own frame instead.)
 4. They are rounded to :data:`QUANTUM` and hashed.
 
 A press with fewer than :data:`MIN_DISTINCT_POINTS` distinct positions (a tap of tap-to-place) carries no shape
@@ -146,9 +147,13 @@ def replay_profile(trace: Trace) -> NDArray[np.float32] | None:
     return np.stack([_own_frame(_binned_by_order(p, PROFILE_SAMPLES)) for p in presses]).astype(np.float32)
 
 
-def profile_index(trace: Trace, profile: NDArray[np.float32]) -> str:
-    """The index a profile is compared within: its phase and number of presses (only like answers compare)."""
-    return f"{trace.task.kind}:{len(profile)}"
+def profile_index(trace: Trace, profile: NDArray[np.float32]) -> str | None:
+    """The index a profile is compared within: its phase and number of presses (only like answers compare);
+    ``None`` when the number of presses cannot answer the task (one per tear, one per slot), so no answer adds
+    an index of its own making."""
+    task = trace.task
+    expected = len(task.slots) if isinstance(task, GridTask) else 1
+    return f"{task.kind}:{expected}" if len(profile) == expected else None
 
 
 def nearest_distance(profile: NDArray[np.float32], others: NDArray[np.float32]) -> float:

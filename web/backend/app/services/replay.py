@@ -58,6 +58,8 @@ class ReplayGuard:
         if profile is None:
             return False
         index = profile_index(trace, profile)
+        if index is None:  # not one press per tear or slot: refused by the answer's own checks
+            return False
         data = profile.astype(np.float16).tobytes()
         seq = await self._store.add_profile(index, session_id, data, self._window_s, self._max_profiles)
         earlier = [p.data for p in await self._store.profiles(index) if p.seq < seq and p.owner != session_id]
