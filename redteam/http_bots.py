@@ -168,16 +168,26 @@ def replay_body(arrays: TraceArrays, task: PerforationTask | GridTask, like: Tra
     }
 
 
-def replay_attempts(api: Api, people: HeldOutPeople, n: int, rng: np.random.Generator) -> list[Outcome]:
-    """Re-sends a person's accepted traces in new sessions, cycling through :data:`REPLAY_VARIANTS`."""
+def replay_attempts(
+    api: Api,
+    people: HeldOutPeople,
+    n: int,
+    rng: np.random.Generator,
+    variants: tuple[str, ...] = REPLAY_VARIANTS,
+) -> list[Outcome]:
+    """Re-sends a person's accepted traces in new sessions, cycling through ``variants`` (of
+    :data:`REPLAY_VARIANTS`; the ``noisy`` ones through :data:`NOISE_PX` in turn)."""
+    unknown = set(variants) - set(REPLAY_VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown replay variants: {sorted(unknown)}")
     earned = earn(api, people, api.stack.sitekey)
     outcomes = []
     for i in range(n):
-        variant = REPLAY_VARIANTS[i % len(REPLAY_VARIANTS)]
+        variant = variants[i % len(variants)]
         outcome = Outcome()
         sid = api.session(api.stack.sitekey)
         task = api.task_a(sid)
-        noise_px = NOISE_PX[(i // len(REPLAY_VARIANTS)) % len(NOISE_PX)]
+        noise_px = NOISE_PX[(i // len(variants)) % len(NOISE_PX)]
         if variant == "exact":
             arrays, sent = earned.tear.arrays(), earned.tear.task
         else:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from redteam.http_bots import replay_body, retargeted, with_junk_press, with_noise
+from redteam.http_bots import replay_attempts, replay_body, retargeted, with_junk_press, with_noise
 from tcurity.data.adapter import to_perforation
-from tcurity.geometry import random_perforation
+from tcurity.geometry import drags_on_tiles, grid_layout, random_perforation
 from tcurity.sampling import Path2
+from tcurity.simulate.compose import phase_b_trace
 from tcurity.traces import Trace, make_trace
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.store.memory import MemoryStore
@@ -50,3 +51,23 @@ def test_the_noisy_variant_is_refused_as_a_replay(human_paths: list[Path2], nois
         return out
 
     assert all(asyncio.run(scenario()))
+
+
+def test_an_earned_grid_answer_does_not_fit_the_next_problem() -> None:
+    """The replay bots re-send the earned grid trace with the next problem's right tile ids: its drags start on
+    the cells the earned problem's targets sat in, and the targets of the next sit elsewhere."""
+    task = grid_layout(3)
+    rng = np.random.default_rng(3)
+    earned_cells = [2, 4, 6]
+    earned = phase_b_trace(task, [(c, k) for k, c in enumerate(earned_cells)], "windmouse", rng)
+    assert drags_on_tiles(task, earned, earned_cells)
+    fits = 0
+    for _ in range(200):
+        cells = rng.choice(9, size=3, replace=False).tolist()
+        fits += drags_on_tiles(task, with_noise(earned, task.area_px, 2.0, rng), cells)
+    assert fits <= 2  # only when the next problem's targets sit in the very same cells (1 in 504)
+
+
+def test_unknown_replay_variants_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown replay variants"):
+        replay_attempts(None, None, 1, np.random.default_rng(0), ("bogus",))  # type: ignore[arg-type]
