@@ -179,3 +179,19 @@ def test_only_answers_of_the_right_press_count_have_an_index() -> None:
     two = make_trace(phase_b_trace(task, [(0, 0), (4, 1)], "windmouse", rng), task)
     assert profile_index(three, replay_profile(three)) == "grid:3"  # type: ignore[arg-type]
     assert profile_index(two, replay_profile(two)) is None  # type: ignore[arg-type]
+
+
+def test_a_tap_among_drags_hides_none_of_them() -> None:
+    task = grid_layout(2)
+    drags = phase_b_trace(task, [(0, 0), (4, 1)], "windmouse", np.random.default_rng(0))
+    second = int(np.flatnonzero(drags.event == Event.DOWN)[1])
+    (cx, cy), (sx, sy) = task.cells[4].centre, task.slots[1].centre
+    tap = TraceArrays(  # the second drag replaced by a keyboard-like press: down, one move, up
+        np.r_[drags.x[:second], cx, sx, sx],
+        np.r_[drags.y[:second], cy, sy, sy],
+        np.r_[drags.t_ms[:second], drags.t_ms[second] + np.array([0.0, 10.0, 20.0])],
+        np.r_[drags.event[:second], [Event.DOWN, Event.MOVE, Event.UP]].astype(np.int8),
+    )
+    profile = replay_profile(make_trace(tap, task))
+    assert profile is not None and profile.shape == (2, PROFILE_SAMPLES, 2)
+    np.testing.assert_allclose(profile[0], replay_profile(make_trace(drags, task))[0], atol=1e-6)  # type: ignore[index]

@@ -130,7 +130,8 @@ def replay_profile(trace: Trace) -> NDArray[np.float32] | None:
     """The trace's replay profile: every press (Phase A's without its bend) as :data:`PROFILE_SAMPLES` means of
     equal runs of its events, in its own frame (first run at ``(0, 0)``, last at ``(1, 0)``), so a re-targeted,
     time-warped or re-sampled copy keeps it and point noise is averaged down. Shape ``(presses, samples, 2)``;
-    ``None`` when any press is a tap (fewer than :data:`MIN_DISTINCT_POINTS` positions).
+    ``None`` when every press is a tap (fewer than :data:`MIN_DISTINCT_POINTS` positions). A tap among drags
+    keeps its place (a straight profile), so turning one drag of a replay into a tap hides none of the others.
 
     Equal runs of *events* rather than of arc length: the places the pointer was sampled along the path carry
     the movement's speed profile, so two people's tears differ more (on the training users, the median
@@ -142,7 +143,7 @@ def replay_profile(trace: Trace) -> NDArray[np.float32] | None:
         x_px, y_px = unbend_along(task, x_px, y_px)
     points = np.stack([x_px, y_px], axis=1)
     presses = [points[a : b + 1] for a, b in arrays.press_spans()]
-    if not presses or not all(_keyed(p) for p in presses):
+    if not any(_keyed(p) for p in presses):  # taps only (the keyboard path): no shape to recognise
         return None
     return np.stack([_own_frame(_binned_by_order(p, PROFILE_SAMPLES)) for p in presses]).astype(np.float32)
 
