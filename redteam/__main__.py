@@ -258,13 +258,22 @@ def _tool_attackers(
             )
             measured(name, what, "browser", go)
     api = Api(stack)
-    if cfg.wanted("replay"):
-        measured(
-            "replay",
-            "re-sends a held-out person's accepted traces: exactly, and re-targeted onto the new task and time-warped",
-            "http",
-            lambda: (replay_attempts(api, people, cfg.attempts, rng), False),
-        )
+    replays: tuple[tuple[str, tuple[str, ...], str], ...] = (
+        ("replay", ("exact", "retargeted"), "exactly, and re-targeted onto the new task and time-warped"),
+        ("replay_junk_press", ("junk_press",), "re-targeted and time-warped, with a throwaway second press"),
+        (
+            "replay_noisy",
+            ("noisy",),
+            "re-targeted and time-warped, with 0.5, 2 or 4 px of noise on every point",
+        ),
+    )
+    for name, variants, how in replays:
+        if cfg.wanted(name):
+
+            def go_replay(variants: tuple[str, ...] = variants) -> tuple[list[Outcome], bool]:
+                return replay_attempts(api, people, cfg.attempts, rng, variants), False
+
+            measured(name, f"re-sends a held-out person's accepted traces: {how}", "http", go_replay)
     n_relay = len(cfg.relay_variants) * max(1, math.ceil(cfg.attempts / len(cfg.relay_variants)))
     if cfg.wanted("relay"):
         measured(

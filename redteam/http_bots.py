@@ -17,7 +17,7 @@ from redteam.browser import Outcome, oracle_answer
 from redteam.humans import HeldOutPeople
 from redteam.stack import Stack, register_site
 from tcurity.simulate.replay import replay_trace
-from tcurity.traces import GridTask, PerforationTask, Trace, make_trace
+from tcurity.traces import Event, GridTask, PerforationTask, Trace, TraceArrays, make_trace
 
 SESSIONS = "/api/v1/challenge/sessions"
 
@@ -50,6 +50,19 @@ class Api:
             body["tile_ids"] = tile_ids
         status, result = self.post(f"{SESSIONS}/{sid}/phase-{phase}/answer", body)
         return (str(result["outcome"]) if status == 200 else str(result["error"]["code"])), result
+
+    def send_body(
+        self, sid: str, phase: str, trace_body: dict[str, Any], tile_ids: list[str] | None = None
+    ) -> str:
+        """Sends a trace body as given (not checked here) after waiting as long as it lasts; the outcome or
+        the error code."""
+        t_ms = trace_body["points"]["t_ms"]
+        time.sleep((t_ms[-1] - t_ms[0]) / 1000.0 + 0.05)
+        body: dict[str, Any] = {"trace": trace_body}
+        if tile_ids is not None:
+            body["tile_ids"] = tile_ids
+        status, result = self.post(f"{SESSIONS}/{sid}/phase-{phase}/answer", body)
+        return str(result["outcome"]) if status == 200 else str(result["error"]["code"])
 
     def answer(self, sid: str, phase: str, trace: Trace, tile_ids: list[str] | None = None) -> str:
         return self.send(sid, phase, trace, tile_ids)[0]
@@ -113,26 +126,84 @@ def earn(api: Api, people: HeldOutPeople, sitekey: str, action: str = "booking",
     raise RuntimeError("no held-out person passed: the harness cannot test what follows a pass")
 
 
-def replay_attempts(api: Api, people: HeldOutPeople, n: int, rng: np.random.Generator) -> list[Outcome]:
-    """Re-sends a person's accepted traces in new sessions: exactly (even attempts) and re-targeted onto the new
-    perforation and time-warped (odd attempts); Phase B gets the accepted grid answer's trace."""
+REPLAY_VARIANTS = ("exact", "retargeted", "junk_press", "noisy")
+"""How the replay bot re-sends an accepted tear: as it was; re-targeted onto the new perforation and
+time-warped; that plus a throwaway second press (security review 1a); that plus Gaussian noise of 0.5, 2 or
+4 px on every point (review 1b). Phase B always gets the accepted grid answer's trace, with noise added for
+``noisy``."""
+
+NOISE_PX = (0.5, 2.0, 4.0)
+
+
+def retargeted(accepted: Trace, task: PerforationTask, rng: np.random.Generator) -> TraceArrays:
+    """``accepted`` carried onto ``task`` and time-warped (:func:`tcurity.simulate.replay.replay_trace`)."""
+    speed, warp = float(rng.uniform(0.8, 1.25)), float(rng.uniform(-0.15, 0.15))
+    return replay_trace(accepted, task, speed, warp)
+
+
+def with_noise(
+    arrays: TraceArrays, area_px: tuple[int, int], noise_px: float, rng: np.random.Generator
+) -> TraceArrays:
+    """The events with Gaussian noise of ``noise_px`` (task-area pixels) on every point."""
+    x = arrays.x + rng.normal(0.0, noise_px, len(arrays.x)) / area_px[0]
+    y = arrays.y + rng.normal(0.0, noise_px, len(arrays.y)) / area_px[1]
+    return TraceArrays(np.clip(x, -1.0, 2.0), np.clip(y, -1.0, 2.0), arrays.t_ms, arrays.event)
+
+
+def with_junk_press(arrays: TraceArrays, rng: np.random.Generator) -> TraceArrays:
+    """The events and a random 5-point press 60 ms after the last ``up`` (read by no geometry or feature)."""
+    t = np.r_[arrays.t_ms, arrays.t_ms[-1] + 60.0 + 10.0 * np.arange(5)]
+    junk = [Event.DOWN, Event.MOVE, Event.MOVE, Event.MOVE, Event.UP]
+    event = np.r_[arrays.event, junk].astype(np.int8)
+    return TraceArrays(
+        np.r_[arrays.x, rng.uniform(0.05, 0.3, 5)], np.r_[arrays.y, rng.uniform(0.3, 0.7, 5)], t, event
+    )
+
+
+def replay_body(arrays: TraceArrays, task: PerforationTask | GridTask, like: Trace) -> dict[str, Any]:
+    """A trace body as a bot sends it, built without the schema's own checks (the server must make them)."""
+    return like.model_dump(mode="json") | {
+        "points": arrays.to_points().model_dump(mode="json"),
+        "task": task.model_dump(mode="json"),
+    }
+
+
+def replay_attempts(
+    api: Api,
+    people: HeldOutPeople,
+    n: int,
+    rng: np.random.Generator,
+    variants: tuple[str, ...] = REPLAY_VARIANTS,
+) -> list[Outcome]:
+    """Re-sends a person's accepted traces in new sessions, cycling through ``variants`` (of
+    :data:`REPLAY_VARIANTS`; the ``noisy`` ones through :data:`NOISE_PX` in turn)."""
+    unknown = set(variants) - set(REPLAY_VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown replay variants: {sorted(unknown)}")
     earned = earn(api, people, api.stack.sitekey)
     outcomes = []
     for i in range(n):
+        variant = variants[i % len(variants)]
         outcome = Outcome()
         sid = api.session(api.stack.sitekey)
         task = api.task_a(sid)
-        if i % 2 == 0:
-            tear = earned.tear
+        noise_px = NOISE_PX[(i // len(variants)) % len(NOISE_PX)]
+        if variant == "exact":
+            arrays, sent = earned.tear.arrays(), earned.tear.task
         else:
-            speed, warp = float(rng.uniform(0.8, 1.25)), float(rng.uniform(-0.15, 0.15))
-            tear = make_trace(replay_trace(earned.tear, task, speed, warp), task)
-        result = api.answer(sid, "a", tear)
-        outcome.phase_a = result == "next_phase"
+            arrays, sent = retargeted(earned.tear, task, rng), task
+        if variant == "junk_press":
+            arrays = with_junk_press(arrays, rng)
+        if variant == "noisy":
+            arrays = with_noise(arrays, task.area_px, noise_px, rng)
+        outcome.phase_a = api.send_body(sid, "a", replay_body(arrays, sent, earned.tear)) == "next_phase"
         if outcome.phase_a:
             grid_task, answer, _ = api.problem_b(sid)
-            grid = make_trace(earned.grid.arrays(), grid_task)
-            outcome.phase_b = api.answer(sid, "b", grid, answer) == "passed"
+            grid = earned.grid.arrays()
+            if variant == "noisy":
+                grid = with_noise(grid, grid_task.area_px, noise_px, rng)
+            body = replay_body(grid, grid_task, earned.grid)
+            outcome.phase_b = api.send_body(sid, "b", body, answer) == "passed"
         outcomes.append(outcome)
     return outcomes
 

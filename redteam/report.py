@@ -17,7 +17,7 @@ from redteam.stack import Stack
 
 # Targets of the harness (issue: every attacker ≤ 1 %, replay and relay 0 %, people ≥ 98 %).
 ATTACKER_MAX_FULL_PASS = 0.01
-STRICT_ATTACKERS = ("replay", "relay")
+STRICT_ATTACKERS = ("replay", "replay_junk_press", "replay_noisy", "relay")
 HUMAN_MIN_FULL_PASS = 0.98
 
 _SAMPLE = re.compile(r"^(backend_block_reasons_total|backend_siteverify_total)\{([^}]*)\} ([0-9.e+-]+)$")

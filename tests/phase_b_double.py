@@ -1,6 +1,7 @@
 """The AI server's Phase B contract as a double, for the backend and browser tests (no Phase B model is trained
 in tests): problems from the real generator on a bank of real tiles, without the classifier check, and a
-stand-in score that passes a trace with one press per slot."""
+stand-in score that passes a trace of one press per slot whose events the browser marked trusted (the AI
+server's own signal rule)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,17 @@ def phase_b_double(bank: ImageBank) -> APIRouter:
         trace = Trace.model_validate(body["trace"])
         if not isinstance(trace.task, GridTask):
             raise HTTPException(422, "wrong_task")
-        passed = len(trace.arrays().press_spans()) == len(trace.task.slots)
+        reasons = (
+            [] if len(trace.arrays().press_spans()) == len(trace.task.slots) else ["press_count_mismatch"]
+        )
+        if trace.points.trusted is not None and not all(trace.points.trusted):
+            reasons.append("untrusted_events")
+        passed = not reasons
         return {
             "score": 1.0 if passed else 0.0,
             "passed": passed,
             "threshold": 0.5,
-            "reasons": [] if passed else ["press_count_mismatch"],
+            "reasons": reasons,
             "checks": {},
             "model": SCORE_MODEL,
         }

@@ -6,13 +6,36 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcurity.data.adapter import bend_along, to_perforation, unbend_along
-from tcurity.fingerprint import SAMPLES, fingerprint, shape_profile
-from tcurity.geometry import grid_layout, random_perforation
+from tcurity.config import load_params
+from tcurity.data.adapter import to_perforation
+from tcurity.data.balabit import Stroke
+from tcurity.evaluate.replay import (
+    nearest_other_person,
+    noisy_replay,
+    noisy_replay_distances,
+    training_answers,
+    training_strokes,
+    training_tears,
+)
+from tcurity.fingerprint import (
+    PROFILE_SAMPLES,
+    PROFILE_THRESHOLDS,
+    SAMPLES,
+    fingerprint,
+    nearest_distance,
+    profile_distance,
+    profile_index,
+    replay_profile,
+    shape_profile,
+)
+from tcurity.geometry import bend_along, grid_layout, random_perforation, unbend_along
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_b_trace
 from tcurity.simulate.replay import replay_trace
 from tcurity.traces import Event, PerforationTask, Trace, TraceArrays, make_trace
+
+TEAR_THRESHOLD = PROFILE_THRESHOLDS["perforation"]
+GRID_4PX_REFUSED = 0.6
 
 
 def _tear(path: Path2, seed: int) -> Trace:
@@ -68,13 +91,59 @@ def test_a_replay_follows_the_new_perforation(human_paths: list[Path2]) -> None:
     assert check_follow(task, replay_trace(accepted, task)).passed
 
 
-def test_different_strokes_and_noisy_replays_differ(human_paths: list[Path2]) -> None:
-    keys = {fingerprint(_tear(path, i)) for i, path in enumerate(human_paths)}
-    assert len(keys) == len(human_paths) > 50
-    accepted = _tear(human_paths[0], 0)
-    arrays = replay_trace(accepted, accepted.task)  # type: ignore[arg-type]
-    arrays.x[1:-1] += np.random.default_rng(0).normal(0.0, 1e-3, len(arrays.x) - 2)
-    assert fingerprint(make_trace(arrays, accepted.task)) != fingerprint(accepted)  # noise: the model's work
+def test_different_strokes_differ_and_noisy_replays_match(human_paths: list[Path2]) -> None:
+    tears = [_tear(path, i) for i, path in enumerate(human_paths)]
+    assert len({fingerprint(t) for t in tears}) == len(human_paths) > 50
+    accepted = tears[0]
+    rng = np.random.default_rng(0)
+    noisy = noisy_replay(accepted, 0.5, rng)
+    assert fingerprint(noisy) != fingerprint(accepted)  # the exact key misses it ...
+    profile = replay_profile(accepted)
+    assert profile is not None and profile.shape == (1, PROFILE_SAMPLES, 2)
+    assert profile_distance(replay_profile(noisy), profile) <= TEAR_THRESHOLD  # ... the profile does not
+    others = np.stack([replay_profile(t) for t in tears[1:]])
+    assert nearest_distance(profile, others) > TEAR_THRESHOLD  # another stroke of the same person
+
+
+@pytest.fixture(scope="module")
+def training_strokes_() -> list[Stroke]:
+    return training_strokes(load_params())
+
+
+@pytest.mark.slow
+def test_the_threshold_refuses_noisy_replays_and_spares_other_people(training_strokes_: list[Stroke]) -> None:
+    """Measured on the training users' strokes only (a sample): people are rarely refused as replays of each
+    other, sub-pixel noise never hides a replay, 2 px hides only part of them (measured rates in
+    reports/metrics/replay_profile.json; 4 px lies within the spread of people's own tears)."""
+    assert {s.user for s in training_strokes_} == set(load_params().split.train_users)
+    tears = training_tears(load_params(), per_user=250, strokes=training_strokes_)
+    false_refusals = float(np.mean(nearest_other_person(tears) <= TEAR_THRESHOLD))
+    assert false_refusals <= 0.005
+    rng = np.random.default_rng(1)
+    assert np.mean(noisy_replay_distances(tears, 0.5, rng, 200) <= TEAR_THRESHOLD) >= 0.99
+    assert np.mean(noisy_replay_distances(tears, 2.0, rng, 200) <= TEAR_THRESHOLD) >= 0.2
+
+
+@pytest.mark.slow
+def test_grid_answers_of_other_people_pass_and_noisy_copies_do_not(training_strokes_: list[Stroke]) -> None:
+    """Phase B answers composed from the training users' strokes as the pipeline composes them."""
+    answers = training_answers(load_params(), training_strokes_)
+    assert set(answers) == {2, 3, 4}
+    rng = np.random.default_rng(2)
+    threshold = PROFILE_THRESHOLDS["grid"]
+    for humans in answers.values():
+        assert float(np.mean(nearest_other_person(humans) <= threshold)) <= 0.005
+        assert np.mean(noisy_replay_distances(humans, 0.5, rng, 100) <= threshold) == 1.0
+        assert np.mean(noisy_replay_distances(humans, 2.0, rng, 100) <= threshold) >= 0.95
+        assert np.mean(noisy_replay_distances(humans, 4.0, rng, 100) <= threshold) >= GRID_4PX_REFUSED
+
+
+def test_a_profile_ignores_time_warp_and_retargeting(human_paths: list[Path2]) -> None:
+    for seed, path in enumerate(human_paths[:10]):
+        accepted = _tear(path, seed)
+        task = _bent_task(1000 + seed)
+        replayed = make_trace(replay_trace(accepted, task, 0.8, 0.15), task)
+        assert profile_distance(replay_profile(replayed), replay_profile(accepted)) < 1e-4  # type: ignore[arg-type]
 
 
 def test_phase_b_keys_ignore_timing_and_tell_answers_apart() -> None:
@@ -101,3 +170,28 @@ def test_taps_have_no_key_and_straight_drags_differ_by_place() -> None:
         straight = phase_b_trace(task, [(cell, 0), (cell + 3, 1)], "linear_steps", np.random.default_rng(0))
         keys.add(fingerprint(make_trace(straight, task)))
     assert len(keys) == 3
+
+
+def test_only_answers_of_the_right_press_count_have_an_index() -> None:
+    task = grid_layout(3)
+    rng = np.random.default_rng(0)
+    three = make_trace(phase_b_trace(task, [(0, 0), (4, 1), (8, 2)], "windmouse", rng), task)
+    two = make_trace(phase_b_trace(task, [(0, 0), (4, 1)], "windmouse", rng), task)
+    assert profile_index(three, replay_profile(three)) == "grid:3"  # type: ignore[arg-type]
+    assert profile_index(two, replay_profile(two)) is None  # type: ignore[arg-type]
+
+
+def test_a_tap_among_drags_hides_none_of_them() -> None:
+    task = grid_layout(2)
+    drags = phase_b_trace(task, [(0, 0), (4, 1)], "windmouse", np.random.default_rng(0))
+    second = int(np.flatnonzero(drags.event == Event.DOWN)[1])
+    (cx, cy), (sx, sy) = task.cells[4].centre, task.slots[1].centre
+    tap = TraceArrays(  # the second drag replaced by a keyboard-like press: down, one move, up
+        np.r_[drags.x[:second], cx, sx, sx],
+        np.r_[drags.y[:second], cy, sy, sy],
+        np.r_[drags.t_ms[:second], drags.t_ms[second] + np.array([0.0, 10.0, 20.0])],
+        np.r_[drags.event[:second], [Event.DOWN, Event.MOVE, Event.UP]].astype(np.int8),
+    )
+    profile = replay_profile(make_trace(tap, task))
+    assert profile is not None and profile.shape == (2, PROFILE_SAMPLES, 2)
+    np.testing.assert_allclose(profile[0], replay_profile(make_trace(drags, task))[0], atol=1e-6)  # type: ignore[index]

@@ -12,12 +12,14 @@ from tcurity.geometry import (
     GRID_AREA_PX,
     TICKET_AREA_PX,
     check_follow,
+    drags_on_tiles,
     grid_layout,
     perforation_length_px,
     perforation_polyline,
     project_onto_polyline,
     random_perforation,
 )
+from tcurity.simulate.compose import phase_b_trace
 from tcurity.traces import Event, PerforationTask, Point2, Rect, TraceArrays
 
 # A vertical perforation 80 px long in a 100 × 100 px area; its band (0.1) is 8 px either side.
@@ -236,3 +238,15 @@ def test_grid_layout_cells_are_numbered_row_by_row() -> None:
 def test_grid_layout_refuses_bad_slot_counts(n_slots: int) -> None:
     with pytest.raises(ValueError, match=r"n_slots must be in 1\.\.9"):
         grid_layout(n_slots)
+
+
+def test_drags_must_start_on_the_named_tiles() -> None:
+    moves = [(0, 0), (4, 1), (8, 2)]
+    arrays = phase_b_trace(grid_layout(3), moves, "windmouse", np.random.default_rng(0))
+    assert drags_on_tiles(grid_layout(3), arrays, [0, 4, 8])
+    assert not drags_on_tiles(grid_layout(3), arrays, [0, 4, 7])  # the third drag started on another tile
+    assert not drags_on_tiles(grid_layout(3), arrays, [4, 0, 8])  # the right tiles, named in another order
+    assert not drags_on_tiles(grid_layout(3), arrays, [0, 4])  # a tile short
+    assert not drags_on_tiles(grid_layout(3), arrays, [0, 4, 9])  # no such cell
+    two = phase_b_trace(grid_layout(3), moves[:2], "windmouse", np.random.default_rng(0))
+    assert not drags_on_tiles(grid_layout(3), two, [0, 4, 8])  # a drag short

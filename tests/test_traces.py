@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tcurity.geometry import grid_layout
 from tcurity.traces import (
     MAX_DURATION_MS,
     MAX_POINTS,
@@ -21,6 +22,7 @@ from tcurity.traces import (
     TraceValidationError,
     Viewport,
     check_points,
+    check_task_presses,
     make_trace,
 )
 
@@ -153,13 +155,40 @@ def test_bad_event_sequence(events: list[str], detail: str) -> None:
 
 
 def test_a_press_may_end_in_cancel_and_presses_may_follow() -> None:
-    t = trace(
-        x=[0.5] * 5,
-        y=[0.5] * 5,
-        t_ms=[0.0, 1.0, 2.0, 3.0, 4.0],
-        event=["down", "cancel", "move", "down", "up"],
+    t = Trace(
+        points=TracePoints(
+            x=[0.5] * 5,
+            y=[0.5] * 5,
+            t_ms=[0.0, 1.0, 2.0, 3.0, 4.0],
+            event=["down", "cancel", "move", "down", "up"],
+        ),
+        viewport=VIEWPORT,
+        task=grid_layout(2),
     )
     assert t.arrays().press_spans() == [(0, 1), (3, 4)]
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        ["down", "move", "up", "move", "down", "up"],  # a junk press after the tear
+        ["down", "cancel", "move", "down", "up"],  # a let-go, then a re-grab
+    ],
+)
+def test_a_tear_is_exactly_one_press(events: list[str]) -> None:
+    n = len(events)
+    fields = {
+        "x": [0.7] * n,
+        "y": [0.1 + 0.8 * i / (n - 1) for i in range(n)],
+        "t_ms": [10.0 * i for i in range(n)],
+    }
+    with pytest.raises(ValidationError, match="bad_event_sequence") as caught:
+        trace(**fields, event=events)
+    assert "exactly one press" in str(caught.value)
+    with pytest.raises(TraceValidationError) as direct:
+        check_task_presses(TracePoints(**fields, event=events), TASK)
+    assert direct.value.code == "bad_event_sequence"
+    check_task_presses(TracePoints(**fields, event=events), grid_layout(2))  # a grid answer holds several
 
 
 # --- field rules ----------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the trace schema, so a diagonal is as long as it looks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,39 @@ def project_onto_polyline(
     s = (cum[best] + u[rows, best] * seg_len[best]) / cum[-1]
     # Points on the line's extension beyond an end have no cross product but a distance all the same.
     return s, np.where(cross < 0, -1.0, 1.0) * dist[rows, best]
+
+
+def bend_along(
+    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Shifts points that follow the chord so they follow the task's bent perforation instead."""
+    return _bend(task, x_px, y_px, 1.0)
+
+
+def unbend_along(
+    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The inverse of :func:`bend_along`: points that follow the bent perforation, moved to follow its chord.
+
+    Exact: the shift is along the chord's normal, so it leaves each point's position along the chord (which
+    sets the shift) as it was.
+    """
+    return _bend(task, x_px, y_px, -1.0)
+
+
+def _bend(
+    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64], sign: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    if task.bend == 0.0:
+        return x_px, y_px
+    w, h = task.area_px
+    start = np.array([task.start.x * w, task.start.y * h])
+    chord = np.array([task.end.x * w, task.end.y * h]) - start
+    length = float(np.hypot(*chord))
+    along = np.clip(((x_px - start[0]) * chord[0] + (y_px - start[1]) * chord[1]) / length**2, 0.0, 1.0)
+    normal = np.array([-chord[1], chord[0]]) / length
+    shift = sign * 4.0 * task.bend * length * along * (1.0 - along)
+    return x_px + shift * normal[0], y_px + shift * normal[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +207,25 @@ def grid_layout(n_slots: int, area_px: tuple[int, int] = GRID_AREA_PX) -> GridTa
 
 
 GridMove = tuple[int, int]
+
+
+def drags_on_tiles(task: GridTask, arrays: TraceArrays, cells: Sequence[int]) -> bool:
+    """Whether a Phase B answer moved the tiles it names: exactly one press per slot, the ``k``-th starting (its
+    ``down``) in cell ``cells[k]`` (the grid position of the ``k``-th submitted tile) and ending (its ``up``) in
+    slot ``k``.
+
+    This binds the drags to the submitted tile ids. Tiles sit at fresh random positions in every problem, so
+    the drags of an old answer do not fit a new one (security review 1b). The features' own shape check
+    (:func:`tcurity.features.phase_b.answer_shape_ok`) knows no tiles, only cells.
+    """
+    spans = arrays.press_spans()
+    if not len(cells) == len(spans) == len(task.slots) or not all(0 <= c < len(task.cells) for c in cells):
+        return False
+    x, y = arrays.x, arrays.y
+    return all(
+        task.cells[cell].contains(x[down], y[down]) and task.slots[k].contains(x[up], y[up])
+        for k, (cell, (down, up)) in enumerate(zip(cells, spans, strict=True))
+    )
 
 
 def random_grid_answer(

@@ -166,6 +166,7 @@ class Trace(BaseModel):
     @model_validator(mode="after")
     def _check_points(self) -> Trace:
         check_points(self.points)
+        check_task_presses(self.points, self.task)
         return self
 
     def arrays(self) -> TraceArrays:
@@ -217,6 +218,25 @@ def _check_event_sequence(events: list[EventName]) -> None:
         raise TraceValidationError("bad_event_sequence", "the last press never ends")
     if presses == 0:
         raise TraceValidationError("bad_event_sequence", "a trace needs at least one press ('down' … 'up')")
+
+
+def check_task_presses(points: TracePoints, task: PerforationTask | GridTask) -> None:
+    """Checks that the presses suit the task: a tear (Phase A) is exactly one press, ``down`` … ``up``.
+
+    The Phase A geometry and features read the first press only, so a further press would be judged by
+    nothing while it changed what else the trace is known by (its replay profile). The SDK sends one press:
+    a let-go, or a tear its local check refuses, starts the recording afresh. A Phase B answer holds one
+    press per slot, which its own check counts (:func:`tcurity.features.phase_b.drags_on_tiles`).
+
+    Raises:
+        TraceValidationError: ``bad_event_sequence`` for a Phase A trace of more than one press.
+    """
+    if isinstance(task, PerforationTask):
+        presses = points.event.count("down")
+        if presses != 1:
+            raise TraceValidationError(
+                "bad_event_sequence", f"a tear is exactly one press ('down' … 'up'), got {presses}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_a_trace
 from tcurity.simulate.replay import replay_trace
-from tcurity.traces import MAX_POINTS, Event, PerforationTask, TraceArrays, make_trace
+from tcurity.traces import MAX_POINTS, Event, PerforationTask, Trace, TraceArrays, make_trace
 from tests.backend.conftest import HOST, ORIGIN, Backend, human_answer
 from web.backend.app.core.security import verify_pass_token
 from web.backend.app.sites import SitePolicy
@@ -142,6 +143,50 @@ def test_a_replayed_tear_is_refused_in_any_other_session(make_backend, passing_p
         backend.answer_a(fresh, human_answer(passing_paths[1], backend.issue_a(fresh))).json()["outcome"]
         == "passed"
     )
+
+
+def test_a_noisy_replay_is_refused_in_any_other_session(make_backend, passing_paths: list[Path2]) -> None:
+    """Sub-pixel noise on every point gives a new exact key, not a new profile (security review 1b)."""
+    backend: Backend = make_backend()
+    first = backend.create()["session_id"]
+    accepted = human_answer(passing_paths[0], backend.issue_a(first))
+    assert backend.answer_a(first, accepted).json()["outcome"] == "passed"
+    rng = np.random.default_rng(0)
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    arrays = replay_trace(accepted, task, 0.9, 0.1)
+    w, h = task.area_px
+    arrays.x[:] += rng.normal(0.0, 0.5, len(arrays.x)) / w
+    arrays.y[:] += rng.normal(0.0, 0.5, len(arrays.y)) / h
+    assert backend.answer_a(sid, make_trace(arrays, task)).json()["outcome"] == "retry"
+    assert backend.ai.calls[SCORE] == 1  # refused before the model
+
+
+def with_junk_press(trace: Trace, rng: np.random.Generator) -> dict[str, Any]:
+    """The answer body of ``trace`` with a random 5-point press 60 ms after its ``up`` (security review 1a)."""
+    a = trace.arrays()
+    t = np.r_[a.t_ms, a.t_ms[-1] + 60 + 10 * np.arange(5)]
+    event = np.r_[a.event, [Event.DOWN, Event.MOVE, Event.MOVE, Event.MOVE, Event.UP]].astype(np.int8)
+    junk = TraceArrays(np.r_[a.x, rng.uniform(0.05, 0.3, 5)], np.r_[a.y, rng.uniform(0.3, 0.7, 5)], t, event)
+    trace_body = trace.model_dump(mode="json") | {"points": junk.to_points().model_dump(mode="json")}
+    return {"trace": trace_body}
+
+
+def test_a_replay_with_a_junk_press_is_refused(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend()
+    first = backend.create()["session_id"]
+    accepted = human_answer(passing_paths[0], backend.issue_a(first))
+    assert backend.answer_a(first, accepted).json()["outcome"] == "passed"
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        sid = backend.create()["session_id"]
+        task = backend.issue_a(sid)
+        body = with_junk_press(make_trace(replay_trace(accepted, task), task), rng)
+        backend.clock.advance(2.0)
+        response = backend.post(f"{base(sid)}/phase-a/answer", body)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "bad_event_sequence"
+    assert backend.ai.calls[SCORE] == 1  # only the genuine tear reached the model
 
 
 def test_geometry_is_checked_on_the_server_before_the_model(make_backend) -> None:
@@ -364,3 +409,13 @@ def test_sessions_expire(make_backend, passing_paths: list[Path2]) -> None:
     clock.advance(61)
     gone = backend.post(f"{base(sid)}/phase-a")
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "session_not_found")
+
+
+def test_the_request_path_imports_no_training_data_reader() -> None:
+    """The backend refuses replays with the package's profile alone: the Balabit reader stays out of it."""
+    import subprocess
+    import sys
+
+    code = "import sys, web.backend.app.main; print(sorted(m for m in sys.modules if m.startswith('tcurity.data.')))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "[]"

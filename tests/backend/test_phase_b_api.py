@@ -106,8 +106,30 @@ def test_a_bad_behaviour_score_fails_a_right_answer(make_backend, passing_paths:
     sid = to_phase_b(backend, passing_paths[0])
     problem = issue_b(backend, sid)
     answer = kept_answer(backend, sid)
-    one_drag_only = drags(problem, answer[:1])
-    assert answer_b(backend, sid, answer, one_drag_only)["outcome"] == "retry"
+    right = drags(problem, answer)
+    untrusted = right.model_copy(
+        update={"points": right.points.model_copy(update={"trusted": [False] * len(right.points.x)})}
+    )
+    calls = backend.ai.calls["/v1/phase-b/score"]
+    assert answer_b(backend, sid, answer, untrusted)["outcome"] == "retry"
+    assert backend.ai.calls["/v1/phase-b/score"] == calls + 1
+
+
+def test_drags_need_to_move_the_named_tiles(make_backend, passing_paths: list[Path2]) -> None:
+    """The right tile ids with drags of other tiles are refused before the model (security review 1b)."""
+    backend: Backend = make_backend(sites={"main": PHASE_B})
+    sid = to_phase_b(backend, passing_paths[0])
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    others = [t["tile_id"] for t in problem["problem"]["tiles"] if t["tile_id"] not in answer][: len(answer)]
+    calls = backend.ai.calls["/v1/phase-b/score"]
+    assert answer_b(backend, sid, answer, drags(problem, others))["outcome"] == "retry"
+    assert backend.ai.calls["/v1/phase-b/score"] == calls
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    one_drag_short = drags(problem, answer[:-1])
+    assert answer_b(backend, sid, answer, one_drag_short)["outcome"] == "retry"
+    assert backend.ai.calls["/v1/phase-b/score"] == calls
 
 
 def test_problems_never_repeat_tile_ids_or_bytes(make_backend, passing_paths: list[Path2]) -> None:

@@ -138,3 +138,23 @@ def test_collected_traces_take_labels_and_expire(run: Callable[[Scenario], None]
         assert await store.ping()
 
     run(scenario)
+
+
+def test_profile_indexes_keep_their_newest_entries_in_order(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        seqs = [
+            await store.add_profile("perforation:1", f"s{i}", bytes([i, 124, 0]), 60, 3) for i in range(5)
+        ]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 5
+        other = await store.add_profile("grid:2", "t", b"x", 60, 3)
+        assert other > seqs[-1]  # one order across every index
+        kept = await store.profiles("perforation:1")
+        assert [(p.seq, p.owner, p.data) for p in kept] == [
+            (seqs[i], f"s{i}", bytes([i, 124, 0])) for i in (2, 3, 4)
+        ]
+        assert await store.profiles("grid:3") == []
+        await store.add_profile("short", "u", b"y", 0.05, 3)
+        await asyncio.sleep(0.2)
+        assert await store.profiles("short") == []
+
+    run(scenario)

@@ -49,7 +49,8 @@ def answer_phase_a(
 
 def grid_trace(task: GridTask, cells: list[int], rng: np.random.Generator) -> TraceArrays:
     """Drags from near each cell's centre into slot ``k``, with rests between (one press per slot); ``rng``
-    moves every point a little, so no two answers share a shape (the backend refuses a replayed one)."""
+    bows every drag by its own amount and moves every point a little, so no two answers share a shape (the
+    backend refuses one near an earlier answer's as replayed)."""
     xs: list[float] = []
     ys: list[float] = []
     events: list[int] = []
@@ -57,10 +58,12 @@ def grid_trace(task: GridTask, cells: list[int], rng: np.random.Generator) -> Tr
     t = 0.0
     for k, cell in enumerate(cells):
         (x0, y0), (x1, y1) = _centre(task.cells[cell]), _centre(task.slots[k])
+        bow = float(rng.uniform(-0.25, 0.25))  # sideways, in lengths of the drag, at its middle
         for i, u in enumerate(np.linspace(0.0, 1.0, 8)):
             eased = u * u * (3 - 2 * u)
-            xs.append(x0 + (x1 - x0) * eased + float(rng.normal(0.0, 0.004)))
-            ys.append(y0 + (y1 - y0) * eased + float(rng.normal(0.0, 0.004)))
+            side = bow * np.sin(np.pi * eased)
+            xs.append(x0 + (x1 - x0) * eased - (y1 - y0) * side + float(rng.normal(0.0, 0.004)))
+            ys.append(y0 + (y1 - y0) * eased + (x1 - x0) * side + float(rng.normal(0.0, 0.004)))
             events.append(Event.DOWN if i == 0 else Event.UP if i == 7 else Event.MOVE)
             ts.append(t)
             t += 45.0

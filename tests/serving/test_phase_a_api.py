@@ -158,3 +158,17 @@ def test_alias_move_is_picked_up_without_restart_and_no_request_fails(
     assert client.get("/version", headers=AUTH).json()["models"]["phase_a"]["version"] == new_version
     assert statuses and set(statuses) == {200}
     assert client.post("/v1/admin/reload", headers=AUTH).json()["changed"] == []
+
+
+def test_a_tear_with_a_second_press_is_refused(client: TestClient, human_paths: list[Path2]) -> None:
+    """A throwaway press after the tear (security review 1a) is refused before anything reads the trace."""
+    body = body_of(human_trace(human_paths[0], 0))
+    points = body["trace"]["points"]
+    t_end = points["t_ms"][-1]
+    points["x"] += [0.1, 0.2, 0.15]
+    points["y"] += [0.4, 0.5, 0.6]
+    points["t_ms"] += [t_end + 60.0, t_end + 70.0, t_end + 80.0]
+    points["event"] += ["down", "move", "up"]
+    response = client.post(URL, json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "bad_event_sequence"

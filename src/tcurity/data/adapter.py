@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tcurity.data.balabit import Stroke
-from tcurity.geometry import perforation_length_px
+from tcurity.geometry import bend_along, perforation_length_px
 from tcurity.sampling import Path2
 from tcurity.traces import Event, GridTask, PerforationTask, Rect, TraceArrays
 
@@ -51,39 +51,6 @@ def similarity_map(
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     mapped = (src @ rot.T) * scale + np.array(start_px)
     return mapped[:, 0], mapped[:, 1]
-
-
-def bend_along(
-    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Shifts points that follow the chord so they follow the task's bent perforation instead."""
-    return _bend(task, x_px, y_px, 1.0)
-
-
-def unbend_along(
-    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The inverse of :func:`bend_along`: points that follow the bent perforation, moved to follow its chord.
-
-    Exact: the shift is along the chord's normal, so it leaves each point's position along the chord (which
-    sets the shift) as it was.
-    """
-    return _bend(task, x_px, y_px, -1.0)
-
-
-def _bend(
-    task: PerforationTask, x_px: NDArray[np.float64], y_px: NDArray[np.float64], sign: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    if task.bend == 0.0:
-        return x_px, y_px
-    w, h = task.area_px
-    start = np.array([task.start.x * w, task.start.y * h])
-    chord = np.array([task.end.x * w, task.end.y * h]) - start
-    length = float(np.hypot(*chord))
-    along = np.clip(((x_px - start[0]) * chord[0] + (y_px - start[1]) * chord[1]) / length**2, 0.0, 1.0)
-    normal = np.array([-chord[1], chord[0]]) / length
-    shift = sign * 4.0 * task.bend * length * along * (1.0 - along)
-    return x_px + shift * normal[0], y_px + shift * normal[1]
 
 
 def to_perforation(path: Path2, task: PerforationTask) -> TraceArrays:

@@ -352,7 +352,8 @@ def _mean_cv(values: NDArray[np.float64]) -> tuple[float, float]:
 
 def answer_shape_ok(task: GridTask, arrays: TraceArrays) -> bool:
     """Whether every drag starts on a grid cell and the ``k``-th drag ends in slot ``k``: the shape of a
-    complete answer (which cells is the backend's check against the problem's answer)."""
+    complete answer (which cells is the backend's check, :func:`tcurity.geometry.drags_on_tiles`, with the problem's tile
+    positions)."""
     seg = answer_segments(task, arrays)
     if len(seg.downs) != len(task.slots):
         return False

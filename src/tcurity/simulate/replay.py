@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcurity.data.adapter import bend_along, unbend_along
+from tcurity.geometry import bend_along, unbend_along
 from tcurity.sampling import Path2
 from tcurity.simulate.motion import BotTiming, FloatArray, Point, make_path, pin_ends, taper
 from tcurity.traces import PerforationTask, Trace, TraceArrays

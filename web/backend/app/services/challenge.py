@@ -7,8 +7,9 @@ hostname, and saves with compare-and-set, so two requests can never both use one
 Answering a task claims it first (it cannot be answered twice), then checks, cheapest first: the time limit
 the client was told, that the trace answers exactly the task issued, that the trace is not longer than the
 time since issue, that its shape did not answer another session (``replayed_trace``,
-:mod:`web.backend.app.services.replay`), the server-side geometry (Phase A) or the answer itself (Phase B, constant time), and only
-then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
+:mod:`web.backend.app.services.replay`), the server-side geometry (Phase A) or the answer itself (Phase B: the
+tile order in constant time, then that drag ``k`` moved tile ``k`` from its cell into slot ``k``,
+``drag_not_on_tile``), and only then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
 (``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
 """
 
@@ -24,8 +25,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from tcurity.geometry import check_follow, grid_layout, random_perforation
-from tcurity.traces import PerforationTask, Trace
+from tcurity.geometry import check_follow, drags_on_tiles, grid_layout, random_perforation
+from tcurity.traces import GridTask, PerforationTask, Trace
 from web.backend.app.core.config import Settings
 from web.backend.app.core.errors import ApiError
 from web.backend.app.core.security import PassClaims, new_id, sign_pass_token
@@ -64,6 +65,15 @@ def secure_rng() -> np.random.Generator:
 def answer_matches(expected: list[str], submitted: list[str]) -> bool:
     """Whether the tile ids are exactly the answer, in order (constant time in the content)."""
     return hmac.compare_digest("\n".join(submitted).encode(), "\n".join(expected).encode())
+
+
+def drags_bound(task: OpenTask, answer: PhaseBAnswer) -> bool:
+    """Whether drag ``k`` of the answer's trace moved tile ``tile_ids[k]``: from that tile's cell into slot ``k``."""
+    cells = task.tile_cells or {}
+    grid = answer.trace.task
+    if not isinstance(grid, GridTask) or any(t not in cells for t in answer.tile_ids):
+        return False
+    return drags_on_tiles(grid, answer.trace.arrays(), [cells[t] for t in answer.tile_ids])
 
 
 @dataclass(slots=True)
@@ -254,6 +264,7 @@ class ChallengeFlow:
             deadline_ms=deadline,
             task=task,
             answer=problem.answer,
+            tile_cells={tile.tile_id: tile.position for tile in problem.view.tiles},
             problem_model=problem.model,
         )
         await self.repo.save(record, rev)
@@ -274,6 +285,8 @@ class ChallengeFlow:
         reasons = await self._precheck(claim, answer.trace)
         if not reasons and not answer_matches(claim.task.answer or [], answer.tile_ids):
             reasons = ["wrong_answer"]
+        if not reasons and not drags_bound(claim.task, answer):
+            reasons = ["drag_not_on_tile"]
         decision = Decision(False, reasons) if reasons else await self._score(claim, "phase_b", answer.trace)
         return await self._conclude(claim, "phase_b", answer.trace, decision)
 

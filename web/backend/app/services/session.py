@@ -29,6 +29,7 @@ class OpenTask(BaseModel):
     deadline_ms: int
     task: TaskGeometry
     answer: list[str] | None = None  # Phase B: tile ids in order (server side only)
+    tile_cells: dict[str, int] | None = None  # Phase B: each tile's grid cell, to bind the drags to the tiles
     problem_model: str | None = None
 
 

@@ -39,6 +39,15 @@ class StoredTrace:
     label: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredProfile:
+    """One entry of a replay-profile index: its place in the order of additions, who added it, its bytes."""
+
+    seq: int
+    owner: str
+    data: bytes
+
+
 class StoreUnavailableError(RuntimeError):
     """The store cannot be reached (the routes answer ``store_unavailable``)."""
 
@@ -67,6 +76,16 @@ class Store(ABC):
     async def consume_once(self, key: str, owner: str, ttl_s: float) -> str | None:
         """Marks ``key`` consumed by ``owner``. ``None`` for the first consumer; later calls get the first
         consumer's ``owner`` (``""`` if that record expired meanwhile)."""
+
+    # --- replay-profile indexes -------------------------------------------------------------------------------
+    @abstractmethod
+    async def add_profile(self, index: str, owner: str, data: bytes, ttl_s: float, max_entries: int) -> int:
+        """Adds an entry to ``index`` and returns its sequence number (increasing across every index). The
+        index keeps its newest ``max_entries`` entries, each for ``ttl_s``."""
+
+    @abstractmethod
+    async def profiles(self, index: str) -> list[StoredProfile]:
+        """The live entries of ``index``, oldest first."""
 
     # --- idempotent results -----------------------------------------------------------------------------------
     @abstractmethod

@@ -10,10 +10,18 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from web.backend.app.store.base import RateDecision, Store, StoredTrace, Versioned, window_index
+from web.backend.app.store.base import (
+    RateDecision,
+    Store,
+    StoredProfile,
+    StoredTrace,
+    Versioned,
+    window_index,
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +45,8 @@ class MemoryStore(Store):
         self._items: dict[str, _Entry] = {}
         self._expiry: list[tuple[float, str]] = []
         self._sites: dict[str, _SiteTraces] = {}
+        self._profiles: dict[str, deque[tuple[float, StoredProfile]]] = {}
+        self._profile_seq = 0
 
     # --- internals (call with the lock held) ------------------------------------------------------------------
     def _get(self, key: str, now: float) -> _Entry | None:
@@ -91,6 +101,24 @@ class MemoryStore(Store):
                 return str(entry.value)
             self._put(f"c:{key}", owner, now + ttl_s)
             return None
+
+    # --- replay-profile indexes -------------------------------------------------------------------------------
+    async def add_profile(self, index: str, owner: str, data: bytes, ttl_s: float, max_entries: int) -> int:
+        with self._lock:
+            self._profile_seq += 1
+            entries = self._profiles.setdefault(index, deque())
+            entries.append((self._clock() + ttl_s, StoredProfile(self._profile_seq, owner, data)))
+            while len(entries) > max_entries:
+                entries.popleft()
+            return self._profile_seq
+
+    async def profiles(self, index: str) -> list[StoredProfile]:
+        with self._lock:
+            now = self._clock()
+            entries = self._profiles.get(index, deque())
+            while entries and entries[0][0] <= now:  # same TTL for all: the oldest expire first
+                entries.popleft()
+            return [entry for _, entry in entries]
 
     # --- idempotent results -----------------------------------------------------------------------------------
     async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:

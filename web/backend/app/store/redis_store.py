@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from web.backend.app.store.base import (
     RateDecision,
     Store,
+    StoredProfile,
     StoredTrace,
     StoreUnavailableError,
     Versioned,
@@ -37,6 +38,15 @@ redis.call('HSET', KEYS[1], 'rev', tonumber(rev) + 1, 'data', ARGV[2])
 return 1
 """
 
+# A profile index is a sorted set scored by a global sequence; a member is "<seq>|<owner>|<expires ms>|<bytes>".
+_ADD_PROFILE = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], seq, seq .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return seq
+"""
+
 
 class RedisStore(Store):
     """The Redis :class:`Store`; ``url`` is a ``redis://`` or ``rediss://`` URL."""
@@ -48,6 +58,7 @@ class RedisStore(Store):
         self._p = prefix
         self._create = self._redis.register_script(_CREATE)
         self._replace = self._redis.register_script(_REPLACE)
+        self._add_profile = self._redis.register_script(_ADD_PROFILE)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         try:
@@ -80,6 +91,24 @@ class RedisStore(Store):
             return None
         earlier = await self._call(self._redis.get(name))
         return earlier.decode() if earlier is not None else ""
+
+    # --- replay-profile indexes -------------------------------------------------------------------------------
+    async def add_profile(self, index: str, owner: str, data: bytes, ttl_s: float, max_entries: int) -> int:
+        ttl_ms = max(1, int(ttl_s * 1000))
+        expires_ms = int(time.time() * 1000) + ttl_ms
+        keys = [f"{self._p}fp:{index}", f"{self._p}fpseq"]
+        args: list[Any] = [owner, expires_ms, data, max_entries, ttl_ms]
+        return int(await self._call(self._add_profile(keys=keys, args=args)))
+
+    async def profiles(self, index: str) -> list[StoredProfile]:
+        members = await self._call(self._redis.zrange(f"{self._p}fp:{index}", 0, -1))
+        now_ms = time.time() * 1000
+        out = []
+        for member in members:
+            seq, owner, expires, data = bytes(member).split(b"|", 3)
+            if int(expires) > now_ms:
+                out.append(StoredProfile(int(seq), owner.decode(), data))
+        return out
 
     # --- idempotent results -----------------------------------------------------------------------------------
     async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
