@@ -46,6 +46,7 @@ from tests.serving.conftest import promote, train_and_register
 from tests.serving.conftest import settings as ai_settings
 from web.backend.app.cli import sites_add
 from web.backend.app.core.config import Settings
+from web.backend.app.core.security import PassClaims
 from web.backend.app.main import create_app
 from web.backend.app.sites import SitePolicy
 from web.backend.app.store.base import Store
@@ -202,6 +203,12 @@ class Backend:
             "/api/v1/siteverify", data={"secret": self.sites[site].secret, "response": token, **extra}
         )
 
+    def claims(self, token: str) -> PassClaims | None:
+        """The claims the backend keeps for a token (read in the app's own event loop)."""
+        tokens = self.client.app.state.services.tokens  # type: ignore[attr-defined]
+        found: PassClaims | None = self.client.portal.call(tokens.claims, token)  # type: ignore[union-attr]
+        return found
+
 
 def human_answer(path: Path2, task: PerforationTask) -> Trace:
     """A real human stroke mapped onto the issued perforation."""
@@ -212,13 +219,17 @@ def human_answer(path: Path2, task: PerforationTask) -> Trace:
 
 @pytest.fixture
 def make_backend(tmp_path: Path, ai_app: FastAPI, tile_bank: ImageBank) -> Iterator[Any]:
-    """Builds backends: ``make_backend(sites={"main": SitePolicy(...)}, store=..., **settings)``."""
+    """Builds backends: ``make_backend(sites={"main": SitePolicy(...)}, store=..., **settings)``.
+
+    ``peer`` is the client address the backend sees (``TestClient``'s default, ``testclient``, is no IP).
+    """
     clients: list[TestClient] = []
 
     def build(
         sites: dict[str, SitePolicy] | None = None,
         store: Store | None = None,
         folder: Path | None = None,
+        peer: str = "testclient",
         **overrides: Any,
     ) -> Backend:
         settings = backend_settings(folder or tmp_path, **overrides)
@@ -231,7 +242,7 @@ def make_backend(tmp_path: Path, ai_app: FastAPI, tile_bank: ImageBank) -> Itera
         clock = Clock()
         app.state.services.flow.clock = clock
         app.state.services.verifier.clock = clock
-        client = TestClient(app, raise_server_exceptions=False)
+        client = TestClient(app, raise_server_exceptions=False, client=(peer, 50000))
         client.__enter__()
         clients.append(client)
         return Backend(client, transport, clock, settings, made)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -13,7 +15,6 @@ from tcurity.simulate.compose import phase_a_trace
 from tcurity.simulate.replay import replay_trace
 from tcurity.traces import MAX_POINTS, Event, PerforationTask, Trace, TraceArrays, make_trace
 from tests.backend.conftest import HOST, ORIGIN, Backend, human_answer
-from web.backend.app.core.security import verify_pass_token
 from web.backend.app.sites import SitePolicy
 
 SCORE = "/v1/phase-a/score"
@@ -35,7 +36,8 @@ def test_a_human_tear_passes_phase_a_and_gets_a_bound_token(make_backend, passin
     result = response.json()
     assert result["outcome"] == "passed"
     assert result["state"] == "passed"
-    claims = verify_pass_token(result["token"], backend.settings.token_signing_key.get_secret_value())
+    claims = backend.claims(result["token"])
+    assert claims is not None
     assert (claims.sitekey, claims.hostname, claims.action) == (
         backend.sites["main"].sitekey,
         HOST,
@@ -45,6 +47,56 @@ def test_a_human_tear_passes_phase_a_and_gets_a_bound_token(make_backend, passin
     assert claims.expires_ms - claims.issued_ms == 120_000
     assert claims.models["phase_a"] == "tcurity-phase-a-iforest@1"
     assert backend.ai.calls[SCORE] == 1
+
+
+def _readable(token: str) -> list[str]:
+    """Everything the browser can read out of a token: the token itself and each part base64url-decoded."""
+    found = [token]
+    for part in token.split("."):
+        try:
+            found.append(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("latin-1"))
+        except (binascii.Error, ValueError):
+            continue
+    return found
+
+
+def test_the_token_tells_the_browser_no_reason_score_threshold_or_model(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    backend: Backend = make_backend()
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    bot = make_trace(phase_a_trace(task, "teleport", np.random.default_rng(0)), task)
+    assert backend.answer_a(sid, bot).json()["outcome"] == "retry"
+    result = backend.answer_a(sid, human_answer(passing_paths[0], backend.issue_a(sid))).json()
+    assert result["outcome"] == "passed"
+    claims = backend.claims(result["token"])
+    assert claims is not None and claims.reasons and claims.scores and claims.models  # kept server-side
+    phase_a_score, threshold = claims.scores["phase_a"]
+    secrets_of_the_pass = [
+        *claims.reasons,
+        claims.models["phase_a"],
+        "phase_a",
+        "iforest",
+        repr(phase_a_score)[:8],
+        repr(threshold)[:8],
+        '"sc"',
+        '"r"',
+        '"m"',
+    ]
+    for text in [*_readable(result["token"]), json.dumps(result)]:
+        for secret in secrets_of_the_pass:
+            assert secret not in text, f"{secret!r} is readable in what the browser gets"
+    for text in _readable(result["token"])[1:]:
+        try:
+            json.loads(text)
+        except ValueError:
+            continue
+        raise AssertionError(f"a token part decodes to JSON: {text!r}")
+    verdict = backend.siteverify(result["token"]).json()  # siteverify is where they are told
+    assert verdict["success"] is True
+    assert verdict["reasons"] == claims.reasons
+    assert verdict["scores"]["phase_a"] == {"score": phase_a_score, "threshold": threshold}
 
 
 def test_phase_b_follows_phase_a_when_the_site_asks_for_it(make_backend, passing_paths: list[Path2]) -> None:

@@ -165,3 +165,22 @@ def test_cleanup_deletes_expired_traces_and_stale_exports(
         get_settings.cache_clear()
     assert summary == {"traces_purged": 0, "export_files_removed": 1}
     assert not stale.exists()
+
+
+def test_a_collecting_sites_token_names_its_session_for_the_retention_only(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    clock = Clock()  # one clock for the flow and the store: the claims' TTL really runs out
+    backend: Backend = make_backend(sites={"main": COLLECT}, store=MemoryStore(clock))
+    for service in ("flow", "verifier"):
+        getattr(backend.client.app.state.services, service).clock = clock  # type: ignore[attr-defined]
+    backend.clock = clock
+    secret = backend.sites["main"].secret
+    _, token = passed_session(backend, passing_paths[0])
+    clock.advance(3 * 86400)
+    late = backend.client.post(URL, json={"secret": secret, "response": token, "label": "chargeback"})
+    assert late.json() == {"labelled": 1, "label": "chargeback"}
+    assert backend.siteverify(token).json()["error-codes"] == ["timeout-or-duplicate"]
+    clock.advance(5 * 86400)  # past the 7-day retention: the claims are gone with the traces
+    gone = backend.client.post(URL, json={"secret": secret, "response": token, "label": "chargeback"})
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "session_not_found")

@@ -86,7 +86,9 @@ def test_the_right_tiles_in_order_pass_and_verify_with_both_models(
     assert verdict["score"] == verdict["scores"]["phase_b"]["score"] == 1.0
 
 
-def test_order_matters_and_a_wrong_answer_skips_the_model(make_backend, passing_paths: list[Path2]) -> None:
+def test_order_matters_and_a_wrong_answer_costs_the_same_model_call(
+    make_backend, passing_paths: list[Path2]
+) -> None:
     backend: Backend = make_backend(sites={"main": PHASE_B})
     sid = to_phase_b(backend, passing_paths[0])
     problem = issue_b(backend, sid)
@@ -95,7 +97,7 @@ def test_order_matters_and_a_wrong_answer_skips_the_model(make_backend, passing_
     calls = backend.ai.calls["/v1/phase-b/score"]
     result = answer_b(backend, sid, reordered, drags(problem, reordered))
     assert result["outcome"] == "retry"
-    assert backend.ai.calls["/v1/phase-b/score"] == calls
+    assert backend.ai.calls["/v1/phase-b/score"] == calls + 1, "scored like a right answer (no timing oracle)"
     problem = issue_b(backend, sid)
     answer = kept_answer(backend, sid)
     assert answer_b(backend, sid, answer, drags(problem, answer))["outcome"] == "passed"

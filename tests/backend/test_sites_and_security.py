@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from web.backend.app.core.cors import origin_host
 from web.backend.app.core.security import (
     PassClaims,
     TokenError,
+    client_network,
     hash_secret,
+    new_id,
+    pass_token,
+    pass_token_jti,
     secret_matches,
-    sign_pass_token,
-    verify_pass_token,
+    user_agent_digest,
 )
 from web.backend.app.sites import DEV_SECRET, DEV_SITEKEY, SiteRegistry, load_file
 
@@ -78,6 +82,23 @@ def test_the_cli_adds_lists_rotates_and_removes_sites(
         cli_main(["sites", "add", "--name", "x", "--hostname", "not a host"])
 
 
+def test_the_client_binding_policy_is_a_cli_option_and_old_files_keep_working(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = run_cli(
+        capsys, "sites", "add", "--name", "S", "--hostname", "s.example.com", "--require-client-match"
+    )
+    plain = run_cli(capsys, "sites", "add", "--name", "P", "--hostname", "p.example.com")
+    assert isinstance(strict, dict) and isinstance(plain, dict)
+    policies = {s.sitekey: s.policy.require_client_match for s in load_file(cli_env).sites}
+    assert policies == {strict["sitekey"]: True, plain["sitekey"]: False}
+    content = json.loads(cli_env.read_text())
+    for site in content["sites"]:
+        site["policy"].pop("require_client_match")  # a file written before the option existed
+    cli_env.write_text(json.dumps(content))
+    assert [s.policy.require_client_match for s in load_file(cli_env).sites] == [False, False]
+
+
 def test_there_is_no_implicit_site_outside_development(tmp_path: Path) -> None:
     production = SiteRegistry(tmp_path / "none.json", PEPPER, development=False)
     assert production.by_sitekey(DEV_SITEKEY) is None
@@ -116,7 +137,7 @@ def test_placeholder_and_short_secrets_are_refused_outside_development(tmp_path:
 
 def claims(**overrides: object) -> PassClaims:
     values: dict[str, object] = {
-        "jti": "j",
+        "jti": new_id(),
         "sitekey": "tk_site_0001",
         "hostname": "a.example.com",
         "action": "checkout",
@@ -127,27 +148,65 @@ def claims(**overrides: object) -> PassClaims:
         "models": {"phase_a": "m@1"},
         "unscored": False,
         "reasons": ["wrong_answer"],
+        "client_net": "203.0.113.0/24",
+        "user_agent": user_agent_digest("Mozilla/5.0", SIGNING_KEY),
     }
     values.update(overrides)
     return PassClaims(**values)  # type: ignore[arg-type]
 
 
-def test_pass_tokens_round_trip_and_resist_tampering() -> None:
-    token = sign_pass_token(claims(), SIGNING_KEY)
-    assert verify_pass_token(token, SIGNING_KEY) == claims()
+def test_claims_round_trip_through_their_stored_form() -> None:
+    kept = claims()
+    assert PassClaims.from_json(kept.to_json()) == kept
+    with pytest.raises(ValueError):
+        PassClaims.from_json(b'{"j": "x"}')
+
+
+def test_pass_tokens_are_opaque_handles_that_resist_tampering() -> None:
+    jti = new_id()
+    token = pass_token(jti, SIGNING_KEY)
+    assert pass_token_jti(token, SIGNING_KEY) == jti
+    assert len(token) < 100
     with pytest.raises(TokenError):
-        verify_pass_token(token, SIGNING_KEY + "x")
-    version, payload, signature = token.split(".")
-    other = sign_pass_token(claims(action="admin"), SIGNING_KEY).split(".")[1]
+        pass_token_jti(token, SIGNING_KEY + "x")
+    version, _, tag = token.split(".")
     for forged in (
-        f"{version}.{other}.{signature}",
-        f"v2.{payload}.{signature}",
-        f"{version}.{payload}",
+        f"{version}.{new_id()}.{tag}",
+        f"v1.{jti}.{tag}",
+        f"{version}.{jti}",
+        f"{version}.{'A' * 8}.{pass_token('A' * 8, SIGNING_KEY).split('.')[2]}",  # a short id
         "",
         "a.b.c",
     ):
         with pytest.raises(TokenError):
-            verify_pass_token(forged, SIGNING_KEY)
+            pass_token_jti(forged, SIGNING_KEY)
+
+
+def test_token_parts_must_be_canonical_base64url() -> None:
+    jti = new_id()
+    token = pass_token(jti, SIGNING_KEY)
+    version, _, tag = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    same_bytes = tag[:-1] + alphabet[alphabet.index(tag[-1]) + 1]  # the unused low bits set
+    plus_slash = tag.replace("-", "+").replace("_", "/")
+    junk = (f"{tag[:5]}!!!!{tag[5:]}", f"{tag[:5]}\n\n\n\n{tag[5:]}")
+    for spelling in (same_bytes, *junk, f"{tag}=", plus_slash):
+        if spelling == tag:
+            continue
+        assert base64.urlsafe_b64decode(spelling + "=" * (-len(spelling) % 4)) == base64.urlsafe_b64decode(
+            tag + "="
+        ), "a lenient decoder reads the same bytes"
+        with pytest.raises(TokenError):
+            pass_token_jti(f"{version}.{jti}.{spelling}", SIGNING_KEY)
+
+
+def test_client_networks_are_the_24_or_the_64() -> None:
+    assert client_network("203.0.113.77") == "203.0.113.0/24"
+    assert client_network("::ffff:203.0.113.77") == "203.0.113.0/24"
+    assert client_network("2001:db8:1:2:aaaa::5") == "2001:db8:1:2::/64"
+    for not_an_ip in ("testclient", "unknown", "", "203.0.113.0/24"):
+        assert client_network(not_an_ip) is None
+    assert user_agent_digest("a", SIGNING_KEY) != user_agent_digest("a", SIGNING_KEY + "x")
 
 
 def test_secrets_compare_against_their_keyed_hash() -> None:

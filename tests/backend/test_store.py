@@ -158,3 +158,22 @@ def test_profile_indexes_keep_their_newest_entries_in_order(run: Callable[[Scena
         assert await store.profiles("short") == []
 
     run(scenario)
+
+
+def test_token_claims_are_kept_for_their_ttl_apart_from_the_consume_marker(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        await store.put_token_claims("jti-1", b"claims", 60)
+        await store.put_token_claims("jti-2", b"short", 0.3)
+        assert await store.get_token_claims("jti-1") == b"claims"
+        assert await store.get_token_claims("unknown") is None
+        assert await store.consume_once("tok:jti-1", "owner", 60) is None  # verify's marker: another key
+        assert await store.get_token_claims("jti-1") == b"claims"
+        await store.put_result("tok:jti-1", b"a kept answer", 60)
+        assert await store.get_token_claims("jti-1") == b"claims"
+        await asyncio.sleep(0.45)
+        assert await store.get_token_claims("jti-2") is None
+        assert await store.get_token_claims("jti-1") == b"claims"
+
+    run(scenario)

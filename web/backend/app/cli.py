@@ -53,6 +53,11 @@ def _policy_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--retention-days", type=int, default=defaults.retention_days)
     parser.add_argument("--requests-per-window", type=int, default=None, help="this site's own rate limit")
+    parser.add_argument(
+        "--require-client-match",
+        action="store_true",
+        help="siteverify refuses tokens whose remoteip is not the solving client's /24 (/64)",
+    )
 
 
 def _policy(args: argparse.Namespace) -> SitePolicy:
@@ -65,6 +70,7 @@ def _policy(args: argparse.Namespace) -> SitePolicy:
         collect=args.collect,
         retention_days=args.retention_days,
         requests_per_window=args.requests_per_window,
+        require_client_match=args.require_client_match,
     )
 
 

@@ -28,6 +28,7 @@ from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import SessionRepo
+from web.backend.app.services.tokens import PassTokens
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
 from web.backend.app.store import Store, make_store
@@ -66,9 +67,12 @@ def build_services(
     limiter = RateLimiter(store, telemetry, settings.rate_limit_window_s)
     collector = Collector(store)
     replays = ReplayGuard(store, settings.replay_window_s)
-    flow = ChallengeFlow(settings, sites, SessionRepo(store), ai, limiter, collector, telemetry, replays)
-    verifier = Verifier(settings, sites, store, limiter, telemetry)
-    return Services(settings, sites, store, ai, flow, verifier, collector, limiter, telemetry)
+    tokens = PassTokens(store, settings.token_signing_key.get_secret_value())
+    flow = ChallengeFlow(
+        settings, sites, SessionRepo(store), ai, limiter, collector, telemetry, replays, tokens
+    )
+    verifier = Verifier(settings, sites, store, limiter, telemetry, tokens)
+    return Services(settings, sites, store, ai, flow, verifier, collector, limiter, telemetry, tokens)
 
 
 def create_app(

@@ -47,6 +47,9 @@ class SitePolicy(BaseModel):
         collect: store this site's challenge traces with their decisions (for labels and retraining).
         retention_days: how long collected traces and labels are kept.
         requests_per_window: this site's own challenge rate limit (default ``RATE_LIMIT_PER_SITEKEY``).
+        require_client_match: siteverify refuses a token (``client-mismatch``) unless ``remoteip`` is sent and lies
+            in the solving client's network (``/24`` or ``/64``), and a ``user_agent`` sent matches the solving
+            client's; off (the default), a mismatch is only reported (``client_match``).
     """
 
     model_config = _STRICT
@@ -58,6 +61,7 @@ class SitePolicy(BaseModel):
     collect: bool = False
     retention_days: Annotated[int, Field(ge=1, le=365)] = 30
     requests_per_window: Annotated[int, Field(ge=1)] | None = None
+    require_client_match: bool = False
 
 
 class Site(BaseModel):

@@ -225,6 +225,7 @@ export interface paths {
          *     - `sitekey-mismatch`: the token belongs to another site than the secret (or the sitekey sent)
          *     - `bad-request`: the request is malformed, or its idempotency key was used with another token
          *     - `rate-limited`: too many wrong secrets from this IP; see Retry-After (HTTP 429)
+         *     - `client-mismatch`: the site requires the verifying client to be the solving one (require_client_match): remoteip is missing or outside the solving client's /24 (/64), or user_agent differs
          */
         post: operations["siteverify_api_v1_siteverify_post"];
         delete?: never;
@@ -566,8 +567,18 @@ export interface components {
              * @description when the challenge was passed (ISO 8601)
              */
             challenge_ts?: string | null;
+            /**
+             * Client Match
+             * @description whether `remoteip` / `user_agent` match the solving client (`null`: neither was sent); a refusal only with the site's `require_client_match`
+             */
+            client_match?: boolean | null;
+            /**
+             * Client Mismatch
+             * @description what differed from the solving client
+             */
+            client_mismatch?: ("ip" | "user_agent")[];
             /** Error-Codes */
-            "error-codes"?: ("missing-input-secret" | "invalid-input-secret" | "missing-input-response" | "invalid-input-response" | "timeout-or-duplicate" | "action-mismatch" | "sitekey-mismatch" | "bad-request" | "rate-limited")[];
+            "error-codes"?: ("missing-input-secret" | "invalid-input-secret" | "missing-input-response" | "invalid-input-response" | "timeout-or-duplicate" | "action-mismatch" | "sitekey-mismatch" | "bad-request" | "rate-limited" | "client-mismatch")[];
             /**
              * Hostname
              * @description the hostname the challenge was solved on
@@ -1343,6 +1354,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description store_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     siteverify_api_v1_siteverify_post: {
@@ -1367,6 +1387,8 @@ export interface operations {
                     secret?: string | null;
                     /** Sitekey */
                     sitekey?: string | null;
+                    /** User Agent */
+                    user_agent?: string | null;
                 };
                 "application/x-www-form-urlencoded": {
                     /** Expected Action */
@@ -1381,6 +1403,8 @@ export interface operations {
                     secret?: string | null;
                     /** Sitekey */
                     sitekey?: string | null;
+                    /** User Agent */
+                    user_agent?: string | null;
                 };
             };
         };

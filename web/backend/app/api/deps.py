@@ -16,9 +16,12 @@ from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.challenge import ChallengeFlow
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.tokens import PassTokens
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
 from web.backend.app.store.base import Store
+
+MAX_USER_AGENT_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Services:
     collector: Collector
     limiter: RateLimiter
     telemetry: Telemetry
+    tokens: PassTokens
 
 
 async def get_services(request: Request) -> Services:
@@ -63,8 +67,14 @@ async def get_origin_host(request: Request, services: Svc) -> str | None:
     return origin_host(request.headers.get("origin"), allow_http=services.settings.development)
 
 
+async def get_user_agent(request: Request) -> str:
+    """The request's ``User-Agent`` (at most 512 characters; ``""`` when absent), for token binding."""
+    return request.headers.get("user-agent", "")[:MAX_USER_AGENT_CHARS]
+
+
 ClientIp = Annotated[str, Depends(get_client_ip)]
 OriginHost = Annotated[str | None, Depends(get_origin_host)]
+UserAgent = Annotated[str, Depends(get_user_agent)]
 
 
 class BadBodyError(ValueError):

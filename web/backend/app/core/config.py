@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         rate_limit_window_s: the fixed window of every rate limit.
         rate_limit_per_ip / rate_limit_per_sitekey: challenge requests per window per client IP / per site.
         secret_failures_per_ip: wrong secrets per window per IP on siteverify and report before 429.
-        idempotency_ttl_s: how long a siteverify answer is kept for retries with the same idempotency key.
+        idempotency_ttl_s: the longest a siteverify answer is kept for retries with the same idempotency key
+            (it never outlives its token by more than a few seconds).
         trust_forwarded_for: take the client IP from the last ``X-Forwarded-For`` hop (set behind nginx only).
         max_body_bytes: request bodies above this are refused (413).
         metrics_token: when set, ``/api/metrics`` requires ``Authorization: Bearer <it>``.

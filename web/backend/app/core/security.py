@@ -4,10 +4,12 @@ Site secrets are 256-bit random strings, so a keyed hash is enough to store them
 secret)``, compared with :func:`hmac.compare_digest`. A slow KDF would add nothing against guessing a 256-bit
 value and would cap siteverify's throughput.
 
-A pass token is ``v1.<payload>.<signature>``: the payload is compact JSON (base64url), the signature
-``HMAC-SHA256(TOKEN_SIGNING_KEY, "v1." + payload)`` (base64url). It binds the site, hostname, action and
-session, carries the issue and expiry times, the scores and the model versions that decided, and a random
-``jti`` that the store consumes once.
+A pass token is an opaque handle, ``v2.<jti>.<tag>``: ``jti`` is 192 random bits and ``tag`` is
+``HMAC-SHA256(TOKEN_SIGNING_KEY, "v2." + jti)`` (both base64url, canonical). The browser learns nothing from
+it: what the pass says (:class:`PassClaims`: site, hostname, action, session, times, scores, model versions,
+reason codes, the solving client's network and user-agent digest) stays in the store under ``tok:{jti}``
+(:mod:`web.backend.app.services.tokens`) and only siteverify reads it. The tag lets siteverify refuse a forged
+handle without a store lookup.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 
 import orjson
 
 SECRET_HASH_PREFIX = "hmac-sha256:"
-TOKEN_VERSION = "v1"
+TOKEN_VERSION = "v2"
 MAX_TOKEN_CHARS = 4096
+JTI_BYTES = 24
 
 
 def new_sitekey() -> str:
@@ -57,12 +61,20 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict, canonical base64url without padding: any other spelling of the same bytes is refused.
+
+    Raises:
+        ValueError: for characters outside the alphabet, padding, or non-zero trailing bits.
+    """
+    decoded = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64(decoded) != text:
+        raise ValueError("not canonical base64url")
+    return decoded
 
 
 @dataclass(frozen=True, slots=True)
 class PassClaims:
-    """What a pass token says.
+    """What a pass says; kept server-side under ``tok:{jti}``, never sent to the browser.
 
     Attributes:
         jti: the token's id, consumed once.
@@ -73,6 +85,9 @@ class PassClaims:
         models: per phase: ``name@version`` of that model.
         unscored: a phase passed without a model (the site's fail-open policy, AI server unavailable).
         reasons: reason codes seen during the session (failed attempts, fail-open), at most a handful.
+        client_net: the solving client's network (``/24`` of IPv4, ``/64`` of IPv6); ``None`` when its address
+            could not be parsed.
+        user_agent: :func:`user_agent_digest` of the solving client's ``User-Agent`` (``None``: none sent).
     """
 
     jti: str
@@ -86,78 +101,113 @@ class PassClaims:
     models: dict[str, str] = field(default_factory=dict)
     unscored: bool = False
     reasons: list[str] = field(default_factory=list)
+    client_net: str | None = None
+    user_agent: str | None = None
 
-    def to_payload(self) -> dict[str, object]:
-        return {
-            "j": self.jti,
-            "k": self.sitekey,
-            "h": self.hostname,
-            "a": self.action,
-            "s": self.session_id,
-            "i": self.issued_ms,
-            "e": self.expires_ms,
-            "sc": self.scores,
-            "m": self.models,
-            "u": self.unscored,
-            "r": self.reasons,
-        }
+    def to_json(self) -> bytes:
+        """The stored form (compact JSON)."""
+        return orjson.dumps(
+            {
+                "j": self.jti,
+                "k": self.sitekey,
+                "h": self.hostname,
+                "a": self.action,
+                "s": self.session_id,
+                "i": self.issued_ms,
+                "e": self.expires_ms,
+                "sc": self.scores,
+                "m": self.models,
+                "u": self.unscored,
+                "r": self.reasons,
+                "n": self.client_net,
+                "ua": self.user_agent,
+            }
+        )
 
     @classmethod
-    def from_payload(cls, p: dict[str, object]) -> PassClaims:
-        return cls(
-            jti=str(p["j"]),
-            sitekey=str(p["k"]),
-            hostname=str(p["h"]),
-            action=str(p["a"]),
-            session_id=str(p["s"]),
-            issued_ms=int(p["i"]),  # type: ignore[call-overload]
-            expires_ms=int(p["e"]),  # type: ignore[call-overload]
-            scores={str(k): [float(x) for x in v] for k, v in dict(p["sc"]).items()},  # type: ignore[call-overload]
-            models={str(k): str(v) for k, v in dict(p["m"]).items()},  # type: ignore[call-overload]
-            unscored=bool(p["u"]),
-            reasons=[str(r) for r in p["r"]],  # type: ignore[attr-defined]
-        )
+    def from_json(cls, data: bytes | str) -> PassClaims:
+        """The claims :meth:`to_json` wrote.
+
+        Raises:
+            ValueError: when ``data`` is not such a record.
+        """
+        try:
+            p = orjson.loads(data)
+            return cls(
+                jti=str(p["j"]),
+                sitekey=str(p["k"]),
+                hostname=str(p["h"]),
+                action=str(p["a"]),
+                session_id=str(p["s"]),
+                issued_ms=int(p["i"]),
+                expires_ms=int(p["e"]),
+                scores={str(k): [float(x) for x in v] for k, v in dict(p["sc"]).items()},
+                models={str(k): str(v) for k, v in dict(p["m"]).items()},
+                unscored=bool(p["u"]),
+                reasons=[str(r) for r in p["r"]],
+                client_net=None if p.get("n") is None else str(p["n"]),
+                user_agent=None if p.get("ua") is None else str(p["ua"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError("not a pass-claims record") from exc
 
 
 class TokenError(ValueError):
-    """A token that is malformed or whose signature does not match."""
+    """A token that is malformed or whose tag does not match."""
 
 
-def _signature(key: bytes, signed: bytes) -> bytes:
-    return hmac.new(key, signed, hashlib.sha256).digest()
+def _tag(key: str, jti: str) -> bytes:
+    return hmac.new(key.encode(), f"{TOKEN_VERSION}.{jti}".encode(), hashlib.sha256).digest()
 
 
-def sign_pass_token(claims: PassClaims, key: str) -> str:
-    """The token string for ``claims``, signed with ``key``."""
-    payload = _b64(orjson.dumps(claims.to_payload()))
-    signed = f"{TOKEN_VERSION}.{payload}"
-    return f"{signed}.{_b64(_signature(key.encode(), signed.encode()))}"
+def pass_token(jti: str, key: str) -> str:
+    """The opaque token the browser gets for the claims kept under ``jti``."""
+    return f"{TOKEN_VERSION}.{jti}.{_b64(_tag(key, jti))}"
 
 
-def verify_pass_token(token: str, key: str) -> PassClaims:
-    """The claims of a genuine token (expiry is the caller's to check).
+def pass_token_jti(token: str, key: str) -> str:
+    """The ``jti`` of a token this server issued (whether its claims still exist is the store's to say).
 
     Raises:
-        TokenError: when the token is malformed, of another version, or its signature does not match.
+        TokenError: when the token is malformed, not canonical, of another version, or its tag does not match.
     """
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenError("token too long")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != TOKEN_VERSION:
         raise TokenError("not a pass token")
-    signed = f"{parts[0]}.{parts[1]}".encode()
+    jti, tag = parts[1], parts[2]
     try:
-        given = _unb64(parts[2])
+        if len(_unb64(jti)) != JTI_BYTES:
+            raise TokenError("bad token id")
+        given = _unb64(tag)
     except (binascii.Error, ValueError) as exc:
-        raise TokenError("bad signature encoding") from exc
-    if not hmac.compare_digest(given, _signature(key.encode(), signed)):
-        raise TokenError("signature mismatch")
-    try:
-        return PassClaims.from_payload(orjson.loads(_unb64(parts[1])))
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TokenError("bad payload") from exc
+        raise TokenError("bad token encoding") from exc
+    if not hmac.compare_digest(given, _tag(key, jti)):
+        raise TokenError("tag mismatch")
+    return jti
 
 
 def token_digest(token: str) -> str:
     """A short stable digest of a token (idempotency bookkeeping; the token itself is never stored or logged)."""
     return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def client_network(ip: str) -> str | None:
+    """The network a client address belongs to for token binding: its ``/24`` (IPv4) or ``/64`` (IPv6).
+
+    An IPv4-mapped IPv6 address counts as its IPv4 address. ``None`` when ``ip`` is not an address.
+    """
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def user_agent_digest(user_agent: str, key: str) -> str:
+    """A keyed digest of a ``User-Agent`` string (the claims never hold it raw)."""
+    return hmac.new(key.encode(), b"user-agent\x00" + user_agent.encode(), hashlib.sha256).hexdigest()[:32]

@@ -2,6 +2,21 @@
 
 The request comes as ``application/x-www-form-urlencoded`` (as those libraries send it) or JSON. The answer is
 always this shape, including for refusals; HTTP 200 except 429 (rate limited, with ``Retry-After``).
+
+The pass token is an opaque handle: scores, reasons and model versions are only ever returned here.
+
+Client binding: a pass records the solving client's network (``/24`` of IPv4, ``/64`` of IPv6) and a keyed
+digest of its ``User-Agent``. With ``remoteip`` (the address the site's server saw) the network is compared;
+with ``user_agent`` (the ``User-Agent`` header it saw) the digest is compared. Neither is required: what was
+not sent is not compared (``client_match`` is ``null`` when nothing was). A site whose policy sets
+``require_client_match`` gets ``client-mismatch`` instead of a pass on a mismatch, or when ``remoteip`` is
+missing.
+
+Idempotency: a retry with the same ``idempotency_key`` and token gets the answer of the first call instead of
+``timeout-or-duplicate``, re-checked against the retry (``sitekey``, ``expected_action``, ``remoteip``,
+``user_agent``) and only while the token lives (plus a few seconds). The key must be a nonce the site's server
+makes for one verification request (a random id per booking attempt), never derived from the token nor taken
+from the client: anyone who can repeat the key can repeat the answer while the token lives.
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ SiteverifyErrorCode = Literal[
     "sitekey-mismatch",
     "bad-request",
     "rate-limited",
+    "client-mismatch",
 ]
 
 SITEVERIFY_ERROR_CODES: dict[str, str] = {
@@ -33,6 +49,10 @@ SITEVERIFY_ERROR_CODES: dict[str, str] = {
     "sitekey-mismatch": "the token belongs to another site than the secret (or the sitekey sent)",
     "bad-request": "the request is malformed, or its idempotency key was used with another token",
     "rate-limited": "too many wrong secrets from this IP; see Retry-After (HTTP 429)",
+    "client-mismatch": (
+        "the site requires the verifying client to be the solving one (require_client_match): remoteip is"
+        " missing or outside the solving client's /24 (/64), or user_agent differs"
+    ),
 }
 
 
@@ -45,7 +65,24 @@ class SiteverifyRequest(BaseModel):
         None
     )
     remoteip: (
-        Annotated[str, Field(max_length=64, description="accepted for compatibility; not used")] | None
+        Annotated[
+            str,
+            Field(
+                max_length=64,
+                description="optional: the end user's IP address; compared with the solving client's /24 (/64)",
+            ),
+        ]
+        | None
+    ) = None
+    user_agent: (
+        Annotated[
+            str,
+            Field(
+                max_length=512,
+                description="optional: the end user's User-Agent header; compared with the solving client's",
+            ),
+        ]
+        | None
     ) = None
     sitekey: (
         Annotated[str, Field(max_length=64, description="optional: the token must be of this sitekey")] | None
@@ -59,7 +96,11 @@ class SiteverifyRequest(BaseModel):
             Field(
                 min_length=1,
                 max_length=128,
-                description="optional: a retry with the same key (and token) gets the same answer instead of a duplicate",
+                description=(
+                    "optional: a retry with the same key (and token) gets the same answer instead of a"
+                    " duplicate, while the token lives; must be a server-side nonce per verification request,"
+                    " never derived from the token or taken from the client"
+                ),
             ),
         ]
         | None
@@ -100,4 +141,14 @@ class SiteverifyResponse(BaseModel):
     )
     unscored: bool = Field(
         default=False, description="a phase passed without a model's score (the site's fail-open policy)"
+    )
+    client_match: bool | None = Field(
+        default=None,
+        description=(
+            "whether `remoteip` / `user_agent` match the solving client (`null`: neither was sent);"
+            " a refusal only with the site's `require_client_match`"
+        ),
+    )
+    client_mismatch: list[Literal["ip", "user_agent"]] = Field(
+        default_factory=list, description="what differed from the solving client"
     )

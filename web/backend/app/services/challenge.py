@@ -29,7 +29,7 @@ from tcurity.geometry import check_follow, drags_on_tiles, grid_layout, random_p
 from tcurity.traces import GridTask, PerforationTask, Trace
 from web.backend.app.core.config import Settings
 from web.backend.app.core.errors import ApiError
-from web.backend.app.core.security import PassClaims, new_id, sign_pass_token
+from web.backend.app.core.security import PassClaims, client_network, new_id, user_agent_digest
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.schemas.challenge import (
     AnswerResult,
@@ -44,8 +44,17 @@ from web.backend.app.services.ai_client import AiClient, AiRejectedError, AiUnav
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
 from web.backend.app.services.replay import ReplayGuard
-from web.backend.app.services.session import OpenTask, PhaseResult, SessionRecord, SessionRepo, ref
+from web.backend.app.services.session import (
+    OpenTask,
+    PhaseResult,
+    SessionRecord,
+    SessionRepo,
+    ref,
+    store_unavailable,
+)
+from web.backend.app.services.tokens import CLAIMS_SLACK_S, PassTokens
 from web.backend.app.sites import Site, SitePolicy, SiteRegistry
+from web.backend.app.store.base import StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +117,7 @@ class ChallengeFlow:
         collector: Collector,
         telemetry: Telemetry,
         replays: ReplayGuard,
+        tokens: PassTokens,
     ) -> None:
         self.settings = settings
         self.sites = sites
@@ -117,6 +127,7 @@ class ChallengeFlow:
         self.collector = collector
         self.telemetry = telemetry
         self.replays = replays
+        self.tokens = tokens
         self.clock: Callable[[], float] = time.time  # Unix seconds; tests move it
 
     def now_ms(self) -> int:
@@ -226,9 +237,11 @@ class ChallengeFlow:
             attempts_left=self._attempts_left(record, site.policy),
         )
 
-    async def answer_phase_a(self, session_id: str, host: str | None, ip: str, trace: Trace) -> AnswerResult:
+    async def answer_phase_a(
+        self, session_id: str, host: str | None, ip: str, trace: Trace, user_agent: str = ""
+    ) -> AnswerResult:
         """Checks a tear: time, task, geometry on the server, then the AI score."""
-        claim = await self._claim(session_id, host, ip, "phase_a")
+        claim = await self._claim(session_id, host, ip, "phase_a", user_agent)
         reasons = await self._precheck(claim, trace)
         if not reasons:
             task = claim.task.task
@@ -240,7 +253,7 @@ class ChallengeFlow:
 
     # --- Phase B --------------------------------------------------------------------------------------------
     async def issue_phase_b(
-        self, session_id: str, host: str | None, ip: str
+        self, session_id: str, host: str | None, ip: str, user_agent: str = ""
     ) -> PhaseBProblemResponse | AnswerResult:
         """A fresh problem from the AI server (or, fail-open with the AI server down, an unscored pass)."""
         rev, record, site = await self._open(session_id, host, ip)
@@ -249,6 +262,7 @@ class ChallengeFlow:
                 409, "invalid_state", f"no Phase B problem in state {record.state}", {"state": record.state}
             )
         self._take_attempt(record, "phase_b", site.policy)
+        self._bind_client(record, ip, user_agent)
         try:
             problem = await self.ai.problem()
         except AiUnavailableError as exc:
@@ -278,25 +292,34 @@ class ChallengeFlow:
         )
 
     async def answer_phase_b(
-        self, session_id: str, host: str | None, ip: str, answer: PhaseBAnswer
+        self, session_id: str, host: str | None, ip: str, answer: PhaseBAnswer, user_agent: str = ""
     ) -> AnswerResult:
-        """Checks an image answer: time, task, the tile order (constant time), then the AI score of the drags."""
-        claim = await self._claim(session_id, host, ip, "phase_b")
+        """Checks an image answer: time, task, the AI score of the drags, then the tile order (constant time).
+
+        The drags are scored whether or not the tiles are right, so a wrong answer costs the same AI call as a
+        right one and the answer's latency does not tell which it was.
+        """
+        claim = await self._claim(session_id, host, ip, "phase_b", user_agent)
         reasons = await self._precheck(claim, answer.trace)
-        if not reasons and not answer_matches(claim.task.answer or [], answer.tile_ids):
-            reasons = ["wrong_answer"]
+        # The binding uses only what the client already knows (where its drags went down), so refusing it before
+        # scoring tells nothing; the answer itself is judged after scoring.
         if not reasons and not drags_bound(claim.task, answer):
             reasons = ["drag_not_on_tile"]
         decision = Decision(False, reasons) if reasons else await self._score(claim, "phase_b", answer.trace)
+        if not reasons and not answer_matches(claim.task.answer or [], answer.tile_ids):
+            decision = Decision(False, ["wrong_answer"], decision.result)
         return await self._conclude(claim, "phase_b", answer.trace, decision)
 
     # --- answering ------------------------------------------------------------------------------------------
-    async def _claim(self, session_id: str, host: str | None, ip: str, phase: PhaseName) -> Claim:
+    async def _claim(
+        self, session_id: str, host: str | None, ip: str, phase: PhaseName, user_agent: str = ""
+    ) -> Claim:
         rev, record, site = await self._open(session_id, host, ip)
         task = record.open_task
         if record.state != phase or task is None or task.phase != phase:
             raise ApiError(409, "invalid_state", f"no open {phase} task", {"state": record.state})
         record.open_task = None
+        self._bind_client(record, ip, user_agent)
         rev = await self.repo.save(record, rev)
         return Claim(rev, record, site, task)
 
@@ -364,8 +387,8 @@ class ChallengeFlow:
                 outcome="next_phase", state="phase_b", attempts_left=self._attempts_left(record, policy)
             )
         record.state = "passed"
+        token, expires_ms = await self._token(record, site)  # claims stored before the pass is saved
         await self.repo.save(record, rev)
-        token, expires_ms = self._token(record)
         unscored = any(r.unscored for r in record.results.values())
         self.telemetry.passes.labels(str(unscored).lower()).inc()
         logger.info(
@@ -396,7 +419,14 @@ class ChallengeFlow:
             outcome=outcome, state=record.state, attempts_left=self._attempts_left(record, policy)
         )
 
-    def _token(self, record: SessionRecord) -> tuple[str, int]:
+    def _bind_client(self, record: SessionRecord, ip: str, user_agent: str) -> None:
+        """Notes the answering client's network and user-agent digest (a pass binds them into its claims)."""
+        record.client_net = client_network(ip)
+        key = self.settings.token_signing_key.get_secret_value()
+        record.client_ua = user_agent_digest(user_agent, key) if user_agent else None
+
+    async def _token(self, record: SessionRecord, site: Site) -> tuple[str, int]:
+        """An opaque pass token; its claims (scores, models, reasons, client) stay in the store."""
         issued = self.now_ms()
         results = record.results
         claims = PassClaims(
@@ -415,8 +445,17 @@ class ChallengeFlow:
             models={p: r.model for p, r in results.items() if r.model},
             unscored=any(r.unscored for r in results.values()),
             reasons=list(record.reasons),
+            client_net=record.client_net,
+            user_agent=record.client_ua,
         )
-        return sign_pass_token(claims, self.settings.token_signing_key.get_secret_value()), claims.expires_ms
+        keep_s = self.settings.pass_token_ttl_s + CLAIMS_SLACK_S
+        if site.policy.collect:  # a later report names the session by its token
+            keep_s = max(keep_s, site.policy.retention_days * 86_400.0)
+        try:
+            token = await self.tokens.issue(claims, keep_s)
+        except StoreUnavailableError as exc:
+            raise store_unavailable() from exc
+        return token, claims.expires_ms
 
 
 def _ai_unavailable() -> ApiError:

@@ -2,7 +2,8 @@
 
 The record holds what the server must remember between requests: the site, hostname and action it was
 created for, its state, the task it issued last (with the Phase B answer, which never leaves the server), the
-attempts used, the per-phase results and the reason codes of failed attempts.
+attempts used, the per-phase results, the reason codes of failed attempts, and the network and user-agent
+digest of the client that answered last (a pass binds them into its claims).
 """
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ class SessionRecord(BaseModel):
     open_task: OpenTask | None = None
     results: dict[str, PhaseResult] = {}
     reasons: Annotated[list[str], Field(max_length=MAX_REASONS)] = []
+    client_net: str | None = None  # the network of the client that answered last (/24 or /64)
+    client_ua: str | None = None  # the keyed digest of its User-Agent
 
     def add_reasons(self, reasons: list[str]) -> None:
-        """Keeps the first few distinct reason codes of the session (they travel in the pass token)."""
+        """Keeps the first few distinct reason codes of the session (they go into the pass's claims)."""
         for reason in reasons:
             if reason not in self.reasons and len(self.reasons) < MAX_REASONS:
                 self.reasons.append(reason)

@@ -53,7 +53,8 @@ class StoreUnavailableError(RuntimeError):
 
 
 class Store(ABC):
-    """Sessions (compare-and-set), one-time consumption, idempotent results, rate counters, collected traces.
+    """Sessions (compare-and-set), one-time consumption, idempotent results, rate counters, collected traces,
+    pass-token claims.
 
     Every method is atomic on its own; expiry times are absolute Unix seconds or TTLs in seconds.
     """
@@ -123,6 +124,15 @@ class Store(ABC):
     @abstractmethod
     async def purge_expired(self) -> int:
         """Deletes what expired (where the store does not do it by itself); returns how many traces went."""
+
+    # --- pass-token claims ------------------------------------------------------------------------------------
+    @abstractmethod
+    async def put_token_claims(self, jti: str, data: bytes, ttl_s: float) -> None:
+        """Keeps a pass token's claims under ``tok:{jti}`` (the browser holds only the opaque token)."""
+
+    @abstractmethod
+    async def get_token_claims(self, jti: str) -> bytes | None:
+        """A pass token's claims, or ``None`` when unknown or expired."""
 
     # --- operations -------------------------------------------------------------------------------------------
     @abstractmethod

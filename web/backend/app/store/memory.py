@@ -201,6 +201,18 @@ class MemoryStore(Store):
                     del site.labels[session]
             return removed
 
+    # --- pass-token claims ------------------------------------------------------------------------------------
+    async def put_token_claims(self, jti: str, data: bytes, ttl_s: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            self._put(f"tok:{jti}", data, now + ttl_s)
+
+    async def get_token_claims(self, jti: str) -> bytes | None:
+        with self._lock:
+            entry = self._get(f"tok:{jti}", self._clock())
+            return entry.value if entry is not None else None  # type: ignore[return-value]
+
     # --- operations -------------------------------------------------------------------------------------------
     async def ping(self) -> bool:
         return True

@@ -1,7 +1,7 @@
 """The shared store on Redis (``REDIS_URL``): every backend instance sees the same sessions, tokens and counters.
 
 Atomicity comes from Redis itself: sessions are hashes ``{rev, data}`` created and compare-and-set by Lua
-scripts; one-time consumption is ``SET NX``; counters are ``INCR`` with ``EXPIRE NX`` in one round trip.
+scripts; one-time consumption is ``SET NX``; pass-token claims are plain keys with a TTL (``tok:{jti}``); counters are ``INCR`` with ``EXPIRE NX`` in one round trip.
 Collected traces are hashes with a TTL, indexed per site by a sorted set (score: expiry) and per session by
 a set; a label is one key per session. Keys are prefixed (``tcurity:`` by default).
 """
@@ -196,6 +196,14 @@ class RedisStore(Store):
         async for index_key in self._redis.scan_iter(match=f"{self._p}trs:*", count=500):
             removed += int(await self._call(self._redis.zremrangebyscore(index_key, "-inf", now)))
         return removed
+
+    # --- pass-token claims ------------------------------------------------------------------------------------
+    async def put_token_claims(self, jti: str, data: bytes, ttl_s: float) -> None:
+        await self._call(self._redis.set(f"{self._p}tok:{jti}", data, px=max(1, int(ttl_s * 1000))))
+
+    async def get_token_claims(self, jti: str) -> bytes | None:
+        found = await self._call(self._redis.get(f"{self._p}tok:{jti}"))
+        return bytes(found) if found is not None else None
 
     # --- operations -------------------------------------------------------------------------------------------
     async def ping(self) -> bool:

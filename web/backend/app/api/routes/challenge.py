@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from web.backend.app.api.deps import ClientIp, OriginHost, Svc
+from web.backend.app.api.deps import ClientIp, OriginHost, Svc, UserAgent
 from web.backend.app.schemas.challenge import (
     SESSION_ID_PATTERN,
     AnswerResult,
@@ -74,10 +74,10 @@ async def issue_phase_a(
 
 @router.post("/sessions/{session_id}/phase-a/answer", response_model=AnswerResult, responses=_ANSWER)
 async def answer_phase_a(
-    session_id: SessionId, body: PhaseAAnswer, services: Svc, ip: ClientIp, host: OriginHost
+    session_id: SessionId, body: PhaseAAnswer, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
 ) -> AnswerResult:
     """Answer the Phase A task with the tear's trace; the outcome says what comes next."""
-    return await services.flow.answer_phase_a(session_id, host, ip, body.trace)
+    return await services.flow.answer_phase_a(session_id, host, ip, body.trace, ua)
 
 
 @router.post(
@@ -90,15 +90,15 @@ async def answer_phase_a(
     ),
 )
 async def issue_phase_b(
-    session_id: SessionId, services: Svc, ip: ClientIp, host: OriginHost
+    session_id: SessionId, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
 ) -> PhaseBProblemResponse | AnswerResult:
     """Issue a Phase B problem (uses one attempt); an AnswerResult instead only for a fail-open pass."""
-    return await services.flow.issue_phase_b(session_id, host, ip)
+    return await services.flow.issue_phase_b(session_id, host, ip, ua)
 
 
 @router.post("/sessions/{session_id}/phase-b/answer", response_model=AnswerResult, responses=_ANSWER)
 async def answer_phase_b(
-    session_id: SessionId, body: PhaseBAnswer, services: Svc, ip: ClientIp, host: OriginHost
+    session_id: SessionId, body: PhaseBAnswer, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
 ) -> AnswerResult:
     """Answer the Phase B problem with the tile ids in slot order and the drags' trace."""
-    return await services.flow.answer_phase_b(session_id, host, ip, body)
+    return await services.flow.answer_phase_b(session_id, host, ip, body, ua)

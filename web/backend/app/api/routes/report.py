@@ -11,11 +11,12 @@ from pydantic import ValidationError
 
 from web.backend.app.api.deps import BadBodyError, ClientIp, Svc, form_or_json
 from web.backend.app.core.errors import ApiError
-from web.backend.app.core.security import TokenError, verify_pass_token
+from web.backend.app.core.security import TokenError
 from web.backend.app.schemas.common import errors
 from web.backend.app.schemas.report import ReportRequest, ReportResponse
 from web.backend.app.services.ratelimit import too_many
-from web.backend.app.services.session import ref
+from web.backend.app.services.session import ref, store_unavailable
+from web.backend.app.store.base import StoreUnavailableError
 
 router = APIRouter(prefix="/api/v1", tags=["report"])
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ async def _parse(request: Request) -> ReportRequest:
         (415, "unsupported_media_type"),
         (422, "invalid_request, invalid_response"),
         (429, "rate_limited"),
+        (503, "store_unavailable"),
     ),
     openapi_extra={
         "requestBody": {
@@ -69,9 +71,13 @@ async def report(request: Request, services: Svc, ip: ClientIp) -> ReportRespons
     session_id = body.session_id
     if body.response is not None:
         try:
-            claims = verify_pass_token(body.response, services.settings.token_signing_key.get_secret_value())
+            claims = await services.tokens.claims(body.response)
         except TokenError as exc:
             raise ApiError(422, "invalid_response", "the pass token is malformed or forged") from exc
+        except StoreUnavailableError as exc:
+            raise store_unavailable() from exc
+        if claims is None:  # kept for the site's retention when it collects, else only for the token's life
+            raise ApiError(404, "session_not_found", "the pass token's session is unknown or expired")
         if claims.sitekey != site.sitekey:
             raise ApiError(422, "invalid_response", "the pass token belongs to another site")
         session_id = claims.session_id
