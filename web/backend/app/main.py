@@ -30,7 +30,7 @@ from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import SessionRepo
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
-from web.backend.app.store import Store, make_store
+from web.backend.app.store import Store, make_collect_store, make_store
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def build_services(
         transport=ai_transport,
     )
     limiter = RateLimiter(store, telemetry, settings.rate_limit_window_s)
-    collector = Collector(store)
+    collector = Collector(make_collect_store(settings.collect_redis_url, store), telemetry)
     replays = ReplayGuard(store, settings.replay_window_s)
     flow = ChallengeFlow(settings, sites, SessionRepo(store), ai, limiter, collector, telemetry, replays)
     verifier = Verifier(settings, sites, store, limiter, telemetry)
@@ -88,6 +88,8 @@ def create_app(
         yield
         await services.ai.close()
         await services.store.close()
+        if services.collector.store is not services.store:
+            await services.collector.store.close()
 
     app = FastAPI(
         title="T-curity backend",
