@@ -75,3 +75,28 @@ def test_every_key_the_backend_writes_expires(
         assert [k for k in keys if client.pttl(k) < 0] == []
     finally:
         client.close()
+
+
+def test_collection_can_live_in_its_own_redis(
+    make_backend, fresh_redis: str, passing_paths: list[Path2]
+) -> None:
+    """With ``COLLECT_REDIS_URL`` the traces and labels go there, and the session store holds none of them."""
+    collect_url = fresh_redis.rsplit("/", 1)[0] + "/1"
+    main, collect = redis.Redis.from_url(fresh_redis), redis.Redis.from_url(collect_url)
+    collect.flushdb()
+    backend: Backend = make_backend(
+        sites={"main": SitePolicy(phase_b="never", collect=True)},
+        redis_url=fresh_redis,
+        collect_redis_url=collect_url,
+    )
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    assert backend.answer_a(sid, human_answer(passing_paths[0], task)).json()["outcome"] == "passed"
+    try:
+        kinds = [{k.decode().split(":")[1] for k in r.scan_iter(count=1000)} for r in (main, collect)]
+        assert "s" in kinds[0] and not kinds[0] & {"tr", "trs", "trsess"}
+        assert kinds[1] == {"tr", "trs", "trsz", "trb", "trsess"}
+    finally:
+        collect.flushdb()
+        main.close()
+        collect.close()
