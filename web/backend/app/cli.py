@@ -51,7 +51,9 @@ def _policy_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-attempts-phase-b", type=int, default=defaults.max_attempts_phase_b)
     parser.add_argument("--max-attempts-session", type=int, default=defaults.max_attempts_session)
     parser.add_argument(
-        "--collect", action="store_true", help="keep challenge traces for labels and training"
+        "--collect",
+        action="store_true",
+        help="keep scored challenge traces (bounded, within the quota) for labels and training",
     )
     parser.add_argument("--retention-days", type=int, default=defaults.retention_days)
     parser.add_argument(
