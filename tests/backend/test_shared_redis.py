@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import redis
+
 from tcurity.sampling import Path2
 from tests.backend.conftest import ORIGIN, Backend, human_answer
+from tests.backend.test_collect import bot_answer
+from web.backend.app.sites import SitePolicy
 from web.backend.app.store.redis_store import RedisStore
 
 
@@ -41,3 +45,58 @@ def test_rate_limits_are_shared(make_backend, fresh_redis: str, tmp_path) -> Non
         headers={"Origin": ORIGIN},
     )
     assert limited.status_code == 429
+
+
+def test_every_key_the_backend_writes_expires(
+    make_backend, fresh_redis: str, passing_paths: list[Path2]
+) -> None:
+    """A whole flow on a collecting site (a refused and a passing answer, siteverify with an idempotency key, a
+    wrong secret, a label) leaves no key without a TTL in Redis."""
+    policy = SitePolicy(phase_b="never", collect=True)
+    backend: Backend = make_backend(sites={"main": policy}, redis_url=fresh_redis)
+    sid = backend.create()["session_id"]
+    bot_answer(backend, sid)
+    task = backend.issue_a(sid)
+    result = backend.answer_a(sid, human_answer(passing_paths[0], task)).json()
+    assert result["outcome"] == "passed"
+    assert backend.siteverify(result["token"], idempotency_key="order-1").json()["success"] is True
+    wrong = backend.client.post(
+        "/api/v1/siteverify", data={"secret": "ts_wrong", "response": result["token"]}
+    )
+    assert wrong.json()["success"] is False
+    secret = backend.sites["main"].secret
+    report = {"secret": secret, "session_id": sid, "label": "confirmed_human"}
+    assert backend.client.post("/api/v1/report", json=report).status_code == 200
+    client = redis.Redis.from_url(fresh_redis)
+    try:
+        keys = sorted(k.decode() for k in client.scan_iter(count=1000))
+        kinds = {k.split(":")[1] for k in keys}
+        assert {"s", "c", "r", "rl", "tr", "trs", "trsess", "lbl"} <= kinds
+        assert [k for k in keys if client.pttl(k) < 0] == []
+    finally:
+        client.close()
+
+
+def test_collection_can_live_in_its_own_redis(
+    make_backend, fresh_redis: str, passing_paths: list[Path2]
+) -> None:
+    """With ``COLLECT_REDIS_URL`` the traces and labels go there, and the session store holds none of them."""
+    collect_url = fresh_redis.rsplit("/", 1)[0] + "/1"
+    main, collect = redis.Redis.from_url(fresh_redis), redis.Redis.from_url(collect_url)
+    collect.flushdb()
+    backend: Backend = make_backend(
+        sites={"main": SitePolicy(phase_b="never", collect=True)},
+        redis_url=fresh_redis,
+        collect_redis_url=collect_url,
+    )
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    assert backend.answer_a(sid, human_answer(passing_paths[0], task)).json()["outcome"] == "passed"
+    try:
+        kinds = [{k.decode().split(":")[1] for k in r.scan_iter(count=1000)} for r in (main, collect)]
+        assert "s" in kinds[0] and not kinds[0] & {"tr", "trs", "trsess"}
+        assert kinds[1] == {"tr", "trs", "trsz", "trb", "trsess"}
+    finally:
+        collect.flushdb()
+        main.close()
+        collect.close()

@@ -7,11 +7,15 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
+from tests.backend.conftest import Clock
 from web.backend.app.store.base import Store
 from web.backend.app.store.memory import MemoryStore
 from web.backend.app.store.redis_store import RedisStore
 
 Scenario = Callable[[Store], Awaitable[None]]
+Advance = Callable[[float], Awaitable[None]]
+TimedScenario = Callable[[Store, Advance], Awaitable[None]]
+QUOTA = 1 << 20
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -24,6 +28,32 @@ def run(request: pytest.FixtureRequest) -> Iterator[Callable[[Scenario], None]]:
             store: Store = RedisStore(url) if url else MemoryStore()
             try:
                 await scenario(store)
+            finally:
+                await store.close()
+
+        asyncio.run(main())
+
+    yield go
+
+
+@pytest.fixture(params=["memory", "redis"])
+def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[TimedScenario], None]]:
+    """Like ``run``, with a way to let time pass: the memory store's clock moves; Redis's TTLs need real time."""
+    url = request.getfixturevalue("fresh_redis") if request.param == "redis" else None
+
+    def go(scenario: TimedScenario) -> None:
+        clock = Clock()
+
+        async def advance(seconds: float) -> None:
+            if url:
+                await asyncio.sleep(seconds)
+            else:
+                clock.advance(seconds)
+
+        async def main() -> None:
+            store: Store = RedisStore(url) if url else MemoryStore(clock=clock)
+            try:
+                await scenario(store, advance)
             finally:
                 await store.close()
 
@@ -114,12 +144,12 @@ def test_rate_counters_count_within_a_window(run: Callable[[Scenario], None]) ->
     run(scenario)
 
 
-def test_collected_traces_take_labels_and_expire(run: Callable[[Scenario], None]) -> None:
-    async def scenario(store: Store) -> None:
-        await store.add_trace("site", "sess-1", "t1", b"a", 60)
-        await store.add_trace("site", "sess-1", "t2", b"b", 60)
-        await store.add_trace("site", "sess-2", "t3", b"c", 0.3)
-        await store.add_trace("other", "sess-1", "t4", b"d", 60)
+def test_collected_traces_take_labels_and_expire(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, advance: Advance) -> None:
+        await store.add_trace("site", "sess-1", "t1", b"a", 60, quota_bytes=QUOTA)
+        await store.add_trace("site", "sess-1", "t2", b"b", 60, quota_bytes=QUOTA)
+        await store.add_trace("site", "sess-2", "t3", b"c", 0.3, quota_bytes=QUOTA)
+        await store.add_trace("other", "sess-1", "t4", b"d", 60, quota_bytes=QUOTA)
         assert await store.set_label("site", "sess-1", "confirmed_bot", 60) == 2
         assert await store.set_label("site", "unknown", "confirmed_bot", 60) == 0
         found = {t.trace_id: t for t in await store.traces("site")}
@@ -130,12 +160,29 @@ def test_collected_traces_take_labels_and_expire(run: Callable[[Scenario], None]
             b"a",
         )
         assert found["t3"].label is None
-        await asyncio.sleep(0.45)
+        await advance(0.45)
         assert {t.trace_id for t in await store.traces("site")} == {"t1", "t2"}
         assert await store.set_label("site", "sess-2", "confirmed_human", 60) == 0
         await store.purge_expired()
         assert {t.trace_id for t in await store.traces("other")} == {"t4"}
         assert await store.ping()
+
+    timed(scenario)
+
+
+def test_a_label_never_covers_a_refused_trace(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        await store.add_trace("site", "s", "failed", b"bot", 60, quota_bytes=QUOTA, refused=True)
+        await store.add_trace("site", "s", "passed", b"person", 60, quota_bytes=QUOTA)
+        await store.add_trace("site", "only-failed", "f2", b"bot", 60, quota_bytes=QUOTA, refused=True)
+        assert await store.set_label("site", "s", "confirmed_human", 60) == 1
+        assert await store.set_label("site", "only-failed", "confirmed_human", 60) == 0
+        found = {t.trace_id: (t.label, t.refused) for t in await store.traces("site")}
+        assert found == {
+            "failed": (None, True),
+            "passed": ("confirmed_human", False),
+            "f2": (None, True),
+        }
 
     run(scenario)
 
@@ -177,3 +224,38 @@ def test_token_claims_are_kept_for_their_ttl_apart_from_the_consume_marker(
         assert await store.get_token_claims("jti-1") == b"claims"
 
     run(scenario)
+
+
+def test_a_sites_quota_holds_its_live_bytes(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, advance: Advance) -> None:
+        assert await store.add_trace("site", "s1", "short", b"x" * 6, 0.3, quota_bytes=10)
+        assert not await store.add_trace("site", "s2", "over", b"y" * 6, 60, quota_bytes=10)
+        assert await store.add_trace("site", "s3", "fits", b"z" * 4, 60, quota_bytes=10)
+        assert await store.add_trace("other", "s4", "own-quota", b"w" * 10, 60, quota_bytes=10)
+        assert {t.trace_id for t in await store.traces("site")} == {"short", "fits"}
+        await advance(0.45)  # the expired trace's bytes come back to the quota
+        assert await store.add_trace("site", "s5", "again", b"v" * 6, 60, quota_bytes=10)
+        assert not await store.add_trace("site", "s6", "full", b"u", 60, quota_bytes=10)
+        assert {t.trace_id for t in await store.traces("site")} == {"fits", "again"}
+
+    timed(scenario)
+
+
+def test_the_memory_store_frees_expired_data_while_running() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+
+    async def scenario() -> None:
+        await store.create_session("s", b"session", clock() + 60)
+        await store.consume_once("jti", "owner", 120)
+        await store.put_result("idem", b"answer", 60)
+        await store.hit("ip:1", 10, 60)
+        await store.add_trace("site", "s", "t", b"trace", 600, quota_bytes=QUOTA)
+        assert await store.set_label("site", "s", "confirmed_human", 600) == 1
+        assert store.footprint() == {"entries": 4, "traces": 1, "labels": 1, "trace_bytes": 5}
+        clock.advance(3600)
+        await store.create_session("next", b"session", clock() + 60)  # a normal write, no purge
+        assert store.footprint() == {"entries": 1, "traces": 0, "labels": 0, "trace_bytes": 0}
+        assert await store.add_trace("site", "n", "t2", b"x" * 5, 600, quota_bytes=5)  # its bytes came back
+
+    asyncio.run(scenario())

@@ -129,6 +129,29 @@ def test_production_variable_names() -> None:
     } <= gpu
 
 
+def _redis_flags(svc: dict) -> dict[str, str]:
+    """A Redis service's ``--flag value`` pairs from its command line."""
+    words = " ".join(svc["command"]).split()
+    return {w[2:]: words[i + 1] for i, w in enumerate(words[:-1]) if w.startswith("--")}
+
+
+def test_redis_is_bounded_and_collection_lives_apart() -> None:
+    """Every Redis has a maxmemory; sessions and markers are never evicted, collected traces are (LRU), and the
+    backend keeps collection in its own instance (a policy is per instance, not per database)."""
+    services = _load(ROOT / "docker-compose.main.yml")["services"]
+    redises = {n: _redis_flags(s) for n, s in services.items() if s.get("image", "").startswith("redis:")}
+    assert set(redises) == {"redis", "redis-collect"}
+    for name, flags in redises.items():
+        assert re.fullmatch(r"\$\{[A-Z_]+:-\d+[kmg]b\}|\d+[kmg]b", flags.get("maxmemory", "")), name
+    assert redises["redis"]["maxmemory-policy"] == "noeviction"
+    assert redises["redis-collect"]["maxmemory-policy"] in {"allkeys-lru", "volatile-lru"}
+    env = _environment(services["backend"])
+    assert "@redis:6379" in env["REDIS_URL"] and "@redis-collect:6379" in env["COLLECT_REDIS_URL"]
+    for _, _, svc in _services():
+        if svc.get("image", "").startswith("redis:") and svc not in services.values():
+            assert "maxmemory" in _redis_flags(svc), "a Redis in docker-compose.gpu.yml needs a maxmemory"
+
+
 def test_ai_server_reserves_the_gpu() -> None:
     svc = _load(ROOT / "docker-compose.gpu.yml")["services"]["ai-server"]
     devices = svc["deploy"]["resources"]["reservations"]["devices"]

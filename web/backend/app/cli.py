@@ -10,8 +10,10 @@ Runs with the backend's environment (``SITES_FILE``, ``SITE_SECRET_PEPPER``, ``R
     python -m web.backend.app.cli traces cleanup
 
 A new secret is printed once (JSON on stdout) and stored only as its hash. The running backend picks up
-changes to the sites file within ``SITES_RELOAD_INTERVAL_S``. Trace commands need ``REDIS_URL`` to reach a
-running backend's data (the in-memory store lives and dies with its process).
+changes to the sites file within ``SITES_RELOAD_INTERVAL_S``. Trace commands need ``COLLECT_REDIS_URL`` (or,
+without it, ``REDIS_URL``) to reach a running backend's data (the in-memory store lives and dies with its
+process). The export holds only labelled traces that passed a scored check; traces the model refused stay
+quarantined in the store until they expire.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from web.backend.app.core.logging import setup_logging
 from web.backend.app.core.security import hash_secret, new_secret, new_sitekey
 from web.backend.app.services.collect import export_site, remove_stale_exports
 from web.backend.app.sites import Site, SitePolicy, SitesFile, load_file, save_file
-from web.backend.app.store import make_store
+from web.backend.app.store import Store, make_store
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +51,17 @@ def _policy_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-attempts-phase-b", type=int, default=defaults.max_attempts_phase_b)
     parser.add_argument("--max-attempts-session", type=int, default=defaults.max_attempts_session)
     parser.add_argument(
-        "--collect", action="store_true", help="keep challenge traces for labels and training"
+        "--collect",
+        action="store_true",
+        help="keep scored challenge traces (bounded, within the quota) for labels and training",
     )
     parser.add_argument("--retention-days", type=int, default=defaults.retention_days)
+    parser.add_argument(
+        "--collect-quota-mib",
+        type=float,
+        default=defaults.collect_quota_mib,
+        help="most MiB of collected traces kept at once; past it new ones are dropped",
+    )
     parser.add_argument("--requests-per-window", type=int, default=None, help="this site's own rate limit")
     parser.add_argument(
         "--require-client-match",
@@ -69,6 +79,7 @@ def _policy(args: argparse.Namespace) -> SitePolicy:
         max_attempts_session=args.max_attempts_session,
         collect=args.collect,
         retention_days=args.retention_days,
+        collect_quota_mib=args.collect_quota_mib,
         requests_per_window=args.requests_per_window,
         require_client_match=args.require_client_match,
     )
@@ -126,12 +137,17 @@ def sites_remove(settings: Settings, sitekey: str) -> None:
     save_file(settings.sites_file, content)
 
 
+def _collect_store(settings: Settings) -> Store:
+    """The store that holds collected traces (``COLLECT_REDIS_URL``, else ``REDIS_URL``, else memory)."""
+    return make_store(settings.collect_redis_url or settings.redis_url)
+
+
 async def traces_export(settings: Settings, sitekey: str | None, out_dir: Path) -> dict[str, int]:
-    """Writes every collecting site's labelled traces (or one site's) under ``out_dir``."""
+    """Writes every collecting site's labelled, passing traces (or one site's) under ``out_dir``."""
     sites = [s for s in load_file(settings.sites_file).sites if s.policy.collect]
     if sitekey is not None:
         sites = [s for s in sites if s.sitekey == sitekey]
-    store = make_store(settings.redis_url)
+    store = _collect_store(settings)
     try:
         written: dict[str, int] = {}
         for site in sites:
@@ -143,7 +159,7 @@ async def traces_export(settings: Settings, sitekey: str | None, out_dir: Path) 
 
 async def traces_cleanup(settings: Settings, out_dir: Path) -> dict[str, int]:
     """Deletes expired collected traces in the store and exports past their site's retention."""
-    store = make_store(settings.redis_url)
+    store = _collect_store(settings)
     try:
         purged = await store.purge_expired()
     finally:
@@ -171,7 +187,9 @@ def parser() -> argparse.ArgumentParser:
     traces = groups.add_parser("traces", help="collected traces").add_subparsers(
         dest="command", required=True
     )
-    export = traces.add_parser("export", help="write labelled traces as Parquet (tcurity.datasets)")
+    export = traces.add_parser(
+        "export", help="write labelled passing traces as Parquet (tcurity.datasets; refused ones never)"
+    )
     export.add_argument("--sitekey")
     export.add_argument("--out", type=Path, default=None, help="default: COLLECTED_DIR")
     cleanup = traces.add_parser("cleanup", help="delete expired traces and exports")

@@ -31,7 +31,7 @@ from web.backend.app.services.session import SessionRepo
 from web.backend.app.services.tokens import PassTokens
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
-from web.backend.app.store import Store, make_store
+from web.backend.app.store import Store, make_collect_store, make_store
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def build_services(
         transport=ai_transport,
     )
     limiter = RateLimiter(store, telemetry, settings.rate_limit_window_s)
-    collector = Collector(store)
+    collector = Collector(make_collect_store(settings.collect_redis_url, store), telemetry)
     replays = ReplayGuard(store, settings.replay_window_s)
     tokens = PassTokens(store, settings.token_signing_key.get_secret_value())
     flow = ChallengeFlow(
@@ -92,6 +92,8 @@ def create_app(
         yield
         await services.ai.close()
         await services.store.close()
+        if services.collector.store is not services.store:
+            await services.collector.store.close()
 
     app = FastAPI(
         title="T-curity backend",

@@ -46,6 +46,10 @@ class SitePolicy(BaseModel):
         max_attempts_session: tasks a session may be issued in all.
         collect: store this site's challenge traces with their decisions (for labels and retraining).
         retention_days: how long collected traces and labels are kept.
+        collect_quota_mib: the most bytes (MiB) of collected records the site keeps live at once; past it new
+            traces are dropped (counted in ``backend_collect_dropped_total{reason="quota"}``) until old ones
+            expire. 256 MiB holds some 8,000 records of the largest size (96 KiB), several times more of
+            typical ones.
         requests_per_window: this site's own challenge rate limit (default ``RATE_LIMIT_PER_SITEKEY``).
         require_client_match: siteverify refuses a token (``client-mismatch``) unless ``remoteip`` is sent and lies
             in the solving client's network (``/24`` or ``/64``), and a ``user_agent`` sent matches the solving
@@ -60,6 +64,7 @@ class SitePolicy(BaseModel):
     max_attempts_session: Annotated[int, Field(ge=1, le=20)] = 5
     collect: bool = False
     retention_days: Annotated[int, Field(ge=1, le=365)] = 30
+    collect_quota_mib: Annotated[float, Field(gt=0.0, le=1_048_576.0)] = 256.0
     requests_per_window: Annotated[int, Field(ge=1)] | None = None
     require_client_match: bool = False
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         site_secret_pepper: HMAC key under which site secrets are stored (losing it invalidates every secret).
         sites_file: the site registry the CLI writes (JSON).
         redis_url: ``redis://…`` for a shared store; unset keeps everything in this process's memory.
+        collect_redis_url: ``redis://…`` of the Redis that holds collected traces and labels (an instance with
+            ``maxmemory`` and an LRU policy, apart from the ``noeviction`` one of ``REDIS_URL``); unset keeps
+            them in the main store.
         session_ttl_s: a challenge session's whole life, from creation.
         pass_token_ttl_s: how long a pass token may be verified (at most 120 s).
         phase_a_time_limit_s / phase_b_time_limit_s: the time a client has to answer an issued task (told to
@@ -58,6 +61,7 @@ class Settings(BaseSettings):
     sites_file: Path = Path("config/sites.json")
     sites_reload_interval_s: float = Field(default=2.0, ge=0.0)
     redis_url: str | None = None
+    collect_redis_url: str | None = None
     session_ttl_s: int = Field(default=600, ge=30, le=3600)
     pass_token_ttl_s: int = Field(default=MAX_PASS_TOKEN_TTL_S, ge=10, le=MAX_PASS_TOKEN_TTL_S)
     phase_a_time_limit_s: float = Field(default=30.0, gt=0.0, le=180.0)

@@ -10,7 +10,7 @@ siteverify is the exception: it always answers in its own reCAPTCHA-compatible s
 | 401 | ``unauthorized`` | metrics: missing or wrong metrics token |
 | 403 | ``origin_not_allowed`` | the request's ``Origin`` is missing or not an allowed hostname of the site/session |
 | 404 | ``not_found`` | unknown path |
-| 404 | ``session_not_found`` | unknown or expired challenge session (or nothing collected for it, on report) |
+| 404 | ``session_not_found`` | unknown or expired challenge session (or no passing trace collected for it, on report) |
 | 405 | ``method_not_allowed`` | wrong method |
 | 409 | ``invalid_state`` | the session is not in a state that allows this step |
 | 409 | ``task_expired`` | the answer came after the task's time limit; ask for a new task |

@@ -57,6 +57,12 @@ class Telemetry:
         self.rate_limited = Counter(
             "backend_rate_limited_total", "Refused by a rate limit", ["scope"], registry=r
         )
+        self.collect_dropped = Counter(
+            "backend_collect_dropped_total",
+            "Scored traces a collecting site did not keep (quota, oversized, store_error)",
+            ["reason"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,4 +15,9 @@ def make_store(redis_url: str | None) -> Store:
     return MemoryStore()
 
 
-__all__ = ["MemoryStore", "Store", "StoreUnavailableError", "make_store"]
+def make_collect_store(collect_redis_url: str | None, main: Store) -> Store:
+    """Where collected traces live: ``COLLECT_REDIS_URL``'s Redis when set, else the main store."""
+    return make_store(collect_redis_url) if collect_redis_url else main
+
+
+__all__ = ["MemoryStore", "Store", "StoreUnavailableError", "make_collect_store", "make_store"]

@@ -30,13 +30,17 @@ class RateDecision:
 
 @dataclass(frozen=True, slots=True)
 class StoredTrace:
-    """A collected trace as stored, with the site's label for its session (``None`` until reported)."""
+    """A collected trace as stored, with the site's label for its session (``None`` until reported).
+
+    ``refused`` marks a trace the model refused: it is quarantined and never takes its session's label.
+    """
 
     trace_id: str
     session_id: str
     expires_s: float
     data: bytes
     label: str | None
+    refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +113,27 @@ class Store(ABC):
     # --- collected traces -------------------------------------------------------------------------------------
     @abstractmethod
     async def add_trace(
-        self, sitekey: str, session_id: str, trace_id: str, data: bytes, ttl_s: float
-    ) -> None:
-        """Keeps a collected trace until its retention ends."""
+        self,
+        sitekey: str,
+        session_id: str,
+        trace_id: str,
+        data: bytes,
+        ttl_s: float,
+        *,
+        quota_bytes: int,
+        refused: bool = False,
+    ) -> bool:
+        """Keeps a collected trace until its retention ends, if the site's live traces and this one stay within
+        ``quota_bytes``; ``False`` (nothing kept) past the quota. Expired traces are freed first."""
 
     @abstractmethod
     async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:
-        """Attaches the site's label to a session's traces; returns how many traces it labels (0: none kept)."""
+        """Attaches the site's label to a session's traces that are not ``refused``; returns how many it covers
+        (0: no such trace kept, and no label is stored)."""
 
     @abstractmethod
     async def traces(self, sitekey: str) -> list[StoredTrace]:
-        """The site's unexpired traces with their labels, oldest expiry first."""
+        """The site's unexpired traces with their labels (``None`` on a refused trace), oldest expiry first."""
 
     @abstractmethod
     async def purge_expired(self) -> int:

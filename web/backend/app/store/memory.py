@@ -1,8 +1,10 @@
 """The embedded store: everything in this process's memory, with expiry.
 
 One lock guards all state, so each method is atomic across threads and tasks (no method awaits while holding
-it). Expired entries are dropped lazily on access and swept in expiry order (a heap), so memory stays bounded by
-what is live. Suits one backend process; use Redis to share state between processes.
+it). Expired entries are dropped lazily on access and swept in expiry order (heaps) on every write: sessions,
+markers, results and counters as well as collected traces and labels, so memory stays bounded by what is live
+while the process runs (a sweep costs O(log n) per expired entry, paid once). Suits one backend process; use
+Redis to share state between processes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class _Entry:
 class _SiteTraces:
     traces: dict[str, StoredTrace] = field(default_factory=dict)
     labels: dict[str, _Entry] = field(default_factory=dict)
+    bytes_used: int = 0
 
 
 class MemoryStore(Store):
@@ -47,6 +50,8 @@ class MemoryStore(Store):
         self._sites: dict[str, _SiteTraces] = {}
         self._profiles: dict[str, deque[tuple[float, StoredProfile]]] = {}
         self._profile_seq = 0
+        # (expires, sitekey, "t" trace | "l" label, trace id | session id), swept like ``_expiry``.
+        self._collected: list[tuple[float, str, str, str]] = []
 
     # --- internals (call with the lock held) ------------------------------------------------------------------
     def _get(self, key: str, now: float) -> _Entry | None:
@@ -60,12 +65,36 @@ class MemoryStore(Store):
         self._items[key] = _Entry(expires_s, value)
         heapq.heappush(self._expiry, (expires_s, key))
 
-    def _sweep(self, now: float) -> None:
+    def _sweep(self, now: float) -> int:
+        """Drops what expired by ``now``; returns how many collected traces went."""
         while self._expiry and self._expiry[0][0] <= now:
             _, key = heapq.heappop(self._expiry)
             entry = self._items.get(key)
             if entry is not None and entry.expires_s <= now:
                 del self._items[key]
+        return self._sweep_collected(now)
+
+    def _sweep_collected(self, now: float) -> int:
+        """Frees expired traces (and their bytes of the quota) and labels; returns how many traces went."""
+        removed = 0
+        while self._collected and self._collected[0][0] <= now:
+            _, sitekey, kind, name = heapq.heappop(self._collected)
+            site = self._sites.get(sitekey)
+            if site is None:
+                continue
+            if kind == "t":
+                trace = site.traces.get(name)
+                if trace is not None and trace.expires_s <= now:
+                    del site.traces[name]
+                    site.bytes_used -= len(trace.data)
+                    removed += 1
+            else:
+                label = site.labels.get(name)
+                if label is not None and label.expires_s <= now:
+                    del site.labels[name]
+            if not site.traces and not site.labels:
+                del self._sites[sitekey]
+        return removed
 
     # --- sessions ---------------------------------------------------------------------------------------------
     async def create_session(self, session_id: str, data: bytes, expires_at_s: float) -> bool:
@@ -124,6 +153,7 @@ class MemoryStore(Store):
     async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
         with self._lock:
             now = self._clock()
+            self._sweep(now)
             self._put(f"r:{key}", data, now + ttl_s)
 
     async def get_result(self, key: str) -> bytes | None:
@@ -140,6 +170,7 @@ class MemoryStore(Store):
             entry = self._get(name, now)
             count = (int(entry.value) if entry is not None else 0) + 1  # type: ignore[call-overload]
             if entry is None:
+                self._sweep(now)
                 self._put(name, count, (index + 1) * window_s)
             else:
                 entry.value = count
@@ -155,22 +186,42 @@ class MemoryStore(Store):
 
     # --- collected traces -------------------------------------------------------------------------------------
     async def add_trace(
-        self, sitekey: str, session_id: str, trace_id: str, data: bytes, ttl_s: float
-    ) -> None:
+        self,
+        sitekey: str,
+        session_id: str,
+        trace_id: str,
+        data: bytes,
+        ttl_s: float,
+        *,
+        quota_bytes: int,
+        refused: bool = False,
+    ) -> bool:
         with self._lock:
+            now = self._clock()
+            self._sweep(now)
             site = self._sites.setdefault(sitekey, _SiteTraces())
-            expires = self._clock() + ttl_s
-            site.traces[trace_id] = StoredTrace(trace_id, session_id, expires, data, None)
+            if site.bytes_used + len(data) > quota_bytes:
+                return False
+            expires = now + ttl_s
+            site.traces[trace_id] = StoredTrace(trace_id, session_id, expires, data, None, refused)
+            site.bytes_used += len(data)
+            heapq.heappush(self._collected, (expires, sitekey, "t", trace_id))
+            return True
 
     async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:
         with self._lock:
             now = self._clock()
+            self._sweep(now)
             site = self._sites.get(sitekey)
             if site is None:
                 return 0
-            count = sum(t.session_id == session_id and t.expires_s > now for t in site.traces.values())
+            count = sum(
+                t.session_id == session_id and not t.refused and t.expires_s > now
+                for t in site.traces.values()
+            )
             if count:
                 site.labels[session_id] = _Entry(now + ttl_s, label)
+                heapq.heappush(self._collected, (now + ttl_s, sitekey, "l", session_id))
             return count
 
     async def traces(self, sitekey: str) -> list[StoredTrace]:
@@ -182,24 +233,27 @@ class MemoryStore(Store):
             out = []
             for t in sorted(site.traces.values(), key=lambda t: t.expires_s):
                 if t.expires_s > now:
-                    entry = site.labels.get(t.session_id)
+                    entry = None if t.refused else site.labels.get(t.session_id)
                     label = str(entry.value) if entry is not None and entry.expires_s > now else None
-                    out.append(StoredTrace(t.trace_id, t.session_id, t.expires_s, t.data, label))
+                    out.append(StoredTrace(t.trace_id, t.session_id, t.expires_s, t.data, label, t.refused))
             return out
 
     async def purge_expired(self) -> int:
         with self._lock:
             now = self._clock()
-            self._sweep(now)
-            removed = 0
-            for site in self._sites.values():
-                dead = [k for k, t in site.traces.items() if t.expires_s <= now]
-                for k in dead:
-                    del site.traces[k]
-                removed += len(dead)
-                for session in [s for s, e in site.labels.items() if e.expires_s <= now]:
-                    del site.labels[session]
-            return removed
+            return self._sweep(now)  # every write sweeps too: this frees only what expired since the last one
+
+    def footprint(self) -> dict[str, int]:
+        """What the store holds now, expired or not yet swept: keyed entries (sessions, markers, results,
+        counters), collected traces, labels and the traces' bytes."""
+        with self._lock:
+            sites = list(self._sites.values())
+            return {
+                "entries": len(self._items),
+                "traces": sum(len(s.traces) for s in sites),
+                "labels": sum(len(s.labels) for s in sites),
+                "trace_bytes": sum(s.bytes_used for s in sites),
+            }
 
     # --- pass-token claims ------------------------------------------------------------------------------------
     async def put_token_claims(self, jti: str, data: bytes, ttl_s: float) -> None:

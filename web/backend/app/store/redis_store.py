@@ -3,7 +3,12 @@
 Atomicity comes from Redis itself: sessions are hashes ``{rev, data}`` created and compare-and-set by Lua
 scripts; one-time consumption is ``SET NX``; pass-token claims are plain keys with a TTL (``tok:{jti}``); counters are ``INCR`` with ``EXPIRE NX`` in one round trip.
 Collected traces are hashes with a TTL, indexed per site by a sorted set (score: expiry) and per session by
-a set; a label is one key per session. Keys are prefixed (``tcurity:`` by default).
+a set; a label is one key per session. A site's quota is kept exactly by one Lua script per write: it frees the
+index entries of expired traces (and their bytes, from a per-site size hash and byte counter), then adds the
+trace only if the site's live bytes stay within the quota. Every key has a TTL (the per-site index, sizes and
+counter live as long as their newest trace), so nothing outlives its data. Keys are prefixed (``tcurity:`` by
+default). Collection may live in its own Redis (``COLLECT_REDIS_URL``), one with ``maxmemory`` and an LRU
+policy, while sessions and single-use markers stay on a ``noeviction`` instance.
 """
 
 from __future__ import annotations
@@ -46,6 +51,44 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return seq
 """
+# Collected traces. KEYS: the site's index (zset id → expiry), sizes (hash id → bytes), byte counter.
+_SWEEP_FN = """
+local function sweep(now, limit)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+  local freed = 0
+  for _, id in ipairs(gone) do
+    freed = freed + (tonumber(redis.call('HGET', KEYS[2], id)) or 0)
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('ZREM', KEYS[1], id)
+  end
+  if freed > 0 and redis.call('DECRBY', KEYS[3], freed) <= 0 then redis.call('DEL', KEYS[3]) end
+  return #gone
+end
+"""
+SWEEP_BATCH = 1000  # expired traces freed per script call (bounds the time one call blocks Redis)
+_PURGE = _SWEEP_FN + "return sweep(ARGV[1], tonumber(ARGV[2]))"
+# KEYS[4]: the trace's hash, KEYS[5]: its session's set.
+# ARGV: now, expires, ttl_ms, quota, trace id, session id, data, refused (0/1), sweep batch.
+_ADD_TRACE = (
+    _SWEEP_FN
+    + """
+sweep(ARGV[1], tonumber(ARGV[9]))
+local size = string.len(ARGV[7])
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
+if used + size > tonumber(ARGV[4]) then return 0 end
+local ttl = tonumber(ARGV[3])
+redis.call('HSET', KEYS[4], 'session', ARGV[6], 'expires', ARGV[2], 'refused', ARGV[8], 'data', ARGV[7])
+redis.call('PEXPIRE', KEYS[4], ttl)
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[5], size)
+redis.call('INCRBY', KEYS[3], size)
+redis.call('SADD', KEYS[5], ARGV[5])
+for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3], KEYS[5]}) do
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+return 1
+"""
+)
 
 
 class RedisStore(Store):
@@ -59,6 +102,8 @@ class RedisStore(Store):
         self._create = self._redis.register_script(_CREATE)
         self._replace = self._redis.register_script(_REPLACE)
         self._add_profile = self._redis.register_script(_ADD_PROFILE)
+        self._add_trace = self._redis.register_script(_ADD_TRACE)
+        self._purge = self._redis.register_script(_PURGE)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         try:
@@ -134,20 +179,39 @@ class RedisStore(Store):
         return RateDecision(True, int(found) if found is not None else 0, retry)
 
     # --- collected traces -------------------------------------------------------------------------------------
+    def _site_keys(self, sitekey: str) -> list[str]:
+        """The site's trace index, size hash and byte counter (the sweep's ``KEYS``)."""
+        return [f"{self._p}trs:{sitekey}", f"{self._p}trsz:{sitekey}", f"{self._p}trb:{sitekey}"]
+
     async def add_trace(
-        self, sitekey: str, session_id: str, trace_id: str, data: bytes, ttl_s: float
-    ) -> None:
-        expires = time.time() + ttl_s
-        ttl_ms = max(1, int(ttl_s * 1000))
-        key = f"{self._p}tr:{sitekey}:{trace_id}"
-        by_session = f"{self._p}trsess:{sitekey}:{session_id}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"session": session_id, "expires": repr(expires), "data": data})
-            pipe.pexpire(key, ttl_ms)
-            pipe.zadd(f"{self._p}trs:{sitekey}", {trace_id: expires})
-            pipe.sadd(by_session, trace_id)
-            pipe.pexpire(by_session, ttl_ms)
-            await self._call(pipe.execute())
+        self,
+        sitekey: str,
+        session_id: str,
+        trace_id: str,
+        data: bytes,
+        ttl_s: float,
+        *,
+        quota_bytes: int,
+        refused: bool = False,
+    ) -> bool:
+        now = time.time()
+        keys = [
+            *self._site_keys(sitekey),
+            f"{self._p}tr:{sitekey}:{trace_id}",
+            f"{self._p}trsess:{sitekey}:{session_id}",
+        ]
+        args: list[bytes | str | int] = [
+            repr(now),
+            repr(now + ttl_s),
+            max(1, int(ttl_s * 1000)),
+            quota_bytes,
+            trace_id,
+            session_id,
+            data,
+            int(refused),
+            SWEEP_BATCH,
+        ]
+        return bool(await self._call(self._add_trace(keys=keys, args=args)))
 
     async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:
         ids = await self._call(
@@ -157,13 +221,14 @@ class RedisStore(Store):
             return 0
         async with self._redis.pipeline(transaction=False) as pipe:
             for trace_id in ids:
-                pipe.exists(f"{self._p}tr:{sitekey}:{trace_id.decode()}")
-            alive = sum(int(x) for x in await self._call(pipe.execute()))
-        if alive:
+                pipe.hmget(f"{self._p}tr:{sitekey}:{trace_id.decode()}", "session", "refused")
+            rows = await self._call(pipe.execute())
+        covered = sum(found is not None and refused != b"1" for found, refused in rows)
+        if covered:
             await self._call(
-                self._redis.set(f"{self._p}lbl:{sitekey}:{session_id}", label, px=int(ttl_s * 1000))
+                self._redis.set(f"{self._p}lbl:{sitekey}:{session_id}", label, px=max(1, int(ttl_s * 1000)))
             )
-        return alive
+        return covered
 
     async def traces(self, sitekey: str) -> list[StoredTrace]:
         ids = await self._call(self._redis.zrangebyscore(f"{self._p}trs:{sitekey}", time.time(), "+inf"))
@@ -179,22 +244,26 @@ class RedisStore(Store):
         if sessions:
             values = await self._call(self._redis.mget([f"{self._p}lbl:{sitekey}:{s}" for s in sessions]))
             labels = {s: v.decode() for s, v in zip(sessions, values, strict=True) if v is not None}
-        return [
-            StoredTrace(
-                trace_id=i,
-                session_id=(session := r[b"session"].decode()),
-                expires_s=float(r[b"expires"]),
-                data=bytes(r[b"data"]),
-                label=labels.get(session),
+        out = []
+        for trace_id, r in found:
+            session, refused = r[b"session"].decode(), r.get(b"refused") == b"1"
+            label = None if refused else labels.get(session)
+            out.append(
+                StoredTrace(trace_id, session, float(r[b"expires"]), bytes(r[b"data"]), label, refused)
             )
-            for i, r in found
-        ]
+        return out
 
     async def purge_expired(self) -> int:
         removed = 0
-        now = time.time()
-        async for index_key in self._redis.scan_iter(match=f"{self._p}trs:*", count=500):
-            removed += int(await self._call(self._redis.zremrangebyscore(index_key, "-inf", now)))
+        now = repr(time.time())
+        prefix = f"{self._p}trs:"
+        async for index_key in self._redis.scan_iter(match=f"{prefix}*", count=500):
+            keys = self._site_keys(index_key.decode()[len(prefix) :])
+            while True:
+                gone = int(await self._call(self._purge(keys=keys, args=[now, SWEEP_BATCH])))
+                removed += gone
+                if gone < SWEEP_BATCH:
+                    break
         return removed
 
     # --- pass-token claims ------------------------------------------------------------------------------------

@@ -86,7 +86,11 @@ async def report(request: Request, services: Svc, ip: ClientIp) -> ReportRespons
         raise ApiError(409, "collection_disabled", "this site does not collect traces")
     labelled = await services.collector.label(site, session_id, body.label)
     if labelled == 0:
-        raise ApiError(404, "session_not_found", "no collected trace of this session (unknown or expired)")
+        raise ApiError(
+            404,
+            "session_not_found",
+            "no collected passing trace of this session (unknown, expired or refused)",
+        )
     logger.info(
         "report", extra={"fields": {"session": ref(session_id), "label": body.label, "traces": labelled}}
     )
