@@ -17,7 +17,7 @@ from redteam.browser import Outcome, oracle_answer
 from redteam.humans import HeldOutPeople
 from redteam.stack import Stack, register_site
 from tcurity.simulate.replay import replay_trace
-from tcurity.traces import GridTask, PerforationTask, Trace, make_trace
+from tcurity.traces import GridTask, PerforationTask, Trace, make_trace, with_browser_signals
 
 SESSIONS = "/api/v1/challenge/sessions"
 
@@ -96,7 +96,7 @@ def earn(api: Api, people: HeldOutPeople, sitekey: str, action: str = "booking",
         sid = api.session(sitekey, action)
         for _ in range(3):
             task = api.task_a(sid)
-            tear = make_trace(people.tear(task), task)
+            tear = with_browser_signals(make_trace(people.tear(task), task))
             outcome = api.answer(sid, "a", tear)
             if outcome != "retry":
                 break
@@ -104,7 +104,7 @@ def earn(api: Api, people: HeldOutPeople, sitekey: str, action: str = "booking",
             continue
         for _ in range(3):
             grid_task, answer, moves = api.problem_b(sid)
-            grid = make_trace(people.grid(grid_task, moves), grid_task)
+            grid = with_browser_signals(make_trace(people.grid(grid_task, moves), grid_task))
             outcome, result = api.send(sid, "b", grid, answer)
             if outcome == "passed":
                 return Earned(str(result["token"]), tear, grid, answer)
@@ -126,12 +126,12 @@ def replay_attempts(api: Api, people: HeldOutPeople, n: int, rng: np.random.Gene
             tear = earned.tear
         else:
             speed, warp = float(rng.uniform(0.8, 1.25)), float(rng.uniform(-0.15, 0.15))
-            tear = make_trace(replay_trace(earned.tear, task, speed, warp), task)
+            tear = with_browser_signals(make_trace(replay_trace(earned.tear, task, speed, warp), task))
         result = api.answer(sid, "a", tear)
         outcome.phase_a = result == "next_phase"
         if outcome.phase_a:
             grid_task, answer, _ = api.problem_b(sid)
-            grid = make_trace(earned.grid.arrays(), grid_task)
+            grid = with_browser_signals(make_trace(earned.grid.arrays(), grid_task))
             outcome.phase_b = api.answer(sid, "b", grid, answer) == "passed"
         outcomes.append(outcome)
     return outcomes

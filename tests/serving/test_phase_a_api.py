@@ -158,3 +158,12 @@ def test_alias_move_is_picked_up_without_restart_and_no_request_fails(
     assert client.get("/version", headers=AUTH).json()["models"]["phase_a"]["version"] == new_version
     assert statuses and set(statuses) == {200}
     assert client.post("/v1/admin/reload", headers=AUTH).json()["changed"] == []
+
+
+def test_a_tear_without_browser_signals_is_blocked(client: TestClient, human_paths: list[Path2]) -> None:
+    body = body_of(human_trace(human_paths[0], 5))
+    del body["trace"]["points"]["trusted"]
+    payload = client.post(URL, json=body, headers=AUTH).json()
+    assert payload["passed"] is False
+    assert "missing_signals" in payload["reasons"]
+    assert payload["checks"]["signals"] == {"passed": False}
