@@ -48,7 +48,7 @@ class DemoSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    tcurity_env: Literal["development", "production", "test"] = "production"
+    tcurity_env: Literal["development", "local", "production", "test"] = "production"
     demo_site_secret: SecretStr
     demo_sitekey: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
     backend_url: str = "http://127.0.0.1:8000"
