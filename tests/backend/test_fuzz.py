@@ -3,8 +3,8 @@ and every error answer is in the documented shape with a documented code.
 
 The backend runs in process against the real AI server app (small Phase A champion) and the Phase B contract
 double, with its rate limits lifted so the fuzzer reaches the handlers. Half the cases that name a session get
-a live one, with a Phase A task issued, so answers are checked against a real open task; half the site-secret
-forms carry the site's real secret.
+a live one, with a Phase A task issued, so answers are checked against a real open task; half the bodies that
+carry a sitekey or a site secret carry the site's real one.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ class Fuzzer:
             case.path_parameters["session_id"] = self.live_session()
         if real and isinstance(case.body, dict) and "secret" in case.body:
             case.body["secret"] = self.secret
+        if real and isinstance(case.body, dict) and "sitekey" in case.body:
+            case.body["sitekey"] = self.sitekey
         if real and case.path.endswith("/metrics"):
             headers["Authorization"] = f"Bearer {METRICS_TOKEN}"
         response = case.call(session=self.client, headers=headers)
