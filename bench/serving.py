@@ -38,7 +38,7 @@ from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
 from tcurity.datasets import read_traces
 from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
 from tcurity.scoring import ModelBundle
-from tcurity.traces import PerforationTask, Trace, make_trace
+from tcurity.traces import PerforationTask, Trace, make_trace, with_browser_signals
 
 logger = logging.getLogger("bench.serving")
 OUT = PROJECT_ROOT / "reports/bench/serving.json"
@@ -49,13 +49,13 @@ TARGET_HTTP_COST_RATIO = 2.0
 
 
 def test_traces(n: int) -> list[Trace]:
-    """Held-out human Phase A traces (real movement, realistic sizes)."""
+    """Held-out human Phase A traces (real movement, realistic sizes), with the signals the SDK sends."""
     records = [
         r
         for r in read_traces(resolve(params().prepare_humans.out_dir) / "phase_a.parquet")
         if r.split == "test"
     ]
-    return [make_trace(r.arrays, r.task) for r in records[:n]]
+    return [with_browser_signals(make_trace(r.arrays, r.task)) for r in records[:n]]
 
 
 def champion_bundle() -> tuple[ModelBundle, str]:

@@ -7,8 +7,9 @@ ARG PYTORCH_IMAGE=pytorch/pytorch:2.7.1-cuda12.8-cudnn9-runtime
 
 FROM ${PYTORCH_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY docker/requirements/ai-server.txt /tmp/requirements.txt
-RUN python -m pip install --prefix=/install -r /tmp/requirements.txt
+# --no-deps: the lock is the whole closure except torch and torchvision, which the base image brings.
+COPY docker/requirements/ai-server.lock /tmp/requirements.lock
+RUN python -m pip install --prefix=/install --require-hashes --no-deps -r /tmp/requirements.lock
 
 FROM ${PYTORCH_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \

@@ -1,13 +1,13 @@
 # syntax=docker/dockerfile:1.7
 # The T-curity backend (python -m web.backend, :8000). Stateless: sessions, tokens and rate limits live in
 # Redis (REDIS_URL), so replicas can be added behind nginx. The site registry is a mounted file (SITES_FILE).
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
-COPY docker/requirements/web.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+COPY docker/requirements/web.lock /tmp/requirements.lock
+RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app/src:/app \

@@ -2,13 +2,13 @@
 # MLflow tracking server (GPU server, :5000, private network only): runs and the model registry in Postgres
 # (MLFLOW_BACKEND_STORE_URI), artifacts on a volume served through the server (--serve-artifacts), so clients
 # need only MLFLOW_TRACKING_URI=http://mlflow:5000.
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
-COPY docker/requirements/mlflow.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+COPY docker/requirements/mlflow.lock /tmp/requirements.lock
+RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \

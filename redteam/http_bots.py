@@ -17,7 +17,15 @@ from redteam.browser import Outcome, oracle_answer
 from redteam.humans import HeldOutPeople
 from redteam.stack import Stack, register_site
 from tcurity.simulate.replay import replay_trace
-from tcurity.traces import Event, GridTask, PerforationTask, Trace, TraceArrays, make_trace
+from tcurity.traces import (
+    Event,
+    GridTask,
+    PerforationTask,
+    Trace,
+    TraceArrays,
+    make_trace,
+    with_browser_signals,
+)
 
 SESSIONS = "/api/v1/challenge/sessions"
 
@@ -109,7 +117,7 @@ def earn(api: Api, people: HeldOutPeople, sitekey: str, action: str = "booking",
         sid = api.session(sitekey, action)
         for _ in range(3):
             task = api.task_a(sid)
-            tear = make_trace(people.tear(task), task)
+            tear = with_browser_signals(make_trace(people.tear(task), task))
             outcome = api.answer(sid, "a", tear)
             if outcome != "retry":
                 break
@@ -117,7 +125,7 @@ def earn(api: Api, people: HeldOutPeople, sitekey: str, action: str = "booking",
             continue
         for _ in range(3):
             grid_task, answer, moves = api.problem_b(sid)
-            grid = make_trace(people.grid(grid_task, moves), grid_task)
+            grid = with_browser_signals(make_trace(people.grid(grid_task, moves), grid_task))
             outcome, result = api.send(sid, "b", grid, answer)
             if outcome == "passed":
                 return Earned(str(result["token"]), tear, grid, answer)
@@ -161,11 +169,12 @@ def with_junk_press(arrays: TraceArrays, rng: np.random.Generator) -> TraceArray
 
 
 def replay_body(arrays: TraceArrays, task: PerforationTask | GridTask, like: Trace) -> dict[str, Any]:
-    """A trace body as a bot sends it, built without the schema's own checks (the server must make them)."""
-    return like.model_dump(mode="json") | {
-        "points": arrays.to_points().model_dump(mode="json"),
-        "task": task.model_dump(mode="json"),
-    }
+    """A trace body as a bot sends it, built without the schema's own checks (the server must make them), with
+    the browser signals the SDK sends (so a replay is judged as a replay, not for missing signals)."""
+    points = arrays.to_points().model_dump(mode="json")
+    n = len(points["x"])
+    points |= {"pointer_type": ["mouse"] * n, "trusted": [True] * n, "coalesced": [1] * n}
+    return like.model_dump(mode="json") | {"points": points, "task": task.model_dump(mode="json")}
 
 
 def replay_attempts(

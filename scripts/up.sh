@@ -82,7 +82,9 @@ stop_all() { scripts/down.sh; }
 
 ensure_models
 ensure_secrets
-export TCURITY_ENV=development
+# Production's rules (real secrets, no built-in dev site), except that http origins on loopback are allowed:
+# this stack serves plain http on 127.0.0.1. The API docs are on, since nothing here leaves loopback.
+export TCURITY_ENV=local API_DOCS=true
 ensure_demo_site
 ensure_sdk
 scripts/down.sh >/dev/null 2>&1 || true

@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
+        docs_url="/docs" if settings.serves_api_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.serves_api_docs else None,
     )
     app.state.settings = settings
     app.state.store = store

@@ -1,10 +1,11 @@
 """From a validated trace to a decision: rule checks, geometry, features and the behaviour model.
 
 A trace passes only when every part passes. Reason codes say which part failed: ``untrusted_events`` (the
-browser marked events as synthetic), ``geometry_<reason>`` (the press did not follow the task) and the model's
-own ``<feature>_high``/``_low`` codes for the features furthest outside the human range. Phase B's geometry
-check is the answer's shape (every drag from a cell into its own slot, one per slot); *which* cells is the
-backend's check against the problem's answer, which the AI server never stores.
+browser marked events as synthetic), ``missing_signals`` (the browser signals the SDK always sends are absent),
+``geometry_<reason>`` (the press did not follow the task) and the model's own ``<feature>_high``/``_low`` codes
+for the features furthest outside the human range. Phase B's geometry check is the answer's shape (every drag
+from a cell into its own slot, one per slot); *which* cells is the backend's check against the problem's
+answer, which the AI server never stores.
 """
 
 from __future__ import annotations
@@ -36,9 +37,18 @@ class Decision:
 
 
 def signal_reasons(trace: Trace) -> list[str]:
-    """Browser signals that no person produces: events the browser itself marks as untrusted."""
-    trusted = trace.points.trusted
-    return ["untrusted_events"] if trusted is not None and not all(trusted) else []
+    """Browser signals that no person produces, or that the SDK would have sent.
+
+    The SDK sends ``trusted`` (``Event.isTrusted``) for every point of every trace. A pointer trace also carries
+    ``pointer_type`` and ``coalesced``; a keyboard trace carries neither (its points are the key steps, see
+    docs/architecture.md "Keyboard and tap paths") and is judged by its key events' ``isTrusted``. So a trace
+    without ``trusted``, or with only one of the two pointer fields, did not come from the SDK
+    (``missing_signals``); an event the browser marks as synthetic gives ``untrusted_events``.
+    """
+    points = trace.points
+    if points.trusted is None or (points.pointer_type is None) != (points.coalesced is None):
+        return ["missing_signals"]
+    return [] if all(points.trusted) else ["untrusted_events"]
 
 
 def select(bundle: ModelBundle, names: tuple[str, ...], values: np.ndarray) -> np.ndarray:

@@ -16,12 +16,13 @@ class Settings(BaseSettings):
     """Environment variables of the AI server (names as production uses them).
 
     ``AI_SERVER_TOKEN`` is the shared service token only the backend holds; it has no default, and a placeholder
-    value is refused unless ``TCURITY_ENV=development``.
+    value is refused unless ``TCURITY_ENV=development``. ``API_DOCS`` serves ``/docs`` and ``/openapi.json``;
+    unset, they are served in development and test only.
     """
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    tcurity_env: Literal["development", "production", "test"] = "production"
+    tcurity_env: Literal["development", "local", "production", "test"] = "production"
     ai_server_token: SecretStr
     mlflow_tracking_uri: str | None = None
     phase_b_problem_image_root: Path = Path("data/bank")
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_problems_per_request: int = Field(default=8, ge=1, le=64)
     torch_threads: int = Field(default=1, ge=1)
+    api_docs: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholder_token(self) -> Settings:
@@ -41,6 +43,13 @@ class Settings(BaseSettings):
         if self.tcurity_env != "development" and (token.lower() in PLACEHOLDER_TOKENS or len(token) < 16):
             raise ValueError("AI_SERVER_TOKEN must be a real secret of 16+ characters outside development")
         return self
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether ``/docs`` and ``/openapi.json`` are served (``API_DOCS``, else development and test)."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.tcurity_env in ("development", "test")
 
 
 @lru_cache(maxsize=1)

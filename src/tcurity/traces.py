@@ -292,3 +292,18 @@ def make_trace(
     if viewport is None:
         viewport = Viewport(width_px=max(task.area_px[0], 1280), height_px=max(task.area_px[1], 800))
     return Trace(points=arrays.to_points(), viewport=viewport, task=task)
+
+
+def with_browser_signals(trace: Trace, pointer_type: PointerType = "mouse") -> Trace:
+    """The trace as the SDK sends a pointer recording: every event trusted, of one pointer type, one
+    coalesced sample each.
+
+    Datasets and simulators record no browser signals; harnesses that play the SDK over HTTP (tests, the red
+    team's HTTP clients, benchmarks) add them, since the AI server flags a trace without them
+    (``missing_signals``).
+    """
+    n = len(trace.points.x)
+    points = trace.points.model_copy(
+        update={"pointer_type": [pointer_type] * n, "trusted": [True] * n, "coalesced": [1] * n}
+    )
+    return trace.model_copy(update={"points": points})

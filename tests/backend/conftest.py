@@ -38,7 +38,7 @@ from tcurity.data.adapter import to_perforation
 from tcurity.geometry import check_follow, random_perforation
 from tcurity.images.bank import ImageBank
 from tcurity.sampling import Path2
-from tcurity.traces import PerforationTask, Trace, make_trace
+from tcurity.traces import PerforationTask, Trace, make_trace, with_browser_signals
 from tests.images.tiny import write_tiny_bank
 from tests.phase_b_double import phase_b_double
 from tests.serving.conftest import TOKEN as AI_TOKEN
@@ -89,7 +89,8 @@ def passing_paths(ai_app: FastAPI, human_paths: list[Path2]) -> list[Path2]:
         ok = True
         for seed in range(3):
             task = random_perforation(np.random.default_rng(seed))
-            body = {"trace": make_trace(to_perforation(path, task), task).model_dump(mode="json")}
+            trace = with_browser_signals(make_trace(to_perforation(path, task), task))
+            body = {"trace": trace.model_dump(mode="json")}
             result = client.post(
                 "/v1/phase-a/score", json=body, headers={"Authorization": f"Bearer {AI_TOKEN}"}
             )
@@ -211,8 +212,8 @@ class Backend:
 
 
 def human_answer(path: Path2, task: PerforationTask) -> Trace:
-    """A real human stroke mapped onto the issued perforation."""
-    trace = make_trace(to_perforation(path, task), task)
+    """A real human stroke mapped onto the issued perforation, with the signals the SDK sends."""
+    trace = with_browser_signals(make_trace(to_perforation(path, task), task))
     assert check_follow(task, trace.arrays()).passed
     return trace
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from tests.backend.conftest import PEPPER, SIGNING_KEY, backend_settings
 from web.backend.app.cli import main as cli_main
 from web.backend.app.core.config import get_settings
-from web.backend.app.core.cors import origin_host
+from web.backend.app.core.cors import HttpOrigins, origin_host
 from web.backend.app.core.security import (
     PassClaims,
     TokenError,
@@ -218,19 +218,23 @@ def test_secrets_compare_against_their_keyed_hash() -> None:
 
 
 @pytest.mark.parametrize(
-    ("origin", "allow_http", "host"),
+    ("origin", "http_origins", "host"),
     [
-        ("https://Tickets.Example.com", False, "tickets.example.com"),
-        ("https://tickets.example.com:8443", False, "tickets.example.com"),
-        ("http://tickets.example.com", False, None),
-        ("http://tickets.example.com", True, "tickets.example.com"),
-        ("http://localhost:5173", False, "localhost"),
-        ("null", False, None),
-        ("https://user@tickets.example.com", False, None),
-        ("https://tickets.example.com/path", False, None),
-        ("https://tickets.example.com:99999", False, None),
-        (None, False, None),
+        ("https://Tickets.Example.com", "none", "tickets.example.com"),
+        ("https://tickets.example.com:8443", "none", "tickets.example.com"),
+        ("http://tickets.example.com", "none", None),
+        ("http://tickets.example.com", "loopback", None),
+        ("http://tickets.example.com", "any", "tickets.example.com"),
+        ("http://localhost:5173", "none", None),
+        ("http://127.0.0.1:8080", "none", None),
+        ("http://localhost:5173", "loopback", "localhost"),
+        ("http://127.0.0.1:8080", "loopback", "127.0.0.1"),
+        ("null", "none", None),
+        ("https://user@tickets.example.com", "none", None),
+        ("https://tickets.example.com/path", "none", None),
+        ("https://tickets.example.com:99999", "none", None),
+        (None, "none", None),
     ],
 )
-def test_origins_are_parsed_strictly(origin: str | None, allow_http: bool, host: str | None) -> None:
-    assert origin_host(origin, allow_http) == host
+def test_origins_are_parsed_strictly(origin: str | None, http_origins: HttpOrigins, host: str | None) -> None:
+    assert origin_host(origin, http_origins) == host

@@ -33,7 +33,7 @@ from tcurity.data.balabit import cut_strokes, keep_stroke, read_session
 from tcurity.geometry import random_perforation
 from tcurity.images.bank import ImageBank
 from tcurity.sampling import Path2
-from tcurity.traces import make_trace
+from tcurity.traces import make_trace, with_browser_signals
 from tests.backend.conftest import tile_bank  # noqa: F401  (a session fixture used here)
 from tests.serving.conftest import TOKEN as AI_TOKEN
 from tests.serving.conftest import promote, train_and_register
@@ -102,7 +102,8 @@ def human_strokes(registry_uri: str) -> list[Path2]:
         ok = True
         for seed in range(4):
             task = random_perforation(np.random.default_rng(seed))
-            body = {"trace": make_trace(to_perforation(path, task), task).model_dump(mode="json")}
+            trace = with_browser_signals(make_trace(to_perforation(path, task), task))
+            body = {"trace": trace.model_dump(mode="json")}
             answer = client.post(
                 "/v1/phase-a/score", json=body, headers={"Authorization": f"Bearer {AI_TOKEN}"}
             )

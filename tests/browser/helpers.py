@@ -11,7 +11,15 @@ import numpy as np
 from redteam.stack import Stack
 from tcurity.data.adapter import to_perforation
 from tcurity.sampling import Path2
-from tcurity.traces import Event, GridTask, PerforationTask, Rect, TraceArrays, make_trace
+from tcurity.traces import (
+    Event,
+    GridTask,
+    PerforationTask,
+    Rect,
+    TraceArrays,
+    make_trace,
+    with_browser_signals,
+)
 
 CHALLENGE = "/api/v1/challenge/sessions"
 
@@ -36,7 +44,7 @@ def answer_phase_a(
         path = strokes.pop(0)
         issued = _post(client, stack, f"{CHALLENGE}/{session_id}/phase-a")
         task = PerforationTask.model_validate(issued["task"])
-        trace = make_trace(to_perforation(path, task), task)
+        trace = with_browser_signals(make_trace(to_perforation(path, task), task))
         time.sleep(
             (trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05
         )  # the person takes that long
@@ -82,7 +90,8 @@ def answer_phase_b(client: httpx.Client, stack: Stack, session_id: str) -> dict[
     problem = issued["problem"]
     answer = httpx.get(f"{stack.ai_url}/oracle/answers/{problem['problem_id']}").json()["answer"]
     positions = {tile["tile_id"]: tile["position"] for tile in problem["tiles"]}
-    trace = make_trace(grid_trace(task, [positions[t] for t in answer], np.random.default_rng()), task)
+    arrays = grid_trace(task, [positions[t] for t in answer], np.random.default_rng())
+    trace = with_browser_signals(make_trace(arrays, task))
     time.sleep((trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05)
     body = {"tile_ids": answer, "trace": trace.model_dump(mode="json")}
     return _post(client, stack, f"{CHALLENGE}/{session_id}/phase-b/answer", body)

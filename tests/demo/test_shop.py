@@ -59,6 +59,38 @@ def test_the_queue_lets_a_ticket_in_after_its_wait() -> None:
     assert shop.queue_wait_left_s("unknown") is None
 
 
+def test_a_queue_ticket_expires_after_its_time_to_book() -> None:
+    clock = Clock()
+    shop = Shop(queue_wait_s=3.0, ticket_ttl_s=60.0, clock=clock)
+    ticket, _ = shop.join_queue()
+    clock.now += 3.0 + 59.0
+    assert shop.queue_wait_left_s(ticket) == 0.0
+    clock.now += 1.0
+    assert shop.queue_wait_left_s(ticket) is None
+    assert not shop.claim_ticket(ticket)
+    shop.join_queue()
+    assert shop.queue_size == 1  # the expired ticket is gone, not only refused
+
+
+def test_the_queue_holds_a_bounded_number_of_tickets() -> None:
+    shop = Shop(queue_wait_s=0.0, max_tickets=3, clock=Clock())
+    tickets = [shop.join_queue()[0] for _ in range(5)]
+    assert shop.queue_size == 3
+    assert [shop.queue_wait_left_s(t) for t in tickets] == [None, None, 0.0, 0.0, 0.0]  # the oldest make room
+
+
+def test_a_ticket_is_claimed_by_one_attempt_and_spent_by_a_booking() -> None:
+    shop = Shop(queue_wait_s=0.0, clock=Clock())
+    ticket, _ = shop.join_queue()
+    assert shop.claim_ticket(ticket)
+    assert not shop.claim_ticket(ticket)  # in use by the first attempt
+    shop.finish_ticket(ticket, booked=False)
+    assert shop.claim_ticket(ticket)  # a refused attempt gives it back
+    shop.finish_ticket(ticket, booked=True)
+    assert not shop.claim_ticket(ticket)
+    assert shop.queue_wait_left_s(ticket) is None
+
+
 def test_seat_map() -> None:
     seats = Shop().seats()
     assert len(seats) == 60
@@ -104,8 +136,10 @@ def shop_client(answer: Answer) -> tuple[TestClient, list[dict[str, list[str]]]]
     return TestClient(app), calls
 
 
-def booking(client: TestClient, seat: str, token: str | None = "tok") -> httpx.Response:
-    ticket = client.post("/shop/api/queue").json()["ticket"]
+def booking(
+    client: TestClient, seat: str, token: str | None = "tok", ticket: str | None = None
+) -> httpx.Response:
+    ticket = ticket or client.post("/shop/api/queue").json()["ticket"]
     body: dict[str, Any] = {"seat": seat, "name": "Lee", "email": "lee@example.com", "queue_ticket": ticket}
     if token is not None:
         body["tcurity-response"] = token
@@ -157,3 +191,49 @@ def test_the_page_carries_the_sitekey_and_no_inline_script() -> None:
     assert "<script>" not in page.text and 'src="/sdk.js"' in page.text
     assert client.get("/", headers={"Accept-Language": "en-US"}).text.count('<html lang="en">') == 1
     assert client.post("/shop/api/bookings", json={"seat": "Z9"}).json()["code"] == "invalid_request"
+
+
+def test_a_ready_queue_ticket_books_once() -> None:
+    client, calls = shop_client(lambda _: httpx.Response(200, json={"success": True, "error-codes": []}))
+    ticket = client.post("/shop/api/queue").json()["ticket"]
+    assert booking(client, "D1", ticket=ticket).status_code == 201
+    again = booking(client, "D2", ticket=ticket)
+    assert (again.status_code, again.json()["code"]) == (403, "queue_required")
+    assert len(calls) == 1  # refused before siteverify: the second token is not spent
+    assert client.get(f"/shop/api/queue/{ticket}").status_code == 404
+
+
+def test_a_refused_booking_keeps_its_queue_ticket() -> None:
+    verdicts = iter([{"success": False, "error-codes": ["invalid-input-response"]}, {"success": True}])
+    client, _ = shop_client(lambda _: httpx.Response(200, json=next(verdicts)))
+    ticket = client.post("/shop/api/queue").json()["ticket"]
+    assert booking(client, "D4", ticket=ticket).json()["code"] == "captcha_invalid"
+    assert booking(client, "D4", ticket=ticket).status_code == 201  # the visitor solves again, same turn
+
+
+def test_one_ticket_cannot_book_two_seats_at_once() -> None:
+    async def slow_success(_: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)  # both bookings are in flight while siteverify answers
+        return httpx.Response(200, json={"success": True})
+
+    settings = DemoSettings(
+        demo_site_secret=SECRET,  # type: ignore[arg-type]
+        demo_sitekey=SITEKEY,
+        backend_url="http://backend",
+        demo_queue_wait_s=0.0,
+    )
+    app = create_app(settings, verify_transport=httpx.MockTransport(slow_success))
+
+    async def two_bookings() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://shop") as client:
+            ticket = (await client.post("/shop/api/queue")).json()["ticket"]
+            bodies = [
+                {"seat": seat, "name": "Lee", "email": "lee@example.com", "queue_ticket": ticket}
+                | {"tcurity-response": f"tok-{seat}"}
+                for seat in ("E1", "E2")
+            ]
+            answers = await asyncio.gather(*(client.post("/shop/api/bookings", json=b) for b in bodies))
+            return sorted(a.status_code for a in answers)
+
+    assert run(two_bookings()) == [201, 403]

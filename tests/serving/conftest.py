@@ -18,7 +18,7 @@ from tcurity.data.adapter import to_perforation
 from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
 from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
-from tcurity.traces import Trace, make_trace
+from tcurity.traces import Trace, make_trace, with_browser_signals
 from tcurity.train.behaviour import fit_isolation_forest, log_bundle
 
 TOKEN = "test-token-0123456789abcdef"
@@ -35,7 +35,7 @@ FEATURES = [
 
 def human_trace(path: Path2, seed: int) -> Trace:
     task = random_perforation(np.random.default_rng(seed))
-    return make_trace(to_perforation(path, task), task)
+    return with_browser_signals(make_trace(to_perforation(path, task), task))
 
 
 def train_and_register(paths: list[Path2], seed: int) -> str:

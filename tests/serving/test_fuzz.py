@@ -1,7 +1,8 @@
 """Bounded property-based fuzzing of the AI server's OpenAPI schema: no input yields a 5xx.
 
 503 is the documented answer when a model is not loaded (Phase B here), so only other 5xx count as failures.
-Every operation gets a fixed number of derandomised examples, with and without the service token.
+Every operation gets a fixed number of derandomised examples (:mod:`tests.fuzz`), with and without the service
+token.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
 
 from serving.app import create_app
+from tests.fuzz import fuzz_schema
 from tests.serving.conftest import AUTH
 from tests.serving.conftest import settings as app_settings
 
@@ -28,31 +29,19 @@ def fuzz_app(champion: str) -> Iterator[FastAPI]:
         yield app
 
 
+def send(case: schemathesis.Case) -> list[tuple[int, str | None]]:
+    seen: list[tuple[int, str | None]] = []
+    for headers in (AUTH, {}):
+        response = case.call(headers=headers)
+        status = response.status_code
+        failed = status >= 500 and status != 503
+        seen.append((status, f"{status} {response.text[:200]}" if failed else None))
+    return seen
+
+
 def test_no_server_errors_for_any_schema_input(fuzz_app: FastAPI) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
-    failures: list[str] = []
-    statuses: list[int] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-        )
-        def call(case: schemathesis.Case) -> None:
-            for headers in (AUTH, {}):
-                response = case.call(headers=headers)
-                statuses.append(response.status_code)
-                if response.status_code >= 500 and response.status_code != 503:
-                    failures.append(
-                        f"{case.method} {case.path}: {response.status_code} {response.text[:200]}"
-                    )
-
-        call()
-    assert failures == []
+    run = fuzz_schema(fuzz_app, "/openapi.json", EXAMPLES_PER_OPERATION, send)
+    assert run.failures == []
     # The fuzzer reached the handlers, not only the auth gate and the validator.
-    assert len(statuses) >= 2 * EXAMPLES_PER_OPERATION
-    assert {200, 401, 422} <= set(statuses)
+    assert sum(run.statuses.values()) >= 2 * EXAMPLES_PER_OPERATION
+    assert {200, 401, 422} <= set(run.statuses)

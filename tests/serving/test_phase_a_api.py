@@ -172,3 +172,12 @@ def test_a_tear_with_a_second_press_is_refused(client: TestClient, human_paths: 
     response = client.post(URL, json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "bad_event_sequence"
+
+
+def test_a_tear_without_browser_signals_is_blocked(client: TestClient, human_paths: list[Path2]) -> None:
+    body = body_of(human_trace(human_paths[0], 5))
+    del body["trace"]["points"]["trusted"]
+    payload = client.post(URL, json=body, headers=AUTH).json()
+    assert payload["passed"] is False
+    assert "missing_signals" in payload["reasons"]
+    assert payload["checks"]["signals"] == {"passed": False}

@@ -2,7 +2,8 @@
 
 The SDK generates its request and response types from it (``make sdk-api`` writes ``web/sdk/openapi.json`` and
 ``web/sdk/src/api-types.ts``); ``tests/sdk/test_api_contract.py`` fails when the two drift apart. Building the
-document needs no running service and no real secret: throwaway development settings are used.
+document needs no running service, no real secret and no HTTP route (``/api/openapi.json`` is off in
+production): throwaway development settings are used.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def openapi_text() -> str:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
             tcurity_env="development",
+            api_docs=False,
             ai_server_token="openapi-only",
             token_signing_key="openapi-only-signing",
             site_secret_pepper="openapi-only-pepper",

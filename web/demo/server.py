@@ -48,7 +48,7 @@ class DemoSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    tcurity_env: Literal["development", "production", "test"] = "production"
+    tcurity_env: Literal["development", "local", "production", "test"] = "production"
     demo_site_secret: SecretStr
     demo_sitekey: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
     backend_url: str = "http://127.0.0.1:8000"
@@ -221,23 +221,32 @@ def create_app(
     async def book(body: BookingRequest) -> JSONResponse:
         """Books a seat: queue turn, free seat, then siteverify's success for the token, then the sale."""
         refused = check_before_verify(shop, body)
-        if refused is None:
-            verdict = await verifier.verify(body.token or "", None)
-            refused = check_verdict(verdict)
         if refused is not None:
             return refused
+        booked = False
         try:
-            booking = await shop.book(body.seat, body.name.strip(), body.email)
-        except SeatTakenError:
-            return outcome(409, "seat_taken", seat=body.seat)
-        return outcome(201, "booked", seat=booking.seat, booking_id=booking.booking_id)
+            refused = check_verdict(await verifier.verify(body.token or "", None))
+            if refused is not None:
+                return refused
+            try:
+                booking = await shop.book(body.seat, body.name.strip(), body.email)
+            except SeatTakenError:
+                return outcome(409, "seat_taken", seat=body.seat)
+            booked = True
+            return outcome(201, "booked", seat=booking.seat, booking_id=booking.booking_id)
+        finally:
+            shop.finish_ticket(body.queue_ticket, booked)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
 def check_before_verify(shop: Shop, body: BookingRequest) -> JSONResponse | None:
-    """Refusals that need no siteverify call (and do not spend the token): queue turn, token, free seat."""
+    """Refusals that need no siteverify call (and do not spend the token): queue turn, token, free seat.
+
+    When none applies, the queue ticket is claimed for this attempt (the caller finishes it): a ticket that is
+    in use, spent or expired is refused like one whose turn has not come.
+    """
     left = shop.queue_wait_left_s(body.queue_ticket)
     if left is None or left > 0:
         return outcome(403, "queue_required")
@@ -245,6 +254,8 @@ def check_before_verify(shop: Shop, body: BookingRequest) -> JSONResponse | None
         return outcome(400, "captcha_missing")
     if shop.is_sold(body.seat):
         return outcome(409, "seat_taken", seat=body.seat)
+    if not shop.claim_ticket(body.queue_ticket):
+        return outcome(403, "queue_required")
     return None
 
 

@@ -2,7 +2,10 @@
 
 A seat is sold at most once: :meth:`Shop.book` checks and marks it under one lock, and a booking never
 releases a seat. The queue hands out unguessable tickets that become ready after a short wait; a booking needs
-a ready ticket, as ticket sites gate their seat map behind a waiting room.
+a ready ticket, as ticket sites gate their seat map behind a waiting room. A ticket books once: a booking
+attempt claims it (so two attempts cannot share it), a booking spends it and a refusal gives it back. Tickets
+expire ``ticket_ttl_s`` after they become ready, and the queue holds at most ``max_tickets`` (the oldest make
+room), so it cannot grow without bound.
 """
 
 from __future__ import annotations
@@ -50,10 +53,14 @@ class Shop:
     """Seats, queue tickets and bookings of one process (a restart empties it)."""
 
     queue_wait_s: float = 3.0
+    ticket_ttl_s: float = 900.0
+    max_tickets: int = 10_000
     clock: Callable[[], float] = time.monotonic
     show: Show = field(default_factory=Show)
     bookings: dict[str, Booking] = field(default_factory=dict)
+    # ticket → when it is ready; in insertion order, which is ready order (every ticket waits as long).
     _queue: dict[str, float] = field(default_factory=dict)
+    _claimed: set[str] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @staticmethod
@@ -81,18 +88,58 @@ class Shop:
             for s in self.seat_ids()
         ]
 
+    @property
+    def queue_size(self) -> int:
+        """Tickets held (waiting, ready or claimed)."""
+        return len(self._queue)
+
     def join_queue(self) -> tuple[str, float]:
-        """A new queue ticket and the seconds until it is ready."""
+        """A new queue ticket and the seconds until it is ready (expired tickets go first, then the oldest
+        when the queue is full)."""
+        self._drop_expired()
+        while len(self._queue) >= self.max_tickets:
+            self._forget(next(iter(self._queue)))
         ticket = secrets.token_urlsafe(16)
         self._queue[ticket] = self.clock() + self.queue_wait_s
         return ticket, self.queue_wait_s
 
     def queue_wait_left_s(self, ticket: str) -> float | None:
-        """Seconds until a ticket is ready (0 when ready); ``None`` for an unknown ticket."""
+        """Seconds until a ticket is ready (0 when ready); ``None`` for an unknown, spent or expired ticket."""
         ready_at = self._queue.get(ticket)
         if ready_at is None:
             return None
-        return max(0.0, ready_at - self.clock())
+        now = self.clock()
+        if now >= ready_at + self.ticket_ttl_s:
+            self._forget(ticket)
+            return None
+        return max(0.0, ready_at - now)
+
+    def claim_ticket(self, ticket: str) -> bool:
+        """Takes a ready ticket for one booking attempt; ``False`` when it is unknown, waiting, expired or
+        claimed by another attempt. Synchronous, so atomic on the event loop."""
+        if self.queue_wait_left_s(ticket) != 0.0 or ticket in self._claimed:
+            return False
+        self._claimed.add(ticket)
+        return True
+
+    def finish_ticket(self, ticket: str, booked: bool) -> None:
+        """Ends a claimed ticket's attempt: a booking spends the ticket, a refusal gives it back."""
+        if booked:
+            self._forget(ticket)
+        else:
+            self._claimed.discard(ticket)
+
+    def _drop_expired(self) -> None:
+        cutoff = self.clock() - self.ticket_ttl_s
+        while self._queue:
+            oldest, ready_at = next(iter(self._queue.items()))
+            if ready_at > cutoff:
+                return
+            self._forget(oldest)
+
+    def _forget(self, ticket: str) -> None:
+        self._queue.pop(ticket, None)
+        self._claimed.discard(ticket)
 
     async def book(self, seat: str, name: str, email: str) -> Booking:
         """Sells a seat, once.

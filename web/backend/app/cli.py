@@ -33,7 +33,7 @@ from web.backend.app.core.config import Settings, get_settings
 from web.backend.app.core.logging import setup_logging
 from web.backend.app.core.security import hash_secret, new_secret, new_sitekey
 from web.backend.app.services.collect import export_site, remove_stale_exports
-from web.backend.app.sites import Site, SitePolicy, SitesFile, load_file, save_file
+from web.backend.app.sites import Site, SitePolicy, SitesFile, editing_file, load_file
 from web.backend.app.store import Store, make_store
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,6 @@ def _find(content: SitesFile, sitekey: str) -> Site:
 
 def sites_add(settings: Settings, name: str, hostnames: list[str], policy: SitePolicy) -> dict[str, str]:
     """Adds a site; returns its sitekey and its secret (shown this once)."""
-    content = load_file(settings.sites_file)
     secret = new_secret()
     site = Site(
         sitekey=new_sitekey(),
@@ -108,33 +107,32 @@ def sites_add(settings: Settings, name: str, hostnames: list[str], policy: SiteP
         hostnames=hostnames,
         policy=policy,
     )
-    content.sites.append(site)
-    save_file(settings.sites_file, content)
+    with editing_file(settings.sites_file) as content:
+        content.sites.append(site)
     return {"sitekey": site.sitekey, "secret": secret}
 
 
 def sites_rotate(settings: Settings, sitekey: str, grace_s: float) -> dict[str, str]:
     """Gives a site a new secret; the old one keeps working for ``grace_s`` seconds (0: stops now)."""
-    content = load_file(settings.sites_file)
-    site = _find(content, sitekey)
     secret = new_secret()
-    rotated = site.model_copy(
-        update={
-            "secret_hash": hash_secret(secret, settings.site_secret_pepper.get_secret_value()),
-            "previous_secret_hash": site.secret_hash if grace_s > 0 else None,
-            "previous_secret_valid_until": time.time() + grace_s if grace_s > 0 else None,
-        }
-    )
-    content.sites = [rotated if s.sitekey == sitekey else s for s in content.sites]
-    save_file(settings.sites_file, content)
+    with editing_file(settings.sites_file) as content:
+        site = _find(content, sitekey)
+        rotated = site.model_copy(
+            update={
+                "secret_hash": hash_secret(secret, settings.site_secret_pepper.get_secret_value()),
+                "previous_secret_hash": site.secret_hash if grace_s > 0 else None,
+                "previous_secret_valid_until": time.time() + grace_s if grace_s > 0 else None,
+            }
+        )
+        content.sites = [rotated if s.sitekey == sitekey else s for s in content.sites]
     return {"sitekey": sitekey, "secret": secret}
 
 
 def sites_remove(settings: Settings, sitekey: str) -> None:
-    content = load_file(settings.sites_file)
-    _find(content, sitekey)
-    content.sites = [s for s in content.sites if s.sitekey != sitekey]
-    save_file(settings.sites_file, content)
+    """Removes a site (its secret stops working at the backend's next reload)."""
+    with editing_file(settings.sites_file) as content:
+        _find(content, sitekey)
+        content.sites = [s for s in content.sites if s.sitekey != sitekey]
 
 
 def _collect_store(settings: Settings) -> Store:

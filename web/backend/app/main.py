@@ -100,9 +100,9 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url="/api/docs" if settings.serves_api_docs else None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url="/api/openapi.json" if settings.serves_api_docs else None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -116,7 +116,7 @@ def create_app(
         DynamicCors,
         prefix="/api/v1/challenge",
         hostnames=services.sites.allowed_hostnames,
-        allow_http=settings.development,
+        http_origins=settings.http_origins,
     )
     app.add_middleware(RequestContext, telemetry=services.telemetry)
     return app

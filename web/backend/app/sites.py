@@ -9,12 +9,15 @@ means no site, except under ``TCURITY_ENV=development``, where :data:`DEV_SITEKE
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -128,6 +131,25 @@ def save_file(path: Path, content: SitesFile) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def editing_file(path: Path) -> Iterator[SitesFile]:
+    """Reads the file, yields its content for changes and saves it, all under an exclusive lock.
+
+    The lock is ``fcntl.flock`` on ``.<name>.lock`` beside the file (the file itself is replaced on every
+    save, so it cannot carry the lock), so concurrent CLI runs apply their changes one after the other
+    instead of losing one. Nothing is saved when the block raises.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        content = load_file(path)
+        yield content
+        save_file(path, content)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def dev_site(pepper: str) -> Site:

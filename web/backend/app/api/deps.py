@@ -64,7 +64,7 @@ async def get_client_ip(request: Request, services: Svc) -> str:
 
 async def get_origin_host(request: Request, services: Svc) -> str | None:
     """The host of the request's ``Origin`` when it is a well-formed allowed-scheme origin."""
-    return origin_host(request.headers.get("origin"), allow_http=services.settings.development)
+    return origin_host(request.headers.get("origin"), services.settings.http_origins)
 
 
 async def get_user_agent(request: Request) -> str:

@@ -2,6 +2,11 @@
 
 Secrets (``AI_SERVER_TOKEN``, ``TOKEN_SIGNING_KEY``, ``SITE_SECRET_PEPPER``) are required and have no default;
 a placeholder or a short value is refused unless ``TCURITY_ENV=development``.
+
+``TCURITY_ENV`` is one of ``production`` (the default: https origins only, no API docs), ``local`` (the local
+stack of ``make up``: production's rules, except that ``http://`` origins on loopback hosts are allowed, since
+that stack serves plain http on 127.0.0.1), ``test`` (as ``local``, plus the API docs) and ``development``
+(placeholder secrets, any ``http://`` origin and the built-in dev site).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from web.backend.app.core.cors import HttpOrigins
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-token", "secret", "token", "dev-secret"})
 MIN_SERVICE_TOKEN_CHARS = 16
@@ -24,7 +31,7 @@ class Settings(BaseSettings):
     """Environment variables of the backend (names as production uses them).
 
     Attributes:
-        tcurity_env: ``development`` allows placeholder secrets, ``http://`` origins and the built-in dev site.
+        tcurity_env: ``production``, ``local``, ``test`` or ``development`` (see the module docstring).
         ai_server_url: where the AI server answers (``AI_SERVER_URL``).
         ai_server_token: the AI server's service token (Bearer).
         ai_timeout_s: per-call timeout towards the AI server; past it the call counts as unavailable.
@@ -48,11 +55,13 @@ class Settings(BaseSettings):
         max_body_bytes: request bodies above this are refused (413).
         metrics_token: when set, ``/api/metrics`` requires ``Authorization: Bearer <it>``.
         collected_dir: where the export command writes labelled traces (the pipeline reads it).
+        api_docs: serve ``/api/docs`` and ``/api/openapi.json`` (``API_DOCS``); unset, on in development and
+            test only. The SDK's types come from ``python -m web.backend.openapi``, which needs neither.
     """
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    tcurity_env: Literal["development", "production", "test"] = "production"
+    tcurity_env: Literal["development", "local", "production", "test"] = "production"
     ai_server_url: str = "http://127.0.0.1:9000"
     ai_server_token: SecretStr
     ai_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
@@ -77,6 +86,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     collected_dir: Path = Path("data/collected")
     log_level: str = "INFO"
+    api_docs: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -100,6 +110,21 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.tcurity_env == "development"
+
+    @property
+    def http_origins(self) -> HttpOrigins:
+        """Which ``http://`` origins may call the challenge API: any in development, loopback hosts in the
+        local stack and in tests, none in production."""
+        if self.tcurity_env == "development":
+            return "any"
+        return "loopback" if self.tcurity_env in ("local", "test") else "none"
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether ``/api/docs`` and ``/api/openapi.json`` are served (``API_DOCS``, else development and test)."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.tcurity_env in ("development", "test")
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ server-to-server and never get CORS headers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,11 +21,14 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 ALLOWED_HEADERS = "content-type, x-request-id"
 PREFLIGHT_MAX_AGE_S = "600"
+# Which http:// origins are accepted besides https ones: none (production), loopback hosts only (the local
+# stack and tests, which serve plain http on 127.0.0.1), or any (development).
+HttpOrigins = Literal["none", "loopback", "any"]
 
 
-def origin_host(origin: str | None, allow_http: bool) -> str | None:
-    """The host of an ``Origin`` header when it is a well-formed https origin (http only on loopback or in
-    development); ``None`` otherwise."""
+def origin_host(origin: str | None, http_origins: HttpOrigins) -> str | None:
+    """The host of an ``Origin`` header when it is a well-formed https origin, or an http origin that
+    ``http_origins`` allows; ``None`` otherwise."""
     if not origin or origin == "null":
         return None
     try:
@@ -35,8 +39,13 @@ def origin_host(origin: str | None, allow_http: bool) -> str | None:
         return None
     if host is None or parts.path not in ("", "/") or parts.query or parts.username or parts.password:
         return None
-    if parts.scheme == "https" or (parts.scheme == "http" and (allow_http or host in LOOPBACK_HOSTS)):
-        return host.lower()
+    host = host.lower()
+    if parts.scheme == "https":
+        return host
+    if parts.scheme == "http" and (
+        http_origins == "any" or (http_origins == "loopback" and host in LOOPBACK_HOSTS)
+    ):
+        return host
     return None
 
 
@@ -44,19 +53,19 @@ class DynamicCors:
     """Pure ASGI middleware for the paths under ``prefix``; ``hostnames`` gives the current allowed set."""
 
     def __init__(
-        self, app: ASGIApp, prefix: str, hostnames: Callable[[], frozenset[str]], allow_http: bool
+        self, app: ASGIApp, prefix: str, hostnames: Callable[[], frozenset[str]], http_origins: HttpOrigins
     ) -> None:
         self.app = app
         self.prefix = prefix
         self.hostnames = hostnames
-        self.allow_http = allow_http
+        self.http_origins: HttpOrigins = http_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
-        host = origin_host(origin, self.allow_http)
+        host = origin_host(origin, self.http_origins)
         allowed = host is not None and host in self.hostnames()
         if scope["method"] == "OPTIONS" and origin is not None:
             if not allowed:
