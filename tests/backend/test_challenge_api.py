@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
@@ -364,3 +365,22 @@ def test_sessions_expire(make_backend, passing_paths: list[Path2]) -> None:
     clock.advance(61)
     gone = backend.post(f"{base(sid)}/phase-a")
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "session_not_found")
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_missing_model_is_service_not_ready_and_never_fails_open(
+    make_backend, passing_paths: list[Path2], fail_open: bool
+) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="never", fail_open=fail_open)})
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    trace = human_answer(passing_paths[0], task)
+    backend.ai.unconfigured = True  # the AI server answers, but has no Phase A champion
+    refused = backend.answer_a(sid, trace)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "service_not_ready"
+    assert refused.json()["error"]["details"] == {"ai_code": "model_unavailable"}
+    assert "Retry-After" not in refused.headers
+    backend.ai.unconfigured = False  # an operator promoted a champion: the same task can be answered
+    again = backend.answer_a(sid, trace, wait=False)
+    assert again.json()["outcome"] == "passed"

@@ -1062,7 +1062,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, store_unavailable */
+            /** @description ai_unavailable, service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1139,7 +1139,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, store_unavailable */
+            /** @description ai_unavailable, service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1220,7 +1220,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, store_unavailable */
+            /** @description ai_unavailable, service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
