@@ -245,7 +245,7 @@ export class Widget {
     // Shown once: the paragraph is the alert (read out by screen readers), so the status line is cleared rather
     // than saying the same words a second time under it.
     this.dialog.setContent(el(this.doc, "p", { class: "help", id: "tc-help", role: "alert", "data-error": error.code }, [message]));
-    this.dialog.announce("", "error");
+    this.dialog.announce("");
     const retry = error.code !== "invalid_config" && error.code !== "invalid_sitekey" && error.code !== "origin_not_allowed";
     const buttons = this.dialog.setActions([
       ...(retry ? [{ name: "retry", label: this.t(error.code === "blocked" ? "startOver" : "tryAgain"), primary: true, onClick: () => this.restart() }] : []),
