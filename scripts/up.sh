@@ -12,7 +12,7 @@ RUN=.run
 SDK=web/sdk
 mkdir -p "$RUN"
 # The first run trains only what serving needs: every model up to its promotion. The attacker evaluation and the
-# exploration notebook are reports, not models: `make train` runs them (docs/production.md, "First run").
+# exploration notebook are reports, not models: `make train` runs them (README, `make up`).
 FIRST_RUN_TARGETS=(promote_phase_a promote_phase_b promote_effnet)
 TIMINGS="$RUN/up-timings.log"
 UP_STARTED=$(date +%s)
