@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam lock clean
+.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,7 +19,7 @@ help: ## List the commands
 setup: ## Install everything on a fresh Debian machine (idempotent, seconds when done)
 	@scripts/setup.sh
 
-up: setup ## Set up, train the models if no champion exists, and run the system (Ctrl-C stops it)
+up: ## Set up, train what serving needs if a champion is missing, run the system once ready (Ctrl-C stops it)
 	@scripts/up.sh
 
 down: ## Stop everything `make up` started (by pid)
@@ -32,8 +32,11 @@ redteam: setup ## Attackers and held-out people against the whole system on the 
 	python -m tcurity.cli champions >/dev/null || dvc repro
 	python -m redteam $(REDTEAM_ARGS)
 
-train: setup ## Run the whole training pipeline (dvc repro)
+train: setup ## Run the whole training pipeline (dvc repro), the attacker evaluation and exploration included
 	dvc repro
+
+models: setup ## Models, versions, aliases and gates; ARGS="promote effnet 9 --reason ..." or "rollback effnet --reason ..."
+	python -m tcurity.cli models $(or $(ARGS),list)
 
 repro: train ## Same as train
 

@@ -1,10 +1,15 @@
-"""DVC stage ``evaluate_images``: the registered tile classifier, the bank and the generator, held out.
+"""DVC stages ``evaluate_images`` and ``evaluate_attacker``: the registered tile classifier, the bank, the generator.
 
-Loads the version ``train_effnet`` registered back from the MLflow registry (what serving loads), checks it
-agrees with the saved copy, and writes ``reports/metrics/phase_b_image.json``: validation and test accuracy,
-per-class precision/recall on test tiles, bank precision on held-out tiles, bank sizes, problems/s of the
-generator with the batched classifier check (CPU, and CUDA when present), and the solve rate of an
-independent attacker. The gated metrics are attached to the model version for ``promote_effnet``.
+``evaluate_images`` (what promotion needs, seconds): loads the version ``train_effnet`` registered back from the
+MLflow registry (what serving loads), checks it agrees with the saved copy, and writes
+``reports/metrics/phase_b_image.json``: validation and test accuracy, per-class precision/recall on test tiles,
+bank precision on held-out tiles and bank sizes. The gated metrics are attached to the model version for
+``promote_effnet``.
+
+``evaluate_attacker`` (minutes; ``make train``, not ``make up``'s first run): the solve rate of an independent
+attacker over the whole bank and over held-out tiles, and problems/s of the generator with the batched
+classifier check (CPU, and CUDA when present), in ``reports/metrics/phase_b_attacker.json``; the solve rate is
+attached to the version too.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ logger = logging.getLogger("pipelines.evaluate_images")
 
 
 def evaluate_images(p: Params) -> dict[str, object]:
-    """Computes, writes and attaches the held-out metrics; returns the metrics payload."""
+    """Computes, writes and attaches the held-out classifier and bank metrics; returns the metrics payload."""
     cfg = section("evaluate_images", EvaluateImagesParams, p)
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
@@ -61,9 +66,6 @@ def evaluate_images(p: Params) -> dict[str, object]:
     scores = pd.read_parquet(resolve(curate.scores_path))
     test = classification_metrics(scores, classifier.classes, "test")
     precision = bank_precision(scores, curate.confidence_threshold, "test")
-    bank_dir = resolve(curate.bank_dir)
-    problem_cfg = section("problems", ProblemConfig, p)
-    attack_full, attack_unseen = attacker_reports(p, classifier, bank_dir, problem_cfg, cfg.attack_problems)
     training = read_training_summary(model_dir)
     metrics: dict[str, object] = {
         "model": {"name": registration.name, "version": registration.version},
@@ -74,7 +76,33 @@ def evaluate_images(p: Params) -> dict[str, object]:
         "top_confusions": top_confusions(test.confusion, classifier.classes),
         "bank_precision": precision["precision"],
         "bank_precision_detail": {**precision, "confidence_threshold": curate.confidence_threshold},
-        "bank_size": ImageBank.load(bank_dir).sizes(),
+        "bank_size": ImageBank.load(resolve(curate.bank_dir)).sizes(),
+    }
+    write_outputs(cfg, metrics, test.confusion, classifier.classes)
+    gated = {
+        "val_accuracy": training.val_accuracy,
+        "test_accuracy": test.accuracy,
+        "bank_precision": float(precision["precision"]),
+    }
+    registry.set_version_metrics(registration.name, registration.version, gated)
+    logger.info("phase B image metrics: %s", json.dumps(gated))
+    return metrics
+
+
+def evaluate_attacker(p: Params) -> dict[str, object]:
+    """The attacker's solve rate and the generator's throughput; writes them and attaches the solve rate."""
+    cfg = section("evaluate_images", EvaluateImagesParams, p)
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
+    curate = section("curate_bank", CurateBankParams, p)
+    model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
+    registration = Registration.read(model_dir)
+    classifier = registered_classifier(p, registration, model_dir)
+    bank_dir = resolve(curate.bank_dir)
+    problem_cfg = section("problems", ProblemConfig, p)
+    attack_full, attack_unseen = attacker_reports(p, classifier, bank_dir, problem_cfg, cfg.attack_problems)
+    metrics: dict[str, object] = {
+        "model": {"name": registration.name, "version": registration.version},
         "attacker_solve_rate": round(attack_full.solve_rate, 4),
         "attacker": attacker_detail(attack_full, attack_unseen, problem_cfg),
         "problems_per_s": throughput(classifier, model_dir, bank_dir, problem_cfg, cfg, p.base.seed),
@@ -87,15 +115,13 @@ def evaluate_images(p: Params) -> dict[str, object]:
         },
         "torch_threads": torch.get_num_threads(),
     }
-    write_outputs(cfg, metrics, test.confusion, classifier.classes)
-    gated = {
-        "val_accuracy": training.val_accuracy,
-        "test_accuracy": test.accuracy,
-        "bank_precision": float(precision["precision"]),
-        "attacker_solve_rate": attack_full.solve_rate,
-    }
-    registry.set_version_metrics(registration.name, registration.version, gated)
-    logger.info("phase B image metrics: %s", json.dumps(gated))
+    out = resolve(cfg.attacker_metrics_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    registry.set_version_metrics(
+        registration.name, registration.version, {"attacker_solve_rate": attack_full.solve_rate}
+    )
+    logger.info("phase B attacker: solve rate %.4f", attack_full.solve_rate)
     return metrics
 
 
@@ -201,14 +227,17 @@ def write_outputs(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
     )
+    parser.add_argument("--attacker", action="store_true", help="run evaluate_attacker instead")
     args = parser.parse_args()
     p = load_params(args.params)
     setup_logging(p.base.log_level)
-    evaluate_images(p)
+    (evaluate_attacker if args.attacker else evaluate_images)(p)
 
 
 if __name__ == "__main__":

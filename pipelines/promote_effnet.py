@@ -17,7 +17,8 @@ from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.images.params import PromoteEffnetParams, TrainEffnetParams, section
 from tcurity.images.tracking import Registration
 from tcurity.images.train import read_training_summary
-from tcurity.registry import Gate, PromotionDecision
+from tcurity.model_ops import effnet_gates
+from tcurity.registry import PromotionDecision
 
 logger = logging.getLogger("pipelines.promote_effnet")
 
@@ -27,14 +28,8 @@ def promote_effnet(p: Params) -> PromotionDecision:
     cfg = section("promote_effnet", PromoteEffnetParams, p)
     model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
     profile = read_training_summary(model_dir).profile
-    minimum = cfg.min_val_accuracy.get(profile)
-    if minimum is None:
-        raise KeyError(f"promote_effnet.min_val_accuracy has no gate for profile {profile!r}")
+    gates = effnet_gates(cfg.min_val_accuracy, cfg.min_bank_precision, profile)
     registry.configure(p)
-    gates = [
-        Gate("val_accuracy", minimum),
-        Gate("bank_precision", cfg.min_bank_precision),
-    ]
     decision = registry.promote_challenger(Registration.read(model_dir).name, gates, cfg.max_metric_drop)
     out = resolve(cfg.decision_path)
     out.parent.mkdir(parents=True, exist_ok=True)

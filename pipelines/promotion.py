@@ -6,7 +6,8 @@ import json
 
 from tcurity import registry
 from tcurity.config import Params, PromoteParams, resolve
-from tcurity.registry import Gate, PromotionDecision
+from tcurity.model_ops import behaviour_gates
+from tcurity.registry import PromotionDecision
 
 
 def promote_behaviour_model(p: Params, model_name: str, cfg: PromoteParams) -> PromotionDecision:
@@ -14,13 +15,7 @@ def promote_behaviour_model(p: Params, model_name: str, cfg: PromoteParams) -> P
     families' block rates (each no worse than the champion's), moves ``champion`` when they pass, and writes the
     decision to ``cfg.decision_path``."""
     registry.configure(p)
-    gates = [
-        Gate("human_pass_rate", cfg.min_human_pass_rate),
-        Gate("auc", cfg.min_auc),
-        Gate("naive_block_rate_min", cfg.min_naive_block_rate),
-        Gate("humanised_block_rate_min", cfg.min_humanised_block_rate),
-    ]
-    decision = registry.promote_challenger(model_name, gates, cfg.max_metric_drop)
+    decision = registry.promote_challenger(model_name, behaviour_gates(cfg), cfg.max_metric_drop)
     out = resolve(cfg.decision_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(decision.as_dict(), indent=2))

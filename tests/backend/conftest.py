@@ -112,7 +112,9 @@ def tile_bank(tmp_path_factory: pytest.TempPathFactory) -> ImageBank:
 class AiTransport(httpx.AsyncBaseTransport):
     """The AI server as the backend reaches it: Phase B paths to the double, the rest to the real app.
 
-    ``down`` makes every call fail as a refused connection would; ``calls`` counts calls per path.
+    ``down`` makes every call fail as a refused connection would; ``unconfigured`` sends every call to a real
+    AI server app that loaded no model (it answers its own 503 ``model_unavailable``/``bank_unavailable``);
+    ``calls`` counts calls per path.
     """
 
     def __init__(self, real: FastAPI, phase_b: APIRouter) -> None:
@@ -120,13 +122,17 @@ class AiTransport(httpx.AsyncBaseTransport):
         double.include_router(phase_b)
         self.real = httpx.ASGITransport(app=real)
         self.phase_b = httpx.ASGITransport(app=double)
+        self.empty = httpx.ASGITransport(app=create_ai_app(ai_settings()))
         self.down = False
+        self.unconfigured = False
         self.calls: Counter[str] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls[request.url.path] += 1
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if self.unconfigured:
+            return await self.empty.handle_async_request(request)
         target = self.phase_b if request.url.path.startswith("/v1/phase-b/") else self.real
         return await target.handle_async_request(request)
 

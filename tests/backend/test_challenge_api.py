@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
@@ -471,3 +472,22 @@ def test_the_request_path_imports_no_training_data_reader() -> None:
     code = "import sys, web.backend.app.main; print(sorted(m for m in sys.modules if m.startswith('tcurity.data.')))"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert found.strip() == "[]"
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_missing_model_is_service_not_ready_and_never_fails_open(
+    make_backend, passing_paths: list[Path2], fail_open: bool
+) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="never", fail_open=fail_open)})
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    trace = human_answer(passing_paths[0], task)
+    backend.ai.unconfigured = True  # the AI server answers, but has no Phase A champion
+    refused = backend.answer_a(sid, trace)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "service_not_ready"
+    assert refused.json()["error"]["details"] == {"ai_code": "model_unavailable"}
+    assert "Retry-After" not in refused.headers
+    backend.ai.unconfigured = False  # an operator promoted a champion: the same task can be answered
+    again = backend.answer_a(sid, trace, wait=False)
+    assert again.json()["outcome"] == "passed"

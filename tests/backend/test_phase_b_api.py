@@ -206,3 +206,15 @@ def test_the_answer_never_leaves_the_server(
     assert secret not in logs
     assert passed["token"] not in logs
     assert sid not in logs
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_missing_image_model_is_service_not_ready_and_never_fails_open(
+    make_backend, passing_paths: list[Path2], fail_open: bool
+) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", fail_open=fail_open)})
+    sid = to_phase_b(backend, passing_paths[0])
+    backend.ai.unconfigured = True  # the AI server answers, but has no image champion or bank
+    refused = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "service_not_ready")
+    assert refused.json()["error"]["details"] == {"ai_code": "bank_unavailable"}

@@ -95,6 +95,7 @@ class EvaluateImagesParams(_Section):
     """Section ``evaluate_images``."""
 
     metrics_path: Path
+    attacker_metrics_path: Path
     plots_dir: Path
     attack_problems: int = Field(gt=0)
     throughput_problems: int = Field(gt=0)

@@ -1073,7 +1073,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, store_unavailable */
+            /** @description ai_unavailable, service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1150,7 +1150,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, store_unavailable */
+            /** @description ai_unavailable, service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1231,7 +1231,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, store_unavailable */
+            /** @description ai_unavailable, service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -25,6 +25,8 @@ export type TcurityErrorCode =
   | "blocked"
   /** The scoring service or the session store is down; try again in a few seconds. */
   | "unavailable"
+  /** The service answers but is not set up (a model is missing): retrying in seconds will not help. */
+  | "not_ready"
   /** The server refused the answer's format (an SDK or page bug, or tampering). */
   | "invalid_answer"
   /** Any other server failure. */
@@ -72,6 +74,7 @@ const DIRECT: Record<string, TcurityErrorCode> = {
   attempts_exhausted: "blocked",
   ai_unavailable: "unavailable",
   store_unavailable: "unavailable",
+  service_not_ready: "not_ready",
 };
 
 /** The SDK code for a backend error code (and its HTTP status, for codes the SDK does not know). */

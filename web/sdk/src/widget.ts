@@ -242,8 +242,10 @@ export class Widget {
     if (generation !== this.generation || !this.dialog) return;
     this.lastError = error.code;
     const message = strings(this.lang).errors[error.code];
-    this.dialog.setContent(el(this.doc, "p", { class: "help", id: "tc-help", "data-error": error.code }, [message]));
-    this.dialog.announce(message, "error");
+    // Shown once: the paragraph is the alert (read out by screen readers), so the status line is cleared rather
+    // than saying the same words a second time under it.
+    this.dialog.setContent(el(this.doc, "p", { class: "help", id: "tc-help", role: "alert", "data-error": error.code }, [message]));
+    this.dialog.announce("");
     const retry = error.code !== "invalid_config" && error.code !== "invalid_sitekey" && error.code !== "origin_not_allowed";
     const buttons = this.dialog.setActions([
       ...(retry ? [{ name: "retry", label: this.t(error.code === "blocked" ? "startOver" : "tryAgain"), primary: true, onClick: () => this.restart() }] : []),

@@ -87,6 +87,8 @@ describe("ChallengeClient", () => {
       [403, "origin_not_allowed", "origin_not_allowed"],
       [404, "session_not_found", "session_expired"],
       [409, "attempts_exhausted", "blocked"],
+      [503, "ai_unavailable", "unavailable"],
+      [503, "service_not_ready", "not_ready"],
       [422, "too_few_points", "invalid_answer"],
       [500, "internal_error", "server_error"],
     ];

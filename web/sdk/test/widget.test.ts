@@ -118,6 +118,32 @@ describe("Widget", () => {
     expect(document.activeElement?.shadowRoot?.activeElement).toBe(button);
   });
 
+  it.each([
+    ["en", "service_not_ready", "not_ready", "not ready on this site yet"],
+    ["ko", "service_not_ready", "not_ready", "아직 준비되지 않았습니다"],
+    ["en", "ai_unavailable", "unavailable", "busy"],
+    ["ko", "ai_unavailable", "unavailable", "바쁩니다"],
+  ] as const)("tells a missing model from a busy service (%s, %s), and says it once", async (lang, apiCode, code, words) => {
+    const { fetch } = backend(() => json(503, { error: { code: apiCode, message: "from the backend" } }));
+    const container = document.createElement("div");
+    document.body.append(container);
+    const onError = vi.fn();
+    const widget = new Widget(container, { sitekey: "sitekey-1234", lang, onError }, { fetch });
+    const token = widget.execute().catch((e: unknown) => e);
+    await until(() => dialogRoot().querySelector('[data-role="handle"]') !== null);
+    pressArrows(dialogRoot(), 10);
+    await until(() => onError.mock.calls.length === 1);
+    expect(onError).toHaveBeenCalledWith(code);
+    const root = dialogRoot();
+    const shown = root.querySelector("[data-error]");
+    expect(shown?.getAttribute("data-error")).toBe(code);
+    expect(shown?.textContent).toContain(words);
+    const dialogText = root.querySelector('[role="dialog"]')?.textContent ?? "";
+    expect(dialogText.split(shown?.textContent ?? "").length - 1).toBe(1);
+    (root.querySelector('[data-action="dismiss"]') as HTMLButtonElement).click();
+    await expect(token).resolves.toMatchObject({ code });
+  });
+
   it("refuses a malformed sitekey", () => {
     const container = document.createElement("div");
     expect(() => new Widget(container, { sitekey: "bad key" })).toThrow(/sitekey/);

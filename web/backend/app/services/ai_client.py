@@ -4,6 +4,10 @@ Any failure to get a well-formed answer (connection refused, timeout, 5xx, a mis
 is :class:`AiUnavailableError`, which the flow turns into ``ai_unavailable`` (fail closed) or an unscored pass
 (a site's fail-open policy). A 422 that carries a trace code is :class:`AiRejectedError`: the trace itself is
 at fault, and its code goes back to the client unchanged.
+
+A 503 whose code says a model or the problem bank is not loaded (``model_unavailable``, ``bank_unavailable``) is
+:class:`AiNotReadyError`: nothing is busy, the service is not configured, and retrying in seconds will not help.
+The flow answers ``service_not_ready`` and never fails open on it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,18 @@ _SCORE_PATHS: dict[str, str] = {"phase_a": "/v1/phase-a/score", "phase_b": "/v1/
 
 class AiUnavailableError(RuntimeError):
     """The AI server gave no usable answer."""
+
+
+class AiNotReadyError(RuntimeError):
+    """The AI server answers but lacks a model or the problem bank (``/ready`` is false): not an outage."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+# The AI server's 503 codes for "a model or the bank is not loaded" (serving.errors).
+NOT_READY_CODES = frozenset({"model_unavailable", "bank_unavailable"})
 
 
 class AiRejectedError(ValueError):
@@ -130,11 +146,20 @@ class AiClient:
                 return dict(response.json())
             except ValueError as exc:
                 raise self._unavailable(call, "malformed body") from exc
+        if response.status_code == 503:
+            self._raise_if_not_ready(call, response)
         if response.status_code == 422:
             error = _error_of(response)
             if error is not None and error[0] not in ("invalid_request", "wrong_task"):
                 raise AiRejectedError(*error)
         raise self._unavailable(call, f"status {response.status_code}")
+
+    def _raise_if_not_ready(self, call: str, response: httpx.Response) -> None:
+        error = _error_of(response)
+        if error is not None and error[0] in NOT_READY_CODES:
+            self._telemetry.ai_errors.labels(call).inc()
+            logger.error("AI server not ready", extra={"fields": {"call": call, "error": error[0]}})
+            raise AiNotReadyError(*error)
 
     def _unavailable(self, call: str, why: str) -> AiUnavailableError:
         self._telemetry.ai_errors.labels(call).inc()

@@ -11,6 +11,8 @@ time since issue, that its shape did not answer another session (``replayed_trac
 tile order in constant time, then that drag ``k`` moved tile ``k`` from its cell into slot ``k``,
 ``drag_not_on_tile``), and only then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
 (``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
+An AI server that answers but lacks a model is not an outage: that is ``service_not_ready`` (503), whatever the
+site's policy, so a missing model never lets a phase pass unscored.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from web.backend.app.schemas.challenge import (
     PhaseName,
     SessionResponse,
 )
-from web.backend.app.services.ai_client import AiClient, AiRejectedError, AiUnavailableError
+from web.backend.app.services.ai_client import AiClient, AiNotReadyError, AiRejectedError, AiUnavailableError
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
 from web.backend.app.services.replay import ReplayGuard
@@ -265,6 +267,8 @@ class ChallengeFlow:
         self._bind_client(record, ip, user_agent)
         try:
             problem = await self.ai.problem()
+        except AiNotReadyError as exc:
+            raise _not_ready(exc) from exc
         except AiUnavailableError as exc:
             if not site.policy.fail_open:
                 raise _ai_unavailable() from exc
@@ -351,6 +355,10 @@ class ChallengeFlow:
         except AiRejectedError as exc:
             await self._conclude(claim, phase, None, Decision(False, [exc.code]))
             raise ApiError(422, exc.code, exc.message, self._state(claim)) from exc
+        except AiNotReadyError as exc:
+            claim.record.open_task = claim.task  # nothing was judged: the task stays open
+            await self.repo.save(claim.record, claim.rev)
+            raise _not_ready(exc) from exc
         except AiUnavailableError as exc:
             if claim.site.policy.fail_open:
                 return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
@@ -456,6 +464,15 @@ class ChallengeFlow:
         except StoreUnavailableError as exc:
             raise store_unavailable() from exc
         return token, claims.expires_ms
+
+
+def _not_ready(exc: AiNotReadyError) -> ApiError:
+    return ApiError(
+        503,
+        "service_not_ready",
+        "the scoring service is not configured: a model is missing (an operator must fix it; retrying will not)",
+        {"ai_code": exc.code},
+    )
 
 
 def _ai_unavailable() -> ApiError:

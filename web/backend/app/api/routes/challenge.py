@@ -33,7 +33,7 @@ _ANSWER = errors(
     *_COMMON,
     (409, "invalid_state, task_expired, conflict"),
     (422, "invalid_request, wrong_task, or a trace code (too_few_points, time_not_monotonic, …)"),
-    (503, "ai_unavailable, store_unavailable"),
+    (503, "ai_unavailable, service_not_ready, store_unavailable"),
 )
 
 
@@ -86,7 +86,7 @@ async def answer_phase_a(
     responses=errors(
         *_COMMON,
         (409, "invalid_state, attempts_exhausted, conflict"),
-        (503, "ai_unavailable, store_unavailable"),
+        (503, "ai_unavailable, service_not_ready, store_unavailable"),
     ),
 )
 async def issue_phase_b(

@@ -1,0 +1,169 @@
+"""The operator's commands (``python -m tcurity.cli models …``) against a real SQLite MLflow registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
+
+from tcurity import model_ops, registry
+from tcurity.config import PROJECT_ROOT, params
+from tcurity.model_ops import OperatorError
+
+EFFNET = model_ops.find_role("effnet").name
+PASSING = {"val_accuracy": 0.95, "bank_precision": 0.99}
+FAILING = {"val_accuracy": 0.50, "bank_precision": 0.99}
+
+
+class _Constant(PythonModel):
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        return [0.0] * len(model_input)
+
+
+def _register(name: str, metrics: dict[str, float], profile: str = "cpu") -> str:
+    with mlflow.start_run(experiment_id=registry.ensure_experiment("ops-test")):
+        info = mlflow.pyfunc.log_model(name="model", python_model=_Constant(), pip_requirements=["mlflow"])
+    version = registry.register_challenger(info.model_uri, name, tags={"profile": profile})
+    registry.set_version_metrics(name, version.version, metrics)
+    return str(version.version)
+
+
+def _champion(name: str) -> str | None:
+    version = registry.version_by_alias(name, registry.CHAMPION)
+    return str(version.version) if version else None
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_list_shows_versions_aliases_and_gate_results(mlflow_registry: str) -> None:
+    v1 = _register(EFFNET, PASSING)
+    assert registry.promote_challenger(EFFNET, [registry.Gate("val_accuracy", 0.9)]).promoted
+    v2 = _register(EFFNET, FAILING)
+    effnet = next(m for m in model_ops.list_models() if m.role == "effnet")
+    assert (effnet.champion, effnet.challenger) == (v1, v2)
+    newest, oldest = effnet.versions
+    assert (newest.version, newest.aliases, oldest.aliases) == (v2, ["challenger"], ["champion"])
+    gate = params().model_extra["promote_effnet"]["min_val_accuracy"]["cpu"]  # type: ignore[index]
+    assert newest.gate_failures == [f"val_accuracy: 0.5000 < gate {gate:.4f}"]
+    assert oldest.passes
+
+
+def test_promote_on_purpose_is_recorded_on_the_version_and_in_the_log(
+    mlflow_registry: str, tmp_path: Path
+) -> None:
+    v1 = _register(EFFNET, PASSING)
+    log = tmp_path / "operator.jsonl"
+    record = model_ops.promote("effnet", v1, "first champion, checked by hand", by="ops-a", log_path=log)
+    assert _champion(EFFNET) == v1
+    tags = MlflowClient().get_model_version(EFFNET, v1).tags
+    assert (tags["operator.action"], tags["operator.by"], tags["operator.reason"]) == (
+        "promote",
+        "ops-a",
+        "first champion, checked by hand",
+    )
+    assert tags["operator.at"] == record.at and tags["operator.forced"] == "false"
+    (line,) = _lines(log)
+    assert line | {"at": None} == {
+        "action": "promote",
+        "model": EFFNET,
+        "version": v1,
+        "previous_champion": None,
+        "by": "ops-a",
+        "at": None,
+        "reason": "first champion, checked by hand",
+        "forced": False,
+        "gate_failures": [],
+    }
+
+
+def test_promoting_a_version_that_fails_its_gates_needs_force(mlflow_registry: str, tmp_path: Path) -> None:
+    v1 = _register(EFFNET, FAILING)
+    log = tmp_path / "operator.jsonl"
+    with pytest.raises(OperatorError, match="fails its gates"):
+        model_ops.promote("effnet", v1, "try", log_path=log)
+    assert _champion(EFFNET) is None and not log.exists()
+    record = model_ops.promote(EFFNET, v1, "demo machine, accepted on purpose", force=True, log_path=log)
+    assert record.forced and _champion(EFFNET) == v1
+    assert MlflowClient().get_model_version(EFFNET, v1).tags["operator.forced"] == "true"
+
+
+def test_an_operator_action_needs_a_reason_and_a_real_version(mlflow_registry: str, tmp_path: Path) -> None:
+    v1 = _register(EFFNET, PASSING)
+    with pytest.raises(OperatorError, match="say why"):
+        model_ops.promote("effnet", v1, "  ", log_path=tmp_path / "log")
+    with pytest.raises(OperatorError, match="no version 99"):
+        model_ops.promote("effnet", "99", "typo", log_path=tmp_path / "log")
+    with pytest.raises(OperatorError, match="unknown model"):
+        model_ops.promote("nope", v1, "typo", log_path=tmp_path / "log")
+
+
+def test_rollback_goes_to_the_newest_earlier_passing_version(mlflow_registry: str, tmp_path: Path) -> None:
+    v1 = _register(EFFNET, PASSING)
+    _register(EFFNET, FAILING)
+    v3 = _register(EFFNET, PASSING)
+    log = tmp_path / "operator.jsonl"
+    model_ops.promote("effnet", v3, "release", by="ops-a", log_path=log)
+    record = model_ops.rollback("effnet", "v3 mislabels buses", by="ops-b", log_path=log)
+    assert (record.version, record.previous_champion, _champion(EFFNET)) == (v1, v3, v1)
+    left = MlflowClient().get_model_version(EFFNET, v3).tags
+    assert (left["operator.rolled_back_by"], left["operator.rolled_back_reason"]) == (
+        "ops-b",
+        "v3 mislabels buses",
+    )
+    assert [line["action"] for line in _lines(log)] == ["promote", "rollback"]
+
+
+def test_rollback_without_a_champion_or_an_earlier_version_is_refused(
+    mlflow_registry: str, tmp_path: Path
+) -> None:
+    v1 = _register(EFFNET, PASSING)
+    with pytest.raises(OperatorError, match="no champion"):
+        model_ops.rollback("effnet", "why", log_path=tmp_path / "log")
+    model_ops.promote("effnet", v1, "release", log_path=tmp_path / "log")
+    with pytest.raises(OperatorError, match="no version before"):
+        model_ops.rollback("effnet", "why", log_path=tmp_path / "log")
+
+
+def test_missing_champions_say_what_failed_and_the_fix(mlflow_registry: str, tmp_path: Path) -> None:
+    missing = {m.role: m for m in model_ops.missing_champions()}
+    assert set(missing) == {"phase_a", "phase_b", "effnet"}
+    assert (missing["effnet"].why, missing["effnet"].fix) == (
+        "never trained (no registered version)",
+        "make train",
+    )
+    v1 = _register(EFFNET, PASSING)
+    _register(EFFNET, FAILING)
+    effnet = {m.role: m for m in model_ops.missing_champions()}["effnet"]
+    assert effnet.fix == f'python -m tcurity.cli models promote effnet {v1} --reason "..."'
+
+
+def test_the_cli_lists_and_refuses_with_status_2(mlflow_registry: str) -> None:
+    v1 = _register(EFFNET, FAILING)
+    run = [sys.executable, "-m", "tcurity.cli"]
+    listed = subprocess.run(
+        [*run, "models", "list", "--json"], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
+    )
+    effnet = next(m for m in json.loads(listed.stdout) if m["role"] == "effnet")
+    assert [v["version"] for v in effnet["versions"]] == [v1]
+    refused = subprocess.run(
+        [*run, "models", "promote", "effnet", v1, "--reason", "x"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    assert refused.returncode == 2 and "fails its gates" in refused.stderr
+    check = subprocess.run([*run, "check"], check=False, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert (
+        check.returncode == 1
+        and "effnet (" in check.stdout
+        and "fix: dvc repro --force train_effnet" in check.stdout
+    )
