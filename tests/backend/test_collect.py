@@ -188,7 +188,8 @@ def test_traces_refused_before_scoring_are_not_kept(make_backend, passing_paths:
     first = to_phase_b(backend, passing_paths[0])  # scored and passed: the one trace kept
     problem = issue_b(backend, first)
     wrong = kept_answer(backend, first)[::-1]
-    assert answer_b(backend, first, wrong, drags(problem, wrong))["outcome"] == "retry"  # wrong_answer
+    # A wrong answer is scored like a right one (no timing oracle), so it is kept, quarantined as refused.
+    assert answer_b(backend, first, wrong, drags(problem, wrong))["outcome"] == "retry"
     sid = backend.create()["session_id"]
     task = backend.issue_a(sid)
     too_long = backend.answer_a(sid, human_answer(passing_paths[1], task), wait=False)  # no time passed
@@ -205,7 +206,9 @@ def test_traces_refused_before_scoring_are_not_kept(make_backend, passing_paths:
     backend.ai.down = True  # fail-open: the phase passes unscored
     assert backend.answer_a(unscored, human_answer(passing_paths[2], task)).json()["outcome"] == "next_phase"
     traces = stored(backend)
-    assert [(t.session_id, orjson.loads(t.data)["phase"]) for t in traces] == [(first, "phase_a")]
+    kept = sorted((orjson.loads(t.data)["phase"], t.refused) for t in traces)
+    assert {t.session_id for t in traces} == {first}
+    assert kept == [("phase_a", False), ("phase_b", True)]
 
 
 def test_a_long_trace_is_kept_downsampled_within_the_cap(make_backend, passing_paths: list[Path2]) -> None:
