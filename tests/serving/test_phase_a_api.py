@@ -169,6 +169,9 @@ def test_a_tear_with_a_second_press_is_refused(client: TestClient, human_paths: 
     points["y"] += [0.4, 0.5, 0.6]
     points["t_ms"] += [t_end + 60.0, t_end + 70.0, t_end + 80.0]
     points["event"] += ["down", "move", "up"]
+    for column, value in (("pointer_type", "mouse"), ("trusted", True), ("coalesced", 1)):
+        if points.get(column) is not None:
+            points[column] += [value] * 3
     response = client.post(URL, json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "bad_event_sequence"

@@ -49,6 +49,8 @@ local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[1], seq, seq .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- The counter lives as long as the longest-lived index it numbers (every key expires).
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 return seq
 """
 # Collected traces. KEYS: the site's index (zset id → expiry), sizes (hash id → bytes), byte counter.
