@@ -15,7 +15,14 @@ from redteam.humans import HeldOutPeople
 from redteam.stack import Stack
 from tcurity.config import params
 
-FAST = ("playwright_default", "selenium_actionchains", "replay", "relay")
+FAST = (
+    "playwright_default",
+    "selenium_actionchains",
+    "replay",
+    "replay_junk_press",
+    "replay_noisy",
+    "relay",
+)
 
 
 @pytest.fixture(scope="module")
