@@ -12,8 +12,9 @@ STAMP=$VENV/.setup-stamp
 # System packages the tests and the local system use: Redis (the backend's shared store), nginx in front of
 # the system (scripts/nginx.sh), Chromium for the browser tests (through the playwright package; never its own
 # browser download), Nanum fonts so it renders the Korean strings, and promtool (prometheus) and docker-compose
-# for the packaging checks (tests/packaging).
-APT_PACKAGES=(git redis-server nginx chromium chromium-driver fonts-nanum prometheus docker-compose)
+# for the packaging checks (tests/packaging), and Xvfb with xdotool for real OS-level input to a headed Chromium
+# (the integrity tests and the red team's OS-input path).
+APT_PACKAGES=(git redis-server nginx chromium chromium-driver fonts-nanum prometheus docker-compose xvfb xdotool)
 SDK=web/sdk
 GHOST=redteam/ghost  # the red-team harness's puppeteer-core + ghost-cursor attacker
 NODE_MIN=20.19
