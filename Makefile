@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam lock clean
+.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam redteam-quick lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,10 @@ unit: ## pytest (default marker set: fast tests)
 
 test-slow: setup ## Slow tests only (full-size training and load)
 	pytest -m slow $(PYTEST_ARGS)
+
+redteam-quick: setup ## One attempt per attacker and 5 people (≤ 10 min) → reports/redteam/quick/, before a change to detection
+	python -m tcurity.cli champions >/dev/null || dvc repro
+	python -m redteam --attempts 1 --human-attempts 5 --max-minutes 9 --out reports/redteam/quick $(REDTEAM_ARGS)
 
 lab: setup ## JupyterLab on the project's kernel
 	jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser

@@ -26,10 +26,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from redteam import report
+from redteam import osinput, report
 from redteam.browser import CHROMIUM, CHROMIUM_ARGS, Mover, Outcome, PlaywrightMover, TimedMover, attempt
 from redteam.http_bots import RELAY_VARIANTS, Api, relay_attempts, replay_attempts
 from redteam.humans import HeldOutPeople
+from redteam.osinput import OsMover, OsSession
 from redteam.selenium_bot import SeleniumBot
 from redteam.stack import Stack, start_real_stack
 from tcurity.config import PROJECT_ROOT, params
@@ -41,6 +42,8 @@ logger = logging.getLogger("redteam")
 GHOST = PROJECT_ROOT / "redteam/ghost"
 PASS_TOKEN_TTL_S = 10  # the stack's pass tokens live this long, so the relay's expired token is quick to test
 HUMANISED_PATH = "bezier_eased"  # the Playwright script's humanised path generator (a Bézier with easing)
+# The humanised generators a scalper sends through the OS (pyautogui-style, XTEST) once CDP input is caught.
+OS_FAMILIES = ("bezier_eased", "windmouse", "ghost_cursor", "minimum_jerk", "replay")
 GHOST_SPREAD_PX = 4  # a ghost-cursor spread that keeps its tear on the perforation (what an attacker tunes)
 MIN_FREE_SEATS = 30  # the demo shop is restarted (every seat back on sale) when fewer are left
 
@@ -60,6 +63,8 @@ class Config:
     relay_variants: tuple[str, ...] = RELAY_VARIANTS
     traces_dir: Path | None = None  # where each attacker's sent answers go (JSON lines), when set
     started: float = field(default_factory=time.monotonic)
+
+    os_input: bool = True  # the OS-input attackers and people (Xvfb, headed Chromium, XTEST)
 
     def wanted(self, name: str) -> bool:
         return not self.only or any(name == o or name.startswith(o) for o in self.only)
@@ -87,6 +92,11 @@ def _family_mover(
         return phase_b_trace(task, moves, family, rng, sources=paths)
 
     return TimedMover(tear, grid, via=via)
+
+
+def _os_family_mover(family: str, rng: np.random.Generator, sources: HeldOutPeople) -> OsMover:
+    mover = _family_mover(family, rng, sources)
+    return OsMover(mover.tear_trace, mover.grid_trace)
 
 
 def browser_attackers(cfg: Config, rng: np.random.Generator) -> dict[str, tuple[str, Mover]]:
@@ -134,6 +144,10 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     rng = np.random.default_rng(cfg.seed)
+    why_not_os = osinput.available() if cfg.os_input else None
+    if why_not_os:
+        logger.warning("no OS-input path (%s): people come through CDP", why_not_os)
+        cfg.os_input = False
     p = params()
     people = cfg.humans or HeldOutPeople(p, list(p.split.test_users), seed=cfg.seed)
     cfg.replay_sources = cfg.replay_sources or HeldOutPeople(
@@ -180,10 +194,14 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
     else:
         _browser_attackers(stack, cfg, browser, human, rng, measured)
     _tool_attackers(stack, cfg, people, rng, measured)
+    if cfg.os_input:
+        _os_attackers(stack, cfg, people, rng, measured)
     humans_row = rows.pop("humans", None) or report.summarise([], report.Counter())
+    humans_cdp = rows.pop("humans_cdp", None)
     summary: dict[str, Any] = {
         "attackers": rows,
         "humans": humans_row,
+        **({"humans_cdp": humans_cdp} if humans_cdp else {}),
         "models": report.models(stack),
         "run": {
             "started": began.isoformat(timespec="seconds"),
@@ -218,11 +236,59 @@ def _browser_attackers(
 
         measured(name, what, "browser", go)
     measured(
-        "humans",
+        "humans" if not cfg.os_input else "humans_cdp",
         "held-out people: recorded strokes replayed through CDP with their timings",
         "browser",
         lambda: _run_attempts(cfg.human_attempts, cfg, lambda: _in_page(browser, stack, human, human)),
     )
+
+
+def _os_attackers(
+    stack: Stack, cfg: Config, people: HeldOutPeople, rng: np.random.Generator, measured: Measure
+) -> None:
+    """Real OS input (:mod:`redteam.osinput`): the held-out people, and the humanised generators a scalper drives
+    through XTEST once CDP is caught, each attempt in a fresh plain Chromium on one virtual display."""
+    assert cfg.replay_sources is not None
+    session = OsSession()
+    try:
+        person = OsMover(people.tear, people.grid)
+        for family in OS_FAMILIES:
+            name = f"os_{family}"
+            if not cfg.wanted(name):
+                continue
+            mover = _os_family_mover(family, rng, cfg.replay_sources)
+
+            def go(mover: OsMover = mover) -> tuple[list[Outcome], bool]:
+                outcomes, truncated = _run_attempts(
+                    cfg.attempts, cfg, lambda: session.attempt(stack, mover, mover, rng)
+                )
+                probes = max(0, math.ceil(len(outcomes) / 2) - sum(o.phase_a for o in outcomes))
+                more, cut = _run_attempts(
+                    probes, cfg, lambda: _probe(session.attempt(stack, person, mover, rng))
+                )
+                return outcomes + more, truncated or cut
+
+            measured(
+                name,
+                f"OS-level bot: {family} movement sent through XTEST to a plain headed Chromium",
+                "os",
+                go,
+            )
+        measured(
+            "humans",
+            "held-out people: recorded strokes played through XTEST to a plain headed Chromium, at their timings",
+            "os",
+            lambda: _run_attempts(
+                cfg.human_attempts, cfg, lambda: session.attempt(stack, person, person, rng)
+            ),
+        )
+    finally:
+        session.close()
+
+
+def _probe(outcome: Outcome) -> Outcome:
+    outcome.probe = True
+    return outcome
 
 
 def _tool_attackers(
@@ -322,6 +388,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="attacker names (or prefixes) to run")
     parser.add_argument("--max-minutes", type=float, default=45.0, help="stop starting attempts after this")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-os-input",
+        action="store_true",
+        help="leave out the OS-input path (people then come through CDP)",
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports/redteam")
     parser.add_argument("--traces", action="store_true", help="keep every answer sent (OUT/traces/*.jsonl)")
     parser.add_argument(
@@ -338,6 +409,7 @@ def main() -> None:
         seed=a.seed,
         out_dir=a.out,
         traces_dir=a.out / "traces" if a.traces else None,
+        os_input=not a.no_os_input,
     )
     with tempfile.TemporaryDirectory(prefix="tcurity-redteam-") as folder:
         stack = start_real_stack(Path(folder), backend_env={"PASS_TOKEN_TTL_S": str(PASS_TOKEN_TTL_S)})

@@ -161,11 +161,13 @@ def markdown(summary: dict[str, Any], previous: dict[str, Any] | None) -> str:
         "| block reasons |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    rows = [*summary["attackers"].items(), ("people (held-out)", summary["humans"])]
+    people = {"people (held-out)": "humans", "people (held-out, CDP)": "humans_cdp"}
+    rows = [*summary["attackers"].items()]
+    rows += [(label, summary[key]) for label, key in people.items() if key in summary]
     for name, row in rows:
         old = before.get(name, {}).get("full_pass_rate") if name in before else None
-        if name == "people (held-out)" and previous:
-            old = previous.get("humans", {}).get("full_pass_rate")
+        if name in people and previous:
+            old = previous.get(people[name], {}).get("full_pass_rate")
         reasons = ", ".join(f"{k} {v}" for k, v in list(row.get("block_reasons", {}).items())[:4]) or "—"
         lines.append(
             f"| {name} | {row['attempts']} | {_pct(row['phase_a_pass_rate'])} | "
