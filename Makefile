@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam redteam-quick lock clean
+.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam redteam-quick redteam-drivers lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,7 +28,7 @@ down: ## Stop everything `make up` started (by pid)
 bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
 	python -m bench.serving
 
-redteam: setup ## Attackers and held-out people against the whole system on the champions → reports/redteam/
+redteam: setup redteam-drivers ## Attackers and held-out people against the whole system on the champions → reports/redteam/
 	python -m tcurity.cli champions >/dev/null || dvc repro
 	python -m redteam $(REDTEAM_ARGS)
 
@@ -62,7 +62,10 @@ unit: ## pytest (default marker set: fast tests)
 test-slow: setup ## Slow tests only (full-size training and load)
 	pytest -m slow $(PYTEST_ARGS)
 
-redteam-quick: setup ## One attempt per attacker and 5 people (≤ 10 min) → reports/redteam/quick/, before a change to detection
+redteam-drivers: setup ## The red team's stealth CDP drivers (requirements/redteam.txt; never needed by the tests)
+	pip install -q --no-deps -r requirements/redteam.txt
+
+redteam-quick: setup redteam-drivers ## One attempt per attacker and 5 people (≤ 10 min) → reports/redteam/quick/, before a change to detection
 	python -m tcurity.cli champions >/dev/null || dvc repro
 	python -m redteam --attempts 1 --human-attempts 5 --max-minutes 9 --out reports/redteam/quick $(REDTEAM_ARGS)
 

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,11 +27,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from redteam import osinput, report
+from redteam import osinput, report, stealth
 from redteam.browser import CHROMIUM, CHROMIUM_ARGS, Mover, Outcome, PlaywrightMover, TimedMover, attempt
 from redteam.http_bots import RELAY_VARIANTS, Api, relay_attempts, replay_attempts
 from redteam.humans import HeldOutPeople
-from redteam.osinput import OsMover, OsSession
+from redteam.osinput import OsMover, OsSession, VirtualDisplay
 from redteam.selenium_bot import SeleniumBot
 from redteam.stack import Stack, start_real_stack
 from tcurity.config import PROJECT_ROOT, params
@@ -129,8 +130,17 @@ def _run_attempts(n: int, cfg: Config, one: Callable[[], Outcome]) -> tuple[list
     return outcomes, False
 
 
-def _in_page(browser: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool = False) -> Outcome:
+def _in_page(
+    browser: Any,
+    stack: Stack,
+    phase_a: Mover,
+    phase_b: Mover,
+    probe: bool = False,
+    prepare: Callable[[Any], None] | None = None,
+) -> Outcome:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    if prepare is not None:
+        prepare(context)
     context.set_default_timeout(30_000)
     try:
         return attempt(context.new_page(), stack, phase_a, phase_b, probe)
@@ -196,6 +206,7 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
     _tool_attackers(stack, cfg, people, rng, measured)
     if cfg.os_input:
         _os_attackers(stack, cfg, people, rng, measured)
+        _stealth_attackers(stack, cfg, human, rng, measured)
     humans_row = rows.pop("humans", None) or report.summarise([], report.Counter())
     humans_cdp = rows.pop("humans_cdp", None)
     summary: dict[str, Any] = {
@@ -286,6 +297,57 @@ def _os_attackers(
         session.close()
 
 
+def _stealth_attackers(
+    stack: Stack, cfg: Config, human: Mover, rng: np.random.Generator, measured: Measure
+) -> None:
+    """The stealth CDP drivers (:mod:`redteam.stealth`), headed on a virtual display, each moving along the
+    humanised path generator as ``playwright_humanised`` does; puppeteer-extra's stealth plugin with ghost-cursor."""
+    assert cfg.replay_sources is not None
+    display = VirtualDisplay()
+    try:
+        for name, driver in stealth.DRIVERS.items():
+            if not cfg.wanted(name):
+                continue
+            installed = stealth.version(driver.package)
+            what = f"{driver.package} {installed}, headed, {HUMANISED_PATH} path; hides {driver.hides}"
+            mover = _family_mover(HUMANISED_PATH, rng, cfg.replay_sources, via="playwright")
+
+            def drive(driver: stealth.Driver = driver, mover: Mover = mover) -> tuple[list[Outcome], bool]:
+                if stealth.version(driver.package) is None:
+                    raise RuntimeError(f"{driver.package} is not installed (make redteam installs it)")
+                prepare = stealth.prepare_context(driver)
+                with stealth.launched(driver, display.name) as browser:
+
+                    def one(a: Mover = mover, probe: bool = False) -> Outcome:
+                        return _in_page(browser, stack, a, mover, probe, prepare)
+
+                    outcomes, truncated = _run_attempts(cfg.attempts, cfg, one)
+                    probes = max(0, math.ceil(len(outcomes) / 2) - sum(o.phase_a for o in outcomes))
+                    more, cut = _run_attempts(probes, cfg, lambda: one(human, True))
+                return outcomes + more, truncated or cut
+
+            def go(drive: Callable[[], tuple[list[Outcome], bool]] = drive) -> tuple[list[Outcome], bool]:
+                # A thread of its own: each driver's sync API runs its own event loop, which cannot share a thread
+                # with another Playwright's (the caller's browser may still be open).
+                with ThreadPoolExecutor(max_workers=1) as worker:
+                    return worker.submit(drive).result()
+
+            measured(name, what, "stealth", go)
+        if cfg.wanted("puppeteer_extra_stealth"):
+            what = (
+                "puppeteer-extra with puppeteer-extra-plugin-stealth (every evasion), headed, ghost-cursor moves "
+                f"with a tear spread of {GHOST_SPREAD_PX} px"
+            )
+            measured(
+                "puppeteer_extra_stealth",
+                what,
+                "stealth",
+                lambda: ghost_cursor(stack, cfg, GHOST_SPREAD_PX, stealth_on=display.name),
+            )
+    finally:
+        display.stop()
+
+
 def _probe(outcome: Outcome) -> Outcome:
     outcome.probe = True
     return outcome
@@ -358,16 +420,25 @@ def restock(stack: Stack) -> None:
         stack.restart("demo")
 
 
-def ghost_cursor(stack: Stack, cfg: Config, spread: int | None) -> tuple[list[Outcome], bool]:
+def ghost_cursor(
+    stack: Stack, cfg: Config, spread: int | None, stealth_on: str | None = None
+) -> tuple[list[Outcome], bool]:
     """Runs the Node attacker (``redteam/ghost/ghost.mjs``) and reads its JSON lines. ``spread``: ghost-cursor's
-    ``spreadOverride`` for the tear (``None``: its default, whose paths bow too far for the widget's own check)."""
+    ``spreadOverride`` for the tear (``None``: its default, whose paths bow too far for the widget's own check).
+    ``stealth_on``: an X display, to launch through puppeteer-extra's stealth plugin, headed on that display."""
     if shutil.which("node") is None or not (GHOST / "node_modules").exists():
         raise RuntimeError("the ghost-cursor attacker needs node and `npm ci` in redteam/ghost (make setup)")
     cmd = ["node", str(GHOST / "ghost.mjs"), "--url", stack.url, "--oracle", stack.ai_url]
     cmd += ["--attempts", str(cfg.attempts), "--seed", str(cfg.seed)]
     if spread is not None:
         cmd += ["--spread", str(spread)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + 90 * cfg.attempts, check=False)
+    env = dict(os.environ)
+    if stealth_on is not None:
+        cmd.append("--stealth")
+        env["DISPLAY"] = stealth_on
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120 + 90 * cfg.attempts, check=False, env=env
+    )
     if done.returncode != 0:
         raise RuntimeError(f"ghost-cursor attacker failed ({done.returncode}): {done.stderr[-2000:]}")
     outcomes = []

@@ -6,7 +6,7 @@
  *
  * Usage:
  *   node redteam/ghost/ghost.mjs --url <shop url> --oracle <oracle base url> --attempts <N> --seed <S>
- *                                [--timeout-ms 60000] [--spread <px>]
+ *                                [--timeout-ms 60000] [--spread <px>] [--stealth]
  *
  * --spread sets ghost-cursor's `spreadOverride` for the tear only (how far its Bézier path may bow sideways, in
  * px). Left out, ghost-cursor picks its default (the distance, clamped to 2..200 px), which bows far off a
@@ -22,6 +22,10 @@
  * arguments, 1 when the browser cannot launch. `attempt` counts from 0; `phase_a_tries` counts tears, including
  * those the widget refused itself without sending them.
  *
+ * --stealth launches through puppeteer-extra with puppeteer-extra-plugin-stealth (every evasion it ships:
+ * navigator.webdriver, the headless user agent and plugins, chrome.runtime, WebGL vendor, …) and, when DISPLAY is
+ * set, headed on that (virtual) display rather than headless: the most a CDP bot can hide of its browser.
+ *
  * Install with `PUPPETEER_SKIP_DOWNLOAD=1 npm ci` in this folder (no browser is ever downloaded).
  */
 
@@ -29,6 +33,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import puppeteer from "puppeteer-core";
 import { createCursor } from "ghost-cursor";
+import { addExtra } from "puppeteer-extra";
+import StealthPlugin from "puppeteer-extra-plugin-stealth";
 
 // Debian's Chromium and its flags, as the Python side launches it (redteam/chromium.json).
 const { executable: CHROMIUM, args: CHROMIUM_ARGS } = JSON.parse(
@@ -59,6 +65,7 @@ function readArgs() {
         seed: { type: "string" },
         "timeout-ms": { type: "string", default: "60000" },
         spread: { type: "string" },
+        stealth: { type: "boolean", default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -86,6 +93,7 @@ function readArgs() {
   if (spread !== undefined && !(Number.isFinite(spread) && spread > 0)) usage("--spread must be a number > 0");
   return {
     spread,
+    stealth: values.stealth,
     url: baseUrl("url"),
     oracle: baseUrl("oracle"),
     attempts: integer("attempts", 1),
@@ -345,11 +353,19 @@ async function main() {
 
   const launchArgs = [...CHROMIUM_ARGS];
   if (process.getuid() === 0) launchArgs.push("--no-sandbox");
+  let driver = puppeteer;
+  if (args.stealth) {
+    driver = addExtra(puppeteer);
+    driver.use(StealthPlugin());
+  }
+  const headless = !(args.stealth && process.env.DISPLAY);
+  if (!headless) launchArgs.splice(launchArgs.indexOf("--headless"), 1);
+  log(`driver: ${args.stealth ? "puppeteer-extra + stealth plugin" : "puppeteer-core"}, headless: ${headless}`);
   let browser;
   try {
-    browser = await puppeteer.launch({
+    browser = await driver.launch({
       executablePath: CHROMIUM,
-      headless: true,
+      headless,
       args: launchArgs,
       defaultViewport: { width: 1440, height: 900 }, // a common desktop size: the dialog fits
     });
