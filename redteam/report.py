@@ -54,6 +54,34 @@ def models(stack: Stack) -> dict[str, str]:
     return {m["name"]: str(m["version"]) for m in body["models"].values() if m is not None}
 
 
+# The evidence layers a block reason belongs to (docs/architecture.md): the integrity of the input and the
+# browser, the behaviour models of each phase, the replay refusal, and the token's checks at siteverify.
+INTEGRITY_REASONS = frozenset({"untrusted_events", "missing_signals", "injected_input", "automation_env"})
+REPLAY_REASONS = frozenset({"replayed_trace"})
+
+
+def layer_of(reason: str) -> str:
+    """The layer of a ``phase:reason`` (or ``siteverify:result``) key: ``integrity``, ``phase_a``, ``phase_b``,
+    ``replay`` or ``siteverify``."""
+    where, _, code = reason.partition(":")
+    if where == "siteverify":
+        return "siteverify"
+    if code in INTEGRITY_REASONS:
+        return "integrity"
+    if code in REPLAY_REASONS:
+        return "replay"
+    return where
+
+
+def by_layer(reasons: Counter[str]) -> dict[str, int]:
+    """Block reasons summed per layer (every layer present, zero where nothing was blocked there)."""
+    layers = dict.fromkeys(("integrity", "phase_a", "phase_b", "replay", "siteverify"), 0)
+    for reason, count in reasons.items():
+        layer = layer_of(reason)
+        layers[layer] = layers.get(layer, 0) + count
+    return layers
+
+
 def _rate(hits: int, of: int) -> float:
     return round(hits / of, 4) if of else 0.0
 
@@ -77,6 +105,7 @@ def summarise(
         "errors": sum(o.error is not None for o in outcomes),
         "error_examples": sorted({o.error for o in outcomes if o.error})[:3],
         "block_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "block_layers": by_layer(reasons),
         "signals": summarise_signals([s for o in own for s in o.signals]),
         **(extra or {}),
     }
@@ -158,8 +187,8 @@ def markdown(summary: dict[str, Any], previous: dict[str, Any] | None) -> str:
         + ".",
         "",
         "| who | attempts | Phase A pass | Phase B pass (answered) | full pass | bookings | previous full pass "
-        "| block reasons |",
-        "|---|---|---|---|---|---|---|---|",
+        "| blocks by layer | block reasons |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     people = {"people (held-out)": "humans", "people (held-out, CDP)": "humans_cdp"}
     rows = [*summary["attackers"].items()]
@@ -169,10 +198,11 @@ def markdown(summary: dict[str, Any], previous: dict[str, Any] | None) -> str:
         if name in people and previous:
             old = previous.get(people[name], {}).get("full_pass_rate")
         reasons = ", ".join(f"{k} {v}" for k, v in list(row.get("block_reasons", {}).items())[:4]) or "—"
+        layers = ", ".join(f"{k} {v}" for k, v in row.get("block_layers", {}).items() if v) or "—"
         lines.append(
             f"| {name} | {row['attempts']} | {_pct(row['phase_a_pass_rate'])} | "
             f"{_pct(row['phase_b_pass_rate'])} ({row['phase_b_attempts']}) | {_pct(row['full_pass_rate'])} | "
-            f"{row['bookings']} | {_pct(old)} | {reasons} |"
+            f"{row['bookings']} | {_pct(old)} | {layers} | {reasons} |"
         )
     t = summary["targets"]
     lines += [

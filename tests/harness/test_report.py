@@ -9,7 +9,7 @@ import pytest
 
 from redteam.browser import Outcome
 from redteam.oracle import AnswerBook
-from redteam.report import summarise, targets
+from redteam.report import by_layer, summarise, targets
 
 
 def test_probes_count_toward_phase_b_only() -> None:
@@ -91,3 +91,24 @@ def test_a_rerun_merges_into_the_summary_of_the_same_models() -> None:
     assert merged["targets"]["met"]
     with pytest.raises(ValueError, match="other models"):
         merge({**rerun, "models": {"m": "10"}}, base)
+
+
+def test_block_reasons_are_summed_by_layer() -> None:
+    reasons = Counter(
+        {
+            "phase_a:injected_input": 2,
+            "phase_b:automation_env": 1,
+            "phase_a:speed_cv_low": 3,
+            "phase_a:replayed_trace": 4,
+            "phase_b:drag_end_speed_frac_min_high": 5,
+            "siteverify:timeout-or-duplicate": 6,
+        }
+    )
+    assert by_layer(reasons) == {
+        "integrity": 3,
+        "phase_a": 3,
+        "phase_b": 5,
+        "replay": 4,
+        "siteverify": 6,
+    }
+    assert summarise([], reasons)["block_layers"]["integrity"] == 3
