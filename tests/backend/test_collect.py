@@ -19,13 +19,8 @@ from tests.backend.conftest import Backend, Clock, human_answer
 from tests.backend.test_phase_b_api import answer_b, drags, issue_b, kept_answer, to_phase_b
 from web.backend.app.cli import main as cli_main
 from web.backend.app.cli import traces_cleanup
-from web.backend.app.services.collect import (
-    MAX_COLLECTED_POINTS,
-    MAX_RECORD_BYTES,
-    bound_trace,
-    export_site,
-    to_record,
-)
+from web.backend.app.services.collect import MAX_COLLECTED_POINTS, MAX_RECORD_BYTES, bound_trace
+from web.backend.app.services.export import export_site, to_record
 from web.backend.app.sites import SitePolicy, load_file
 from web.backend.app.store import MemoryStore
 from web.backend.app.store.base import StoredTrace

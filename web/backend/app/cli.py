@@ -32,7 +32,7 @@ import orjson
 from web.backend.app.core.config import Settings, get_settings
 from web.backend.app.core.logging import setup_logging
 from web.backend.app.core.security import hash_secret, new_secret, new_sitekey
-from web.backend.app.services.collect import export_site, remove_stale_exports
+from web.backend.app.services.export import export_site, remove_stale_exports
 from web.backend.app.sites import Site, SitePolicy, SitesFile, editing_file, load_file
 from web.backend.app.store import Store, make_store
 

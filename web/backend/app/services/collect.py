@@ -1,4 +1,5 @@
-"""Learning from traffic, for sites that opt in: collected traces, the sites' labels, export and cleanup.
+"""Learning from traffic, for sites that opt in: collected traces and the sites' labels (the export to a
+training dataset is :mod:`web.backend.app.services.export`, which only the CLI loads).
 
 When a site's policy has ``collect``, every answer the model scored is kept with the decision it got, for the
 site's ``retention_days``. Answers refused before scoring (``trace_longer_than_elapsed``, ``replayed_trace``,
@@ -24,33 +25,22 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from tcurity.datasets import Source, TraceRecord, write_traces
 from tcurity.traces import EVENT_CODES, Event, Trace, TracePoints
 from web.backend.app.core.security import new_id
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.services.session import PhaseResult, SessionRecord, ref
 from web.backend.app.sites import Site
-from web.backend.app.store.base import Store, StoredTrace
+from web.backend.app.store.base import Store
 
 logger = logging.getLogger(__name__)
 
 Label = Literal["confirmed_human", "confirmed_bot", "chargeback", "account_takeover", "scalping"]
-LABEL_SOURCE: dict[str, Source] = {
-    "confirmed_human": "human",
-    "confirmed_bot": "bot",
-    "chargeback": "bot",
-    "account_takeover": "bot",
-    "scalping": "bot",
-}
-COLLECTED_SPLIT = "collected"
 DAY_S = 86_400.0
 MIB = 1 << 20
 # A kept trace has at most this many points (a human tear or drag at 60-120 Hz has a few hundred).
@@ -198,72 +188,3 @@ def _record_bytes(
     }
     data = orjson.dumps(payload)
     return data if len(data) <= MAX_RECORD_BYTES else None
-
-
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    """What one export wrote for one site."""
-
-    sitekey: str
-    files: dict[str, int]  # path → traces written
-
-
-def to_record(stored: StoredTrace) -> tuple[str, TraceRecord] | None:
-    """The dataset record of a labelled, passing, scored trace, with its phase.
-
-    ``None`` for an unlabelled trace and for a quarantined one (refused by the model, or a record of an older
-    version that was not a scored pass): a site's label vouches only for the trace that earned the pass.
-    """
-    if stored.refused or stored.label is None or stored.label not in LABEL_SOURCE:
-        return None
-    payload: dict[str, Any] = orjson.loads(stored.data)
-    decision: dict[str, Any] = payload.get("decision") or {}
-    if not decision.get("passed") or decision.get("score") is None or decision.get("unscored"):
-        return None
-    trace = Trace.model_validate(payload["trace"])
-    source = LABEL_SOURCE[stored.label]
-    record = TraceRecord(
-        trace_id=stored.trace_id,
-        source=source,
-        family="human" if source == "human" else stored.label,
-        user=ref(stored.session_id),
-        split=COLLECTED_SPLIT,
-        task=trace.task,
-        arrays=trace.arrays(),
-    )
-    return str(payload["phase"]), record
-
-
-async def export_site(store: Store, site: Site, out_dir: Path) -> ExportResult:
-    """Writes a site's labelled traces to ``out_dir/<sitekey>/<phase>.parquet`` (a full snapshot each time).
-
-    A phase with no labelled trace left has its file removed, so expired data leaves the export too.
-    """
-    by_phase: dict[str, list[TraceRecord]] = {"phase_a": [], "phase_b": []}
-    for stored in await store.traces(site.sitekey):
-        found = to_record(stored)
-        if found is not None:
-            by_phase.setdefault(found[0], []).append(found[1])
-    files: dict[str, int] = {}
-    for phase, records in by_phase.items():
-        path = out_dir / site.sitekey / f"{phase}.parquet"
-        if records:
-            files[str(path)] = write_traces(records, path)
-        else:
-            path.unlink(missing_ok=True)
-    return ExportResult(site.sitekey, files)
-
-
-def remove_stale_exports(out_dir: Path, sites: list[Site]) -> list[Path]:
-    """Deletes exported files of sites that no longer collect (or exist) and files older than the retention."""
-    collecting = {s.sitekey: s for s in sites if s.policy.collect}
-    removed: list[Path] = []
-    if not out_dir.exists():
-        return removed
-    now = time.time()
-    for path in sorted(out_dir.glob("*/*.parquet")):
-        site = collecting.get(path.parent.name)
-        if site is None or now - path.stat().st_mtime > retention_s(site):
-            path.unlink()
-            removed.append(path)
-    return removed
