@@ -3,7 +3,7 @@
 Loads the challenger from the MLflow registry (the version ``train_phase_b`` registered), scores the test users'
 answers and every family's evaluation bots (a seed the training bots do not share; as emitted, and re-emitted
 with the humans' sampling process), scores each family again with a forest that never saw it (leave one family
-out), times scoring one answer in process (features plus forest), writes ``reports/metrics/phase_b_behavior.json`` and the plots, and attaches the gated metrics to the
+out), times scoring one answer in process (features plus forest), writes ``reports/metrics/phase_b_behaviour.json`` and the plots, and attaches the gated metrics to the
 model version.
 """
 

@@ -49,7 +49,7 @@ def small_params(tmp_path: Path) -> Path:
         max_depth=6,
     )
     params["evaluate_phase_b"].update(
-        metrics_path=str(tmp_path / "phase_b_behavior.json"),
+        metrics_path=str(tmp_path / "phase_b_behaviour.json"),
         plots_dir=str(tmp_path / "plots"),
         timing_traces=40,
     )
@@ -89,7 +89,7 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     registered = json.loads((tmp_path / "model" / "registered.json").read_text())
 
     metrics = evaluate_phase_b(p)
-    written = json.loads((tmp_path / "phase_b_behavior.json").read_text())
+    written = json.loads((tmp_path / "phase_b_behaviour.json").read_text())
     assert written == json.loads(json.dumps(metrics))
     for key in ("human_pass_rate", "auc", "bot_recall_at_1pct_frr"):
         assert 0.0 <= written[key] <= 1.0
