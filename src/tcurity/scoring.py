@@ -329,7 +329,8 @@ class ModelBundle:
         )
 
 
-try:  # The pyfunc wrapper needs MLflow; the scorer itself does not.
+try:  # The pyfunc wrapper needs MLflow (and so pandas); the scorer itself does not.
+    import pandas as pd
     from mlflow.pyfunc import PythonModel
 
     class BundlePyfunc(PythonModel):
@@ -343,7 +344,11 @@ try:  # The pyfunc wrapper needs MLflow; the scorer itself does not.
         def load_context(self, context: Any) -> None:
             self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
 
-        def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        # A DataFrame hint is one MLflow takes as is (no schema inferred from it), so it neither warns about an
+        # unsupported hint nor about a missing one; the signature comes from the logged input example.
+        def predict(
+            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        ) -> np.ndarray:
             frame = model_input[self.bundle.feature_names] if hasattr(model_input, "columns") else model_input
             return self.bundle.scores(np.asarray(frame, dtype=np.float64))
 
