@@ -26,6 +26,15 @@ MIN_SERVICE_TOKEN_CHARS = 16
 MIN_KEY_CHARS = 32
 # A pass token lives at most this long (the contract with the sites).
 MAX_PASS_TOKEN_TTL_S = 120
+# The per-client limits, by variable name (harnesses that drive many sessions from one address lift them).
+CLIENT_LIMIT_VARIABLES = (
+    "RATE_LIMIT_PER_IP",
+    "RATE_LIMIT_PER_NETWORK",
+    "SESSIONS_PER_IP",
+    "SESSIONS_PER_NETWORK",
+    "PASSES_PER_IP",
+    "PASSES_PER_NETWORK",
+)
 
 
 class Settings(BaseSettings):
