@@ -152,6 +152,7 @@ def test_a_pass_over_the_limit_gives_no_token(make_backend, passing_paths: list[
     assert pass_phase_a(backend, client, passing_paths[0]).json()["outcome"] == "passed"
     refused = answer_a(backend, client, first, passing_paths[1])
     assert (refused.status_code, refused.json()["error"]["code"]) == (429, "rate_limited")
+    assert 1 <= int(refused.headers["retry-after"]) <= backend.settings.rate_limit_window_s
     assert "token" not in refused.text
     state = client.get(f"{SESSIONS}/{first}", headers={"Origin": ORIGIN}).json()
     assert state["state"] == "phase_a"  # no pass; the task is open again

@@ -9,10 +9,20 @@ the client was told, that the trace answers exactly the task issued, that the tr
 time since issue, that its shape did not answer another session (``replayed_trace``,
 :mod:`web.backend.app.services.replay`), the server-side geometry (Phase A) or the answer itself (Phase B: the
 tile order in constant time, then that drag ``k`` moved tile ``k`` from its cell into slot ``k``,
-``drag_not_on_tile``), and only then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
-(``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
-An AI server that answers but lacks a model is not an outage: that is ``service_not_ready`` (503), whatever the
-site's policy, so a missing model never lets a phase pass unscored.
+``drag_not_on_tile``), and only then the AI server's behaviour score.
+
+When the AI server cannot be reached (:class:`AiUnavailableError`: connection errors, timeouts, an open circuit
+breaker), the site's policy decides: fail closed (``ai_unavailable``, the task reopens for a retry, no pass) or
+fail open (the phase passes ``unscored``), but only within the site's budget of unscored passes
+(``UNSCORED_PASSES_PER_SITE`` per ``UNSCORED_WINDOW_S``, shared by every replica); past it the site fails
+closed. An AI server that answers without a usable answer (5xx, malformed) always fails closed; a 422 is a
+refusal of the trace (a failed attempt with its code). An AI server that answers but lacks a model is not an
+outage: that is ``service_not_ready`` (503), whatever the site's policy. Issuing Phase B never fails open: with
+no problem shown there is no pass.
+
+Limits, cheapest and most specific first, so that one client is refused long before it can touch a shared
+budget: every request per client IP and per client network (``/24``, ``/64``); new sessions and passes per IP and
+per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
 """
 
 from __future__ import annotations
@@ -418,9 +428,8 @@ class ChallengeFlow:
     async def _unscored_allowed(self, site: Site) -> bool:
         """Whether a fail-open site may pass one more phase unscored in this window (shared store: every
         replica counts against the same budget). Past the budget the site fails closed."""
-        allowed = await self.limiter.take(
-            "unscored", site.sitekey, self.settings.unscored_passes_per_site, self.settings.unscored_window_s
-        )
+        budget, window_s = self.settings.unscored_passes_per_site, self.settings.unscored_window_s
+        allowed = (await self.limiter.take("unscored", site.sitekey, budget, window_s)).allowed
         self.telemetry.unscored.labels("passed" if allowed else "over_budget").inc()
         if not allowed:
             logger.warning(
@@ -433,11 +442,11 @@ class ChallengeFlow:
         the task is put back so the same answer may be sent again once the window turns (while its time lasts).
         """
         settings, ip = self.settings, claim.ip
-        within = await self.limiter.take("pass_ip", ip, settings.passes_per_ip)
-        within = await self.limiter.take("pass_net", network_of(ip), settings.passes_per_network) and within
-        if not within:
+        by_ip = await self.limiter.take("pass_ip", ip, settings.passes_per_ip)
+        by_net = await self.limiter.take("pass_net", network_of(ip), settings.passes_per_network)
+        if not (by_ip.allowed and by_net.allowed):
             await self._reopen(claim)
-            raise too_many(self.limiter.window_s, "passes")
+            raise too_many(max(by_ip.retry_after_s, by_net.retry_after_s), "passes")
 
     async def _conclude(
         self, claim: Claim, phase: PhaseName, trace: Trace | None, decision: Decision

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from web.backend.app.core.errors import ApiError
 from web.backend.app.core.telemetry import Telemetry
-from web.backend.app.store.base import Store
+from web.backend.app.store.base import RateDecision, Store
 
 
 def too_many(retry_after_s: int, what: str) -> ApiError:
@@ -43,13 +43,13 @@ class RateLimiter:
             self._telemetry.rate_limited.labels(scope).inc()
             raise too_many(decision.retry_after_s, what)
 
-    async def take(self, scope: str, key: str, limit: int, window_s: int | None = None) -> bool:
-        """Counts one use of a budget (per ``window_s``, the limiter's window by default); whether it was still
-        within ``limit``. No error: the caller decides what a spent budget means."""
+    async def take(self, scope: str, key: str, limit: int, window_s: int | None = None) -> RateDecision:
+        """Counts one use of a budget (per ``window_s``, the limiter's window by default) and says whether it was
+        still within ``limit`` and when the window ends. No error: the caller decides what a spent budget means."""
         decision = await self._store.hit(f"{scope}:{key}", limit, window_s or self.window_s)
         if not decision.allowed:
             self._telemetry.rate_limited.labels(scope).inc()
-        return decision.allowed
+        return decision
 
     async def blocked_for(self, scope: str, key: str, limit: int) -> int | None:
         """Seconds until ``key`` may try again when it already reached ``limit`` in this window, else ``None``."""
