@@ -156,3 +156,25 @@ def test_a_pass_over_the_limit_gives_no_token(make_backend, passing_paths: list[
     assert "token" not in refused.text
     state = client.get(f"{SESSIONS}/{first}", headers={"Origin": ORIGIN}).json()
     assert state["state"] == "phase_a"  # no pass; the task is open again
+
+
+# --- Phase B problems -------------------------------------------------------------------------------------------
+def test_phase_b_problems_are_limited_per_ip_and_per_network(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    backend: Backend = make_backend(
+        sites={"main": SitePolicy(phase_b="always")}, problems_per_ip=1, problems_per_network=2
+    )
+    issued: list[int] = []
+    for i, address in enumerate(("198.51.100.1", "198.51.100.2", "198.51.100.3")):
+        client = backend.from_ip(address)
+        sid = create(client, backend).json()["session_id"]
+        assert answer_a(backend, client, sid, passing_paths[i]).json()["outcome"] == "next_phase"
+        for _ in range(2):
+            issued.append(client.post(f"{SESSIONS}/{sid}/phase-b", headers={"Origin": ORIGIN}).status_code)
+    # One problem per address, two per network: the second address's second ask and all of the third's fail.
+    assert issued == [200, 429, 200, 429, 429, 429]
+    elsewhere = backend.from_ip("203.0.113.1")
+    sid = create(elsewhere, backend).json()["session_id"]
+    assert answer_a(backend, elsewhere, sid, passing_paths[3]).json()["outcome"] == "next_phase"
+    assert elsewhere.post(f"{SESSIONS}/{sid}/phase-b", headers={"Origin": ORIGIN}).status_code == 200

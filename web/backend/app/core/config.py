@@ -34,6 +34,8 @@ CLIENT_LIMIT_VARIABLES = (
     "SESSIONS_PER_NETWORK",
     "PASSES_PER_IP",
     "PASSES_PER_NETWORK",
+    "PROBLEMS_PER_IP",
+    "PROBLEMS_PER_NETWORK",
 )
 
 
@@ -68,6 +70,8 @@ class Settings(BaseSettings):
         rate_limit_per_network: challenge requests per window per client network (``/24`` IPv4, ``/64`` IPv6).
         sessions_per_ip / sessions_per_network: new sessions per window per client IP / network.
         passes_per_ip / passes_per_network: passes (tokens) per window per client IP / network.
+        problems_per_ip / problems_per_network: Phase B problems issued per window per client IP / network
+            (each one costs the AI server's serialised problem generator).
         ai_breaker_failures: AI server calls that could not reach it, in a row, before the circuit opens.
         ai_breaker_open_s: how long an open circuit fails calls at once before one probe call is tried.
         unscored_passes_per_site / unscored_window_s: a fail-open site passes at most this many phases
@@ -107,6 +111,8 @@ class Settings(BaseSettings):
     sessions_per_network: int = Field(default=200, ge=1)
     passes_per_ip: int = Field(default=10, ge=1)
     passes_per_network: int = Field(default=100, ge=1)
+    problems_per_ip: int = Field(default=15, ge=1)
+    problems_per_network: int = Field(default=150, ge=1)
     ai_breaker_failures: int = Field(default=5, ge=1, le=1000)
     ai_breaker_open_s: float = Field(default=10.0, gt=0.0, le=600.0)
     unscored_passes_per_site: int = Field(default=20, ge=0)

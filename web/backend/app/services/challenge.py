@@ -21,8 +21,8 @@ outage: that is ``service_not_ready`` (503), whatever the site's policy. Issuing
 no problem shown there is no pass.
 
 Limits, cheapest and most specific first, so that one client is refused long before it can touch a shared
-budget: every request per client IP and per client network (``/24``, ``/64``); new sessions and passes per IP and
-per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
+budget: every request per client IP and per client network (``/24``, ``/64``); new sessions, Phase B problems and
+passes per IP and per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
 """
 
 from __future__ import annotations
@@ -317,6 +317,8 @@ class ChallengeFlow:
             raise ApiError(
                 409, "invalid_state", f"no Phase B problem in state {record.state}", {"state": record.state}
             )
+        await self.limiter.hit("problem_ip", ip, self.settings.problems_per_ip, "problems")
+        await self.limiter.hit("problem_net", network_of(ip), self.settings.problems_per_network, "problems")
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
         try:

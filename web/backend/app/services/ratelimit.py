@@ -23,7 +23,7 @@ class RateLimiter:
 
     Scopes: ``ip`` and ``net`` (every challenge request per client IP and per ``/24``/``/64``), ``site_ip`` and
     ``site_net`` (a client's share of one site's cap), ``sitekey`` (the site's cap), ``session_ip`` and
-    ``session_net`` (new sessions), ``pass_ip`` and ``pass_net`` (passes), ``unscored`` (a fail-open site's
+    ``session_net`` (new sessions), ``problem_ip`` and ``problem_net`` (Phase B problems), ``pass_ip`` and ``pass_net`` (passes), ``unscored`` (a fail-open site's
     unscored passes) and ``secret_failure`` (wrong secrets).
     """
 
