@@ -47,7 +47,7 @@ from tcurity.datasets import read_traces
 from tcurity.sampling import Path2
 from tcurity.traces import EVENT_NAMES, PerforationTask
 from web.backend.app.cli import sites_add
-from web.backend.app.core.config import Settings
+from web.backend.app.core.config import CLIENT_LIMIT_VARIABLES, Settings
 from web.backend.app.core.security import new_id, pass_token
 from web.backend.app.sites import SitePolicy
 
@@ -312,7 +312,8 @@ def main() -> None:
         "TOKEN_SIGNING_KEY": signing_key,
         "SITE_SECRET_PEPPER": pepper,
         "SITES_FILE": str(folder / "sites.json"),
-        "RATE_LIMIT_PER_IP": "1000000000",
+        # One load generator on one address: every per-client limit lifted, like the site's cap.
+        **{name: "1000000000" for name in CLIENT_LIMIT_VARIABLES},
         "RATE_LIMIT_PER_SITEKEY": "1000000000",
         "LOG_LEVEL": "WARNING",
         "OMP_NUM_THREADS": "1",

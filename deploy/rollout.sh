@@ -13,7 +13,7 @@ NEW_TAG=${2:?usage: rollout.sh main|gpu NEW_TAG}
 DIR=${TCURITY_DIR:-/opt/tcurity}
 GATE_S=${GATE_S:-300}
 case "$ROLE" in
-  main) READY_URL=${READY_URL:-https://127.0.0.1/api/ready} ;;
+  main) READY_URL=${READY_URL:-http://127.0.0.1:8000/api/ready} ;;  # the backend's own port: nginx hides it
   gpu) READY_URL=${READY_URL:-http://127.0.0.1:9000/ready} ;;
   *) echo "role must be main or gpu" >&2; exit 2 ;;
 esac

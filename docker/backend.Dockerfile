@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # The T-curity backend (python -m web.backend, :8000). Stateless: sessions, tokens and rate limits live in
 # Redis (REDIS_URL), so replicas can be added behind nginx. The site registry is a mounted file (SITES_FILE).
+# X-Forwarded-For is ignored unless the peer is in TRUSTED_PROXIES, which the deployment sets to its proxy.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 FROM ${PYTHON_IMAGE} AS deps
@@ -11,7 +12,7 @@ RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app/src:/app \
-    TCURITY_ENV=production BACKEND_HOST=0.0.0.0 BACKEND_PORT=8000 TRUST_FORWARDED_FOR=true \
+    TCURITY_ENV=production BACKEND_HOST=0.0.0.0 BACKEND_PORT=8000 \
     SITES_FILE=/config/sites.json COLLECTED_DIR=/data/collected
 RUN groupadd --system --gid 10001 tcurity \
     && useradd --system --uid 10001 --gid tcurity --home-dir /app --shell /usr/sbin/nologin tcurity \

@@ -26,6 +26,7 @@ import httpx
 
 from tcurity.config import PROJECT_ROOT
 from web.backend.app.cli import sites_add
+from web.backend.app.core.config import CLIENT_LIMIT_VARIABLES
 from web.backend.app.core.config import Settings as BackendSettings
 from web.backend.app.sites import SitePolicy
 
@@ -189,8 +190,9 @@ def start_stack(
             "SITE_SECRET_PEPPER": pepper,
             "SITES_FILE": str(root / "sites.json"),
             "BACKEND_PORT": str(ports["backend"]),
-            "TRUST_FORWARDED_FOR": "true",
-            "RATE_LIMIT_PER_IP": "100000",
+            "TRUSTED_PROXIES": "127.0.0.1",  # nginx on loopback
+            # Every attacker and test runs from one address: per-client limits would measure themselves.
+            **{name: "100000" for name in CLIENT_LIMIT_VARIABLES},
             "AI_TIMEOUT_S": "10",
             "METRICS_TOKEN": metrics_token,
             "SITES_RELOAD_INTERVAL_S": "0.5",

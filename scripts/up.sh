@@ -149,7 +149,7 @@ scripts/down.sh >/dev/null 2>&1 || true
 trap stop_all INT TERM EXIT
 export PHASE_B_PROBLEM_IMAGE_ROOT="$PWD/data/bank" OMP_NUM_THREADS=1
 timed "start ai-server" start ai-server 9000 python -m serving
-AI_SERVER_URL=http://127.0.0.1:9000 TRUST_FORWARDED_FOR=true HEALTH=/api/health timed "start backend" start backend 8000 python -m web.backend
+AI_SERVER_URL=http://127.0.0.1:9000 TRUSTED_PROXIES=127.0.0.1 HEALTH=/api/health timed "start backend" start backend 8000 python -m web.backend
 BACKEND_URL=http://127.0.0.1:8000 timed "start demo" start demo 5173 python -m web.demo
 timed "start nginx" start nginx 8080 scripts/nginx.sh run
 ensure_ready

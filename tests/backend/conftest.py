@@ -114,7 +114,8 @@ class AiTransport(httpx.AsyncBaseTransport):
 
     ``down`` makes every call fail as a refused connection would; ``unconfigured`` sends every call to a real
     AI server app that loaded no model (it answers its own 503 ``model_unavailable``/``bank_unavailable``);
-    ``calls`` counts calls per path.
+    ``calls`` counts calls per path; ``via`` (a base URL) sends every call over real HTTP to that server instead,
+    honouring the client's timeout (tests point it at a loopback server that fails in a real way).
     """
 
     def __init__(self, real: FastAPI, phase_b: APIRouter) -> None:
@@ -125,12 +126,19 @@ class AiTransport(httpx.AsyncBaseTransport):
         self.empty = httpx.ASGITransport(app=create_ai_app(ai_settings()))
         self.down = False
         self.unconfigured = False
+        self.via: str | None = None
+        self.network = httpx.AsyncHTTPTransport()
         self.calls: Counter[str] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls[request.url.path] += 1
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if self.via is not None:
+            target = httpx.URL(self.via)
+            request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+            request.headers["host"] = target.netloc.decode()
+            return await self.network.handle_async_request(request)
         if self.unconfigured:
             return await self.empty.handle_async_request(request)
         target = self.phase_b if request.url.path.startswith("/v1/phase-b/") else self.real
@@ -190,6 +198,12 @@ class Backend:
         )
         assert response.status_code == 201, response.text
         return dict(response.json())
+
+    def from_ip(self, ip: str) -> TestClient:
+        """A client of the same app (same event loop) whose requests come from peer ``ip``."""
+        other = TestClient(self.client.app, raise_server_exceptions=False, client=(ip, 50000))
+        other.portal = self.client.portal
+        return other
 
     def post(self, path: str, json: Any = None, origin: str = ORIGIN) -> httpx.Response:
         return self.client.post(path, json=json, headers={"Origin": origin})

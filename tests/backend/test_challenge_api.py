@@ -371,14 +371,11 @@ def test_challenge_requests_are_rate_limited_per_ip(make_backend) -> None:
 
 def test_challenge_requests_are_rate_limited_per_sitekey(make_backend) -> None:
     backend: Backend = make_backend(sites={"main": SitePolicy(requests_per_window=2)})
-    backend.create()
-    backend.create()
-    limited = backend.client.post(
-        "/api/v1/challenge/sessions",
-        json={"sitekey": backend.sites["main"].sitekey},
-        headers={"Origin": ORIGIN},
-    )
-    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    body = {"sitekey": backend.sites["main"].sitekey}
+    clients = [backend.from_ip(ip) for ip in ("198.51.100.1", "203.0.113.1", "192.0.2.1")]
+    codes = [c.post("/api/v1/challenge/sessions", json=body, headers={"Origin": ORIGIN}) for c in clients]
+    assert [c.status_code for c in codes] == [201, 201, 429]
+    assert codes[2].json()["error"]["code"] == "rate_limited"
 
 
 def test_bad_input_gets_documented_codes_never_a_500(make_backend, passing_paths: list[Path2]) -> None:

@@ -25,6 +25,7 @@ from tests.backend.conftest import HOST, ORIGIN, AiTransport, backend_settings
 from tests.fuzz import fuzz_schema
 from tests.phase_b_double import phase_b_double
 from web.backend.app.cli import sites_add
+from web.backend.app.core.config import CLIENT_LIMIT_VARIABLES
 from web.backend.app.core.errors import ERROR_CODES
 from web.backend.app.main import create_app
 from web.backend.app.schemas.siteverify import SITEVERIFY_ERROR_CODES
@@ -113,7 +114,7 @@ def fuzzer(tmp_path: Path, ai_app: FastAPI, tile_bank: ImageBank) -> Iterator[Fu
     unlimited = 10**9
     settings = backend_settings(
         tmp_path,
-        rate_limit_per_ip=unlimited,
+        **{name.lower(): unlimited for name in CLIENT_LIMIT_VARIABLES},
         rate_limit_per_sitekey=unlimited,
         secret_failures_per_ip=unlimited,
         metrics_token=METRICS_TOKEN,

@@ -121,7 +121,8 @@ def assert_masked(lines: list[str], error_log: Path) -> None:
     assert SESSION_ID not in error_log.read_text()
 
 
-def test_the_local_config_masks_session_ids(tmp_path: Path, upstream: int) -> None:
+def start_local(tmp_path: Path, upstream: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The local config (scripts/nginx.sh render) running in front of ``upstream``: nginx and its base URL."""
     nginx = nginx_binary()
     port = free_port()
     env = {
@@ -139,11 +140,14 @@ def test_the_local_config_masks_session_ids(tmp_path: Path, upstream: int) -> No
     assert rendered.returncode == 0, rendered.stderr
     conf = Path(rendered.stdout.strip())
     proc = run_nginx(nginx, conf, tmp_path / "nginx", f"http://127.0.0.1:{port}/health")
-    lines = send_and_read_log(proc, f"http://127.0.0.1:{port}", tmp_path / "nginx-access.log")
-    assert_masked(lines, tmp_path / "nginx-error.log")
+    return proc, f"http://127.0.0.1:{port}"
 
 
-def test_the_production_config_masks_session_ids(tmp_path: Path, upstream: int) -> None:
+def start_production(
+    tmp_path: Path, upstream: int, metrics: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """docker/nginx/prod.conf on loopback (a throwaway certificate, every upstream ``upstream``, the metrics
+    server on ``metrics`` or a free port): nginx and its TLS base URL. Its logs are under ``tmp_path/logs``."""
     nginx = nginx_binary()
     openssl = shutil.which("openssl")
     if openssl is None:
@@ -169,11 +173,23 @@ def test_the_production_config_masks_session_ids(tmp_path: Path, upstream: int) 
         .replace("/var/log/nginx/", f"{tmp_path}/logs/")
         .replace("listen 80 default_server;", f"listen 127.0.0.1:{plain} default_server;")
         .replace("listen 443 ssl http2 default_server;", f"listen 127.0.0.1:{tls} ssl default_server;")
+        .replace("listen 9180;", f"listen 127.0.0.1:{metrics or free_port()};")
     )
     conf = re.sub(r"^\s*listen \[::\].*$", "", conf, flags=re.MULTILINE)
     conf = re.sub(r"server (backend|demo|sdk):\d+", f"server 127.0.0.1:{upstream}", conf)
     (tmp_path / "nginx.conf").write_text(conf)
     health = f"https://127.0.0.1:{tls}/health"
     proc = run_nginx(nginx, tmp_path / "nginx.conf", tmp_path, health, f"pid {tmp_path}/nginx.pid;")
-    lines = send_and_read_log(proc, f"https://127.0.0.1:{tls}", tmp_path / "logs" / "access.log")
+    return proc, f"https://127.0.0.1:{tls}"
+
+
+def test_the_local_config_masks_session_ids(tmp_path: Path, upstream: int) -> None:
+    proc, base_url = start_local(tmp_path, upstream)
+    lines = send_and_read_log(proc, base_url, tmp_path / "nginx-access.log")
+    assert_masked(lines, tmp_path / "nginx-error.log")
+
+
+def test_the_production_config_masks_session_ids(tmp_path: Path, upstream: int) -> None:
+    proc, base_url = start_production(tmp_path, upstream)
+    lines = send_and_read_log(proc, base_url, tmp_path / "logs" / "access.log")
     assert_masked(lines, tmp_path / "logs" / "error.log")

@@ -45,7 +45,11 @@ def _out(value: Any) -> None:
 
 def _policy_args(parser: argparse.ArgumentParser) -> None:
     defaults = SitePolicy()
-    parser.add_argument("--fail-open", action="store_true", help="pass unscored when the AI server is down")
+    parser.add_argument(
+        "--fail-open",
+        action="store_true",
+        help="pass a scored phase unscored when the AI server cannot be reached (within UNSCORED_PASSES_PER_SITE)",
+    )
     parser.add_argument("--phase-b", choices=["always", "never"], default=defaults.phase_b)
     parser.add_argument("--max-attempts-phase-a", type=int, default=defaults.max_attempts_phase_a)
     parser.add_argument("--max-attempts-phase-b", type=int, default=defaults.max_attempts_phase_b)

@@ -23,6 +23,7 @@ from web.backend.app.core.limits import BodyLimit
 from web.backend.app.core.logging import setup_logging
 from web.backend.app.core.telemetry import RequestContext, Telemetry
 from web.backend.app.services.ai_client import AiClient
+from web.backend.app.services.breaker import STATE_VALUES, CircuitBreaker
 from web.backend.app.services.challenge import ChallengeFlow
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter
@@ -57,12 +58,18 @@ def build_services(
         development=settings.development,
         reload_interval_s=settings.sites_reload_interval_s,
     )
+    breaker = CircuitBreaker(
+        settings.ai_breaker_failures,
+        settings.ai_breaker_open_s,
+        on_change=lambda state: telemetry.ai_circuit.set(STATE_VALUES[state]),
+    )
     ai = AiClient(
         settings.ai_server_url,
         settings.ai_server_token.get_secret_value(),
         settings.ai_timeout_s,
         telemetry,
         transport=ai_transport,
+        breaker=breaker,
     )
     limiter = RateLimiter(store, telemetry, settings.rate_limit_window_s)
     collector = Collector(make_collect_store(settings.collect_redis_url, store), telemetry)

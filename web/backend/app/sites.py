@@ -42,8 +42,9 @@ class SitePolicy(BaseModel):
     """How a site's challenges run.
 
     Attributes:
-        fail_open: when the AI server is unavailable, let a phase pass on the server-side checks alone and mark
-            the pass ``unscored`` in siteverify (default: fail closed, ``ai_unavailable`` and no pass).
+        fail_open: when the AI server cannot be reached, let a scored phase pass on the server-side checks alone
+            and mark the pass ``unscored`` in siteverify, within ``UNSCORED_PASSES_PER_SITE`` per window (default:
+            fail closed, ``ai_unavailable`` and no pass). Issuing Phase B never fails open.
         phase_b: ``always`` asks the image problem after Phase A; ``never`` passes on Phase A alone.
         max_attempts_phase_a / max_attempts_phase_b: tasks a session may be issued per phase.
         max_attempts_session: tasks a session may be issued in all.

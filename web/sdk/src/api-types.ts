@@ -155,7 +155,7 @@ export interface paths {
         put?: never;
         /**
          * Issue Phase B
-         * @description Issue a Phase B problem (uses one attempt); an AnswerResult instead only for a fail-open pass.
+         * @description Issue a Phase B problem (uses one attempt). Never passes without a problem: when none can be had, 503.
          */
         post: operations["issue_phase_b_api_v1_challenge_sessions__session_id__phase_b_post"];
         delete?: never;
@@ -1102,7 +1102,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PhaseBProblemResponse"] | components["schemas"]["AnswerResult"];
+                    "application/json": components["schemas"]["PhaseBProblemResponse"];
                 };
             };
             /** @description origin_not_allowed */
@@ -1150,7 +1150,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable, service_not_ready, store_unavailable */
+            /** @description ai_unavailable (retry: the attempt is not used), service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -85,9 +85,9 @@ export class ChallengeClient {
     return this.request<AnswerResult>(`${sessionPath(sessionId)}/phase-a/answer`, { trace });
   }
 
-  /** Issues a Phase B problem (or, for a fail-open pass, the pass itself). */
-  issuePhaseB(sessionId: string): Promise<PhaseBProblem | AnswerResult> {
-    return this.request<PhaseBProblem | AnswerResult>(`${sessionPath(sessionId)}/phase-b`);
+  /** Issues a Phase B problem (never a pass: with no problem to show, the backend answers 503 `ai_unavailable`). */
+  issuePhaseB(sessionId: string): Promise<PhaseBProblem> {
+    return this.request<PhaseBProblem>(`${sessionPath(sessionId)}/phase-b`);
   }
 
   /** Answers the Phase B problem: the tile ids in slot order and the drags' trace. */
@@ -166,9 +166,4 @@ export class ApiError extends TcurityError {
     this.apiCode = apiCode;
     this.status = status;
   }
-}
-
-/** Whether an issue-Phase-B answer is a problem (the usual case) or a fail-open pass. */
-export function isProblem(value: PhaseBProblem | AnswerResult): value is PhaseBProblem {
-  return "problem" in value;
 }

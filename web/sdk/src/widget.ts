@@ -10,7 +10,7 @@
  * its pending requests answer later is ignored.
  */
 
-import { ApiError, ChallengeClient, isProblem, type AnswerResult, type FetchLike, type Trace } from "./client";
+import { ApiError, ChallengeClient, type AnswerResult, type FetchLike, type Trace } from "./client";
 import { resolveConfig, type Lang, type ResolvedConfig, type TcurityConfig } from "./config";
 import { TcurityError, type TcurityErrorCode } from "./errors";
 import { resolveLang, strings, translator, type Translate } from "./i18n";
@@ -153,7 +153,6 @@ export class Widget {
     for (let task = 0; task < MAX_TASKS_PER_RUN; task++) {
       this.loading();
       const issued = await this.guard(generation, this.client.issuePhaseB(sessionId));
-      if (!isProblem(issued)) return issued;
       let confirm: HTMLButtonElement | undefined;
       const grid = new GridPhase(this.doc, issued.task, issued.problem, this.lang, this.t, {
         onChange: (complete) => {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -49,12 +51,44 @@ Svc = Annotated[Services, Depends(get_services)]
 
 
 def client_ip(request: Request, settings: Settings) -> str:
-    """The client's IP: the last ``X-Forwarded-For`` hop when behind the trusted proxy, else the peer."""
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.rsplit(",", 1)[-1].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    """The client's IP, which every per-IP and per-network limit keys on.
+
+    ``X-Forwarded-For`` is believed only when the direct peer is one of ``TRUSTED_PROXIES``. Then the client is
+    the right-most hop that is not itself a trusted proxy: each trusted proxy appends the address it saw, so
+    everything left of that hop was written by the client and may be anything. Otherwise (no trusted proxy
+    configured, or a peer that is not one) the header is ignored and the peer is the client.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = settings.trusted_proxies
+    if not proxies or not _is_in(peer, proxies):
+        return peer
+    hops = [hop.strip() for header in request.headers.getlist("x-forwarded-for") for hop in header.split(",")]
+    for hop in reversed(hops):
+        if not _is_in(hop, proxies):
+            return (
+                _canonical(hop) or peer
+            )  # a hop a trusted proxy wrote is an address; anything else: the peer
+    return peer
+
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_in(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    address = _address(text)
+    return address is not None and any(address in network for network in networks)
+
+
+def _canonical(text: str) -> str | None:
+    address = _address(text)
+    return None if address is None else str(address)
 
 
 async def get_client_ip(request: Request, services: Svc) -> str:

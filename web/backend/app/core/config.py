@@ -12,11 +12,12 @@ that stack serves plain http on 127.0.0.1), ``test`` (as ``local``, plus the API
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from web.backend.app.core.cors import HttpOrigins
 
@@ -25,6 +26,17 @@ MIN_SERVICE_TOKEN_CHARS = 16
 MIN_KEY_CHARS = 32
 # A pass token lives at most this long (the issue's contract with the sites).
 MAX_PASS_TOKEN_TTL_S = 120
+# The per-client limits, by variable name (harnesses that drive many sessions from one address lift them).
+CLIENT_LIMIT_VARIABLES = (
+    "RATE_LIMIT_PER_IP",
+    "RATE_LIMIT_PER_NETWORK",
+    "SESSIONS_PER_IP",
+    "SESSIONS_PER_NETWORK",
+    "PASSES_PER_IP",
+    "PASSES_PER_NETWORK",
+    "PROBLEMS_PER_IP",
+    "PROBLEMS_PER_NETWORK",
+)
 
 
 class Settings(BaseSettings):
@@ -51,7 +63,19 @@ class Settings(BaseSettings):
         secret_failures_per_ip: wrong secrets per window per IP on siteverify and report before 429.
         idempotency_ttl_s: the longest a siteverify answer is kept for retries with the same idempotency key
             (it never outlives its token by more than a few seconds).
-        trust_forwarded_for: take the client IP from the last ``X-Forwarded-For`` hop (set behind nginx only).
+        trusted_proxies: the proxies (``TRUSTED_PROXIES``: IPs or CIDRs, comma-separated; empty by default)
+            whose ``X-Forwarded-For`` is believed. Only when the direct peer is one of them does the client IP
+            come from that header: its right-most hop that is not itself a trusted proxy
+            (:func:`web.backend.app.api.deps.client_ip`). Anyone else's header is ignored.
+        rate_limit_per_network: challenge requests per window per client network (``/24`` IPv4, ``/64`` IPv6).
+        sessions_per_ip / sessions_per_network: new sessions per window per client IP / network.
+        passes_per_ip / passes_per_network: passes (tokens) per window per client IP / network.
+        problems_per_ip / problems_per_network: Phase B problems issued per window per client IP / network
+            (each one costs the AI server's serialised problem generator).
+        ai_breaker_failures: AI server calls that could not reach it, in a row, before the circuit opens.
+        ai_breaker_open_s: how long an open circuit fails calls at once before one probe call is tried.
+        unscored_passes_per_site / unscored_window_s: a fail-open site passes at most this many phases
+            unscored per window (counted in the shared store, across replicas); past it, it fails closed.
         max_body_bytes: request bodies above this are refused (413).
         metrics_token: when set, ``/api/metrics`` requires ``Authorization: Bearer <it>``.
         collected_dir: where the export command writes labelled traces (the pipeline reads it).
@@ -81,12 +105,31 @@ class Settings(BaseSettings):
     secret_failures_per_ip: int = Field(default=10, ge=1)
     idempotency_ttl_s: int = Field(default=3600, ge=60)
     replay_window_s: int = Field(default=86_400, ge=60)
-    trust_forwarded_for: bool = False
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    rate_limit_per_network: int = Field(default=1200, ge=1)
+    sessions_per_ip: int = Field(default=30, ge=1)
+    sessions_per_network: int = Field(default=200, ge=1)
+    passes_per_ip: int = Field(default=10, ge=1)
+    passes_per_network: int = Field(default=100, ge=1)
+    problems_per_ip: int = Field(default=15, ge=1)
+    problems_per_network: int = Field(default=150, ge=1)
+    ai_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    ai_breaker_open_s: float = Field(default=10.0, gt=0.0, le=600.0)
+    unscored_passes_per_site: int = Field(default=20, ge=0)
+    unscored_window_s: int = Field(default=600, ge=1, le=86_400)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     metrics_token: SecretStr | None = None
     collected_dir: Path = Path("data/collected")
     log_level: str = "INFO"
     api_docs: bool | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        """``TRUSTED_PROXIES`` as ``10.0.0.5, 172.16.0.0/12`` (an address is its own /32 or /128)."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.backend.app.core.logging import new_request_id, request_id_var
@@ -47,6 +47,21 @@ class Telemetry:
         )
         self.ai_errors = Counter(
             "backend_ai_errors_total", "AI server calls that failed", ["call"], registry=r
+        )
+        self.ai_short_circuited = Counter(
+            "backend_ai_short_circuited_total",
+            "AI server calls refused at once by the open circuit breaker (no request made)",
+            ["call"],
+            registry=r,
+        )
+        self.ai_circuit = Gauge(
+            "backend_ai_circuit_state", "The AI circuit breaker: 0 closed, 1 half-open, 2 open", registry=r
+        )
+        self.unscored = Counter(
+            "backend_unscored_total",
+            "Fail-open decisions with the AI server unreachable: passed unscored, or refused past the site's budget",
+            ["result"],
+            registry=r,
         )
         self.siteverify = Counter(
             "backend_siteverify_total",

@@ -1,13 +1,21 @@
 """The AI server, seen from the backend: HTTP only (Bearer ``AI_SERVER_TOKEN``), never an import of ``serving``.
 
-Any failure to get a well-formed answer (connection refused, timeout, 5xx, a missing route, a malformed body)
-is :class:`AiUnavailableError`, which the flow turns into ``ai_unavailable`` (fail closed) or an unscored pass
-(a site's fail-open policy). A 422 that carries a trace code is :class:`AiRejectedError`: the trace itself is
-at fault, and its code goes back to the client unchanged.
+Failures are told apart, because only one kind may ever let a phase pass unscored:
 
-A 503 whose code says a model or the problem bank is not loaded (``model_unavailable``, ``bank_unavailable``) is
-:class:`AiNotReadyError`: nothing is busy, the service is not configured, and retrying in seconds will not help.
-The flow answers ``service_not_ready`` and never fails open on it.
+- :class:`AiUnavailableError`: the AI server could not be reached: a refused or reset connection, a connection
+  closed before any answer, or a timeout. This is the only failure a fail-open site may turn into an unscored
+  pass (within its budget, :mod:`web.backend.app.services.challenge`). A :class:`CircuitBreaker` counts these:
+  after ``AI_BREAKER_FAILURES`` in a row it opens, and for ``AI_BREAKER_OPEN_S`` every call fails at once
+  (:class:`AiCircuitOpenError`, also "unavailable") without reaching the AI server; then one probe call is let
+  through (half-open) and its result closes or re-opens the circuit. An outage is detected once, not hammered.
+- :class:`AiFailedError`: the AI server answered, but not with a usable answer: a 5xx other than "not ready",
+  an unexpected status, or a malformed body. Always fail closed (``ai_unavailable``, no pass), whatever the
+  site's policy: a body an attacker could make malformed must never be a free pass.
+- :class:`AiRejectedError`: a 422: the AI server refused the trace (its code, ``invalid_request`` and
+  ``wrong_task`` included). The flow counts it as a failed attempt with that reason.
+- :class:`AiNotReadyError`: a 503 whose code says a model or the problem bank is not loaded
+  (``model_unavailable``, ``bank_unavailable``): nothing is busy, the service is not configured, and retrying in
+  seconds will not help. The flow answers ``service_not_ready`` and never fails open on it.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tcurity.traces import Trace
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.schemas.challenge import ProblemView
+from web.backend.app.services.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +40,15 @@ _SCORE_PATHS: dict[str, str] = {"phase_a": "/v1/phase-a/score", "phase_b": "/v1/
 
 
 class AiUnavailableError(RuntimeError):
-    """The AI server gave no usable answer."""
+    """The AI server could not be reached (connection error or timeout): the only failure that may fail open."""
+
+
+class AiCircuitOpenError(AiUnavailableError):
+    """The circuit breaker is open: the AI server failed repeatedly, so this call was not even tried."""
+
+
+class AiFailedError(RuntimeError):
+    """The AI server answered without a usable answer (5xx, unexpected status, malformed body): fail closed."""
 
 
 class AiNotReadyError(RuntimeError):
@@ -106,6 +123,11 @@ class AiProblem:
     model: str
 
 
+# Transport failures that mean "the AI server could not be reached": refused/reset connections (NetworkError),
+# a connection closed before any answer (RemoteProtocolError) and timeouts. Anything else is a failure.
+_UNREACHABLE = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.TimeoutException)
+
+
 class AiClient:
     """Calls the AI server; ``transport`` replaces the network (tests mount an ASGI app there)."""
 
@@ -116,6 +138,7 @@ class AiClient:
         timeout_s: float,
         telemetry: Telemetry,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
         self._http = httpx.AsyncClient(
@@ -126,33 +149,64 @@ class AiClient:
             limits=limits,
         )
         self._telemetry = telemetry
+        self.breaker = breaker or CircuitBreaker(5, 10.0)
 
     async def _post(self, call: str, path: str, content: bytes) -> dict[str, Any]:
+        """POSTs ``content``; the answer's JSON object on a 200, else the error that says what went wrong.
+
+        Raises:
+            AiCircuitOpenError: the breaker is open (no call was made).
+            AiUnavailableError: the AI server could not be reached (connection error, timeout).
+            AiRejectedError: a 422: the AI server refused the request with a code.
+            AiNotReadyError: a 503 saying a model or the bank is not loaded.
+            AiFailedError: any other status, or a body that is not a JSON object.
+        """
+        if not self.breaker.allow():
+            self._telemetry.ai_errors.labels(call).inc()
+            self._telemetry.ai_short_circuited.labels(call).inc()
+            raise AiCircuitOpenError("circuit open")
+        response = await self._send(call, path, content)
+        if response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise self._failed(call, "malformed body") from exc
+            if not isinstance(body, dict):
+                raise self._failed(call, "malformed body")
+            return body
+        if response.status_code == 503:
+            self._raise_if_not_ready(call, response)
+        if response.status_code == 422:
+            error = _error_of(response)
+            if error is not None:
+                self._telemetry.ai_errors.labels(call).inc()
+                raise AiRejectedError(*error)
+        raise self._failed(call, f"status {response.status_code}")
+
+    async def _send(self, call: str, path: str, content: bytes) -> httpx.Response:
+        """One request through the breaker: an unreachable server counts against it, any answer closes it."""
         start = time.perf_counter()
         try:
             response = await self._http.post(
                 path, content=content, headers={"Content-Type": "application/json"}
             )
-        except httpx.HTTPError as exc:
+        except _UNREACHABLE as exc:
+            self.breaker.failed()
             self._telemetry.ai_errors.labels(call).inc()
             logger.warning(
                 "AI server unreachable", extra={"fields": {"call": call, "error": type(exc).__name__}}
             )
             raise AiUnavailableError(type(exc).__name__) from exc
+        except httpx.HTTPError as exc:
+            self.breaker.released()
+            raise self._failed(call, type(exc).__name__) from exc
+        except BaseException:  # cancelled: no verdict on the server
+            self.breaker.released()
+            raise
         finally:
             self._telemetry.ai_latency.labels(call).observe(time.perf_counter() - start)
-        if response.status_code == 200:
-            try:
-                return dict(response.json())
-            except ValueError as exc:
-                raise self._unavailable(call, "malformed body") from exc
-        if response.status_code == 503:
-            self._raise_if_not_ready(call, response)
-        if response.status_code == 422:
-            error = _error_of(response)
-            if error is not None and error[0] not in ("invalid_request", "wrong_task"):
-                raise AiRejectedError(*error)
-        raise self._unavailable(call, f"status {response.status_code}")
+        self.breaker.succeeded()
+        return response
 
     def _raise_if_not_ready(self, call: str, response: httpx.Response) -> None:
         error = _error_of(response)
@@ -161,10 +215,10 @@ class AiClient:
             logger.error("AI server not ready", extra={"fields": {"call": call, "error": error[0]}})
             raise AiNotReadyError(*error)
 
-    def _unavailable(self, call: str, why: str) -> AiUnavailableError:
+    def _failed(self, call: str, why: str) -> AiFailedError:
         self._telemetry.ai_errors.labels(call).inc()
         logger.warning("AI server failed", extra={"fields": {"call": call, "error": why}})
-        return AiUnavailableError(why)
+        return AiFailedError(why)
 
     async def score(self, phase: Phase, trace: Trace) -> AiDecision:
         """The behaviour model's decision on a trace of ``phase``."""
@@ -173,7 +227,7 @@ class AiClient:
         try:
             parsed = _Score.model_validate(body)
         except ValidationError as exc:
-            raise self._unavailable(phase, "malformed score") from exc
+            raise self._failed(phase, "malformed score") from exc
         model = f"{parsed.model.name}@{parsed.model.version}"
         return AiDecision(parsed.score, parsed.passed, parsed.threshold, parsed.reasons, model)
 
@@ -183,10 +237,10 @@ class AiClient:
         try:
             parsed = _Problems.model_validate(body)
         except ValidationError as exc:
-            raise self._unavailable("problems", "malformed problem") from exc
+            raise self._failed("problems", "malformed problem") from exc
         pair = parsed.problems[0]
         if pair.answer.problem_id != pair.client.problem_id:
-            raise self._unavailable("problems", "answer of another problem")
+            raise self._failed("problems", "answer of another problem")
         return AiProblem(pair.client, list(pair.answer.answer), f"{parsed.model.name}@{parsed.model.version}")
 
     async def ready(self) -> dict[str, Any]:

@@ -9,10 +9,20 @@ the client was told, that the trace answers exactly the task issued, that the tr
 time since issue, that its shape did not answer another session (``replayed_trace``,
 :mod:`web.backend.app.services.replay`), the server-side geometry (Phase A) or the answer itself (Phase B: the
 tile order in constant time, then that drag ``k`` moved tile ``k`` from its cell into slot ``k``,
-``drag_not_on_tile``), and only then the AI server's behaviour score. When the AI server cannot answer, the site's policy decides: fail closed
-(``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
-An AI server that answers but lacks a model is not an outage: that is ``service_not_ready`` (503), whatever the
-site's policy, so a missing model never lets a phase pass unscored.
+``drag_not_on_tile``), and only then the AI server's behaviour score.
+
+When the AI server cannot be reached (:class:`AiUnavailableError`: connection errors, timeouts, an open circuit
+breaker), the site's policy decides: fail closed (``ai_unavailable``, the task reopens for a retry, no pass) or
+fail open (the phase passes ``unscored``), but only within the site's budget of unscored passes
+(``UNSCORED_PASSES_PER_SITE`` per ``UNSCORED_WINDOW_S``, shared by every replica); past it the site fails
+closed. An AI server that answers without a usable answer (5xx, malformed) always fails closed; a 422 is a
+refusal of the trace (a failed attempt with its code). An AI server that answers but lacks a model is not an
+outage: that is ``service_not_ready`` (503), whatever the site's policy. Issuing Phase B never fails open: with
+no problem shown there is no pass.
+
+Limits, cheapest and most specific first, so that one client is refused long before it can touch a shared
+budget: every request per client IP and per client network (``/24``, ``/64``); new sessions, Phase B problems and
+passes per IP and per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
 """
 
 from __future__ import annotations
@@ -42,9 +52,15 @@ from web.backend.app.schemas.challenge import (
     PhaseName,
     SessionResponse,
 )
-from web.backend.app.services.ai_client import AiClient, AiNotReadyError, AiRejectedError, AiUnavailableError
+from web.backend.app.services.ai_client import (
+    AiClient,
+    AiFailedError,
+    AiNotReadyError,
+    AiRejectedError,
+    AiUnavailableError,
+)
 from web.backend.app.services.collect import Collector
-from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.ratelimit import RateLimiter, too_many
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import (
     OpenTask,
@@ -62,6 +78,14 @@ logger = logging.getLogger(__name__)
 
 # The trace's own clock may run this much longer than the server's time since issue (clock-rate slack).
 TRACE_CLOCK_SLACK_MS = 100.0
+# One client IP may use at most 1/20 of a site's request cap per window, one client network 1/4 of it.
+IP_SHARE_OF_SITE = 20
+NETWORK_SHARE_OF_SITE = 4
+
+
+def network_of(ip: str) -> str:
+    """The key of a client's network for limits: its ``/24`` (IPv4) or ``/64`` (IPv6); a non-address as is."""
+    return client_network(ip) or ip
 
 
 def _iso(ms: int) -> datetime:
@@ -104,6 +128,7 @@ class Claim:
     record: SessionRecord
     site: Site
     task: OpenTask
+    ip: str
 
 
 class ChallengeFlow:
@@ -136,22 +161,49 @@ class ChallengeFlow:
         return int(self.clock() * 1000)
 
     # --- common steps ---------------------------------------------------------------------------------------
-    async def _limit_ip(self, ip: str) -> None:
+    async def _limit_client(self, ip: str) -> None:
+        """Every challenge request, per client IP and per client network (before anything else is read)."""
         await self.limiter.hit("ip", ip, self.settings.rate_limit_per_ip)
+        await self.limiter.hit("net", network_of(ip), self.settings.rate_limit_per_network)
 
-    async def _limit_site(self, site: Site) -> None:
-        limit = site.policy.requests_per_window or self.settings.rate_limit_per_sitekey
-        await self.limiter.hit("sitekey", site.sitekey, limit)
+    async def _limit_site(self, site: Site, ip: str) -> None:
+        """The site's cap, counted only once the client is within its own share of it.
+
+        The cap is a safety limit for the whole site, not a bucket one client can drain: one IP may use at most
+        ``1/IP_SHARE_OF_SITE`` of it and one network ``1/NETWORK_SHARE_OF_SITE`` (checked only where that share
+        is below the client's own limits, which with the default cap it is not), and a refused client never
+        counts against the site.
+        """
+        cap = site.policy.requests_per_window or self.settings.rate_limit_per_sitekey
+        ip_share, net_share = max(1, cap // IP_SHARE_OF_SITE), max(1, cap // NETWORK_SHARE_OF_SITE)
+        if ip_share < self.settings.rate_limit_per_ip:
+            await self.limiter.hit("site_ip", f"{site.sitekey}:{ip}", ip_share)
+        if net_share < self.settings.rate_limit_per_network:
+            await self.limiter.hit("site_net", f"{site.sitekey}:{network_of(ip)}", net_share)
+        await self.limiter.hit("sitekey", site.sitekey, cap)
+
+    async def _limit_new_session(self, ip: str) -> None:
+        """New sessions per IP and per network; refused at once when the client already spent its passes."""
+        settings, net = self.settings, network_of(ip)
+        for scope, key, limit in (
+            ("pass_ip", ip, settings.passes_per_ip),
+            ("pass_net", net, settings.passes_per_network),
+        ):
+            retry_after_s = await self.limiter.blocked_for(scope, key, limit)
+            if retry_after_s is not None:
+                raise too_many(retry_after_s, "passes")
+        await self.limiter.hit("session_ip", ip, settings.sessions_per_ip, "sessions")
+        await self.limiter.hit("session_net", net, settings.sessions_per_network, "sessions")
 
     async def _open(self, session_id: str, host: str | None, ip: str) -> tuple[int, SessionRecord, Site]:
-        await self._limit_ip(ip)
+        await self._limit_client(ip)
         rev, record = await self.repo.load(session_id)
         if host is None or host != record.hostname:
             raise ApiError(403, "origin_not_allowed", "this session belongs to another origin")
         site = self.sites.by_sitekey(record.sitekey)
         if site is None:
             raise ApiError(400, "invalid_sitekey", "the session's site no longer exists")
-        await self._limit_site(site)
+        await self._limit_site(site, ip)
         return rev, record, site
 
     def _attempts_left(self, record: SessionRecord, policy: SitePolicy) -> AttemptsLeft:
@@ -189,13 +241,14 @@ class ChallengeFlow:
     # --- sessions -------------------------------------------------------------------------------------------
     async def create(self, sitekey: str, action: str, host: str | None, ip: str) -> SessionResponse:
         """Starts a session for ``sitekey`` from a page on ``host``."""
-        await self._limit_ip(ip)
+        await self._limit_client(ip)
         site = self.sites.by_sitekey(sitekey)
         if site is None:
             raise ApiError(400, "invalid_sitekey", "the sitekey names no site")
         if host is None or host not in site.hostnames:
             raise ApiError(403, "origin_not_allowed", "this origin is not an allowed hostname of the site")
-        await self._limit_site(site)
+        await self._limit_new_session(ip)
+        await self._limit_site(site, ip)
         created = self.now_ms()
         record = SessionRecord(
             session_id=new_id(),
@@ -256,24 +309,24 @@ class ChallengeFlow:
     # --- Phase B --------------------------------------------------------------------------------------------
     async def issue_phase_b(
         self, session_id: str, host: str | None, ip: str, user_agent: str = ""
-    ) -> PhaseBProblemResponse | AnswerResult:
-        """A fresh problem from the AI server (or, fail-open with the AI server down, an unscored pass)."""
+    ) -> PhaseBProblemResponse:
+        """A fresh problem from the AI server. Never fails open: with no problem shown there is no pass, so any
+        failure to get one is a retryable 503 ``ai_unavailable`` (the attempt is not used)."""
         rev, record, site = await self._open(session_id, host, ip)
         if record.state != "phase_b":
             raise ApiError(
                 409, "invalid_state", f"no Phase B problem in state {record.state}", {"state": record.state}
             )
+        await self.limiter.hit("problem_ip", ip, self.settings.problems_per_ip, "problems")
+        await self.limiter.hit("problem_net", network_of(ip), self.settings.problems_per_network, "problems")
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
         try:
             problem = await self.ai.problem()
         except AiNotReadyError as exc:
             raise _not_ready(exc) from exc
-        except AiUnavailableError as exc:
-            if not site.policy.fail_open:
-                raise _ai_unavailable() from exc
-            unscored = Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
-            return await self._passed(rev, record, site, "phase_b", unscored)
+        except (AiUnavailableError, AiFailedError, AiRejectedError) as exc:
+            raise _ai_unavailable() from exc
         task = grid_layout(len(problem.answer))
         issued, deadline = self._deadline(record, self.settings.phase_b_time_limit_s)
         record.open_task = OpenTask(
@@ -325,7 +378,7 @@ class ChallengeFlow:
         record.open_task = None
         self._bind_client(record, ip, user_agent)
         rev = await self.repo.save(record, rev)
-        return Claim(rev, record, site, task)
+        return Claim(rev, record, site, task, ip)
 
     async def _precheck(self, claim: Claim, trace: Trace) -> list[str]:
         """Refuses a late answer or one for another task (raising, after counting the attempt as failed);
@@ -356,21 +409,53 @@ class ChallengeFlow:
             await self._conclude(claim, phase, None, Decision(False, [exc.code]))
             raise ApiError(422, exc.code, exc.message, self._state(claim)) from exc
         except AiNotReadyError as exc:
-            claim.record.open_task = claim.task  # nothing was judged: the task stays open
-            await self.repo.save(claim.record, claim.rev)
+            await self._reopen(claim)  # nothing was judged: the task stays open
             raise _not_ready(exc) from exc
         except AiUnavailableError as exc:
-            if claim.site.policy.fail_open:
+            if claim.site.policy.fail_open and await self._unscored_allowed(claim.site):
                 return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
-            claim.record.open_task = claim.task  # the same answer may be sent again while its time lasts
-            await self.repo.save(claim.record, claim.rev)
+            await self._reopen(claim)  # the same answer may be sent again while its time lasts
+            raise _ai_unavailable() from exc
+        except AiFailedError as exc:  # an answer, but no usable one: never a pass, whatever the policy
+            await self._reopen(claim)
             raise _ai_unavailable() from exc
         result = PhaseResult(score=ai.score, threshold=ai.threshold, model=ai.model)
         return Decision(ai.passed, [] if ai.passed else (ai.reasons or ["model_below_threshold"]), result)
 
+    async def _reopen(self, claim: Claim) -> None:
+        """Puts the claimed task back (nothing was judged), so the same answer may be sent again in time."""
+        claim.record.open_task = claim.task
+        claim.rev = await self.repo.save(claim.record, claim.rev)
+
+    async def _unscored_allowed(self, site: Site) -> bool:
+        """Whether a fail-open site may pass one more phase unscored in this window (shared store: every
+        replica counts against the same budget). Past the budget the site fails closed."""
+        budget, window_s = self.settings.unscored_passes_per_site, self.settings.unscored_window_s
+        allowed = (await self.limiter.take("unscored", site.sitekey, budget, window_s)).allowed
+        self.telemetry.unscored.labels("passed" if allowed else "over_budget").inc()
+        if not allowed:
+            logger.warning(
+                "unscored budget spent: failing closed", extra={"fields": {"sitekey": site.sitekey}}
+            )
+        return allowed
+
+    async def _limit_passes(self, claim: Claim) -> None:
+        """Counts a pass against the client's IP and network; past either limit no token is given (429), and
+        the task is put back so the same answer may be sent again once the window turns (while its time lasts).
+        """
+        settings, ip = self.settings, claim.ip
+        by_ip = await self.limiter.take("pass_ip", ip, settings.passes_per_ip)
+        by_net = await self.limiter.take("pass_net", network_of(ip), settings.passes_per_network)
+        if not (by_ip.allowed and by_net.allowed):
+            await self._reopen(claim)
+            raise too_many(max(by_ip.retry_after_s, by_net.retry_after_s), "passes")
+
     async def _conclude(
         self, claim: Claim, phase: PhaseName, trace: Trace | None, decision: Decision
     ) -> AnswerResult:
+        final = phase == "phase_b" or claim.site.policy.phase_b != "always"
+        if decision.passed and final:
+            await self._limit_passes(claim)
         self.telemetry.answers.labels(phase, "pass" if decision.passed else "fail").inc()
         if trace is not None:
             await self.collector.record(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from web.backend.app.core.errors import ApiError
 from web.backend.app.core.telemetry import Telemetry
-from web.backend.app.store.base import Store
+from web.backend.app.store.base import RateDecision, Store
 
 
 def too_many(retry_after_s: int, what: str) -> ApiError:
@@ -19,15 +19,21 @@ def too_many(retry_after_s: int, what: str) -> ApiError:
 
 
 class RateLimiter:
-    """Counts requests per scope and key (``ip``, ``sitekey``, ``secret_failure``) in windows of ``window_s``."""
+    """Counts requests per scope and key in windows of ``window_s``.
+
+    Scopes: ``ip`` and ``net`` (every challenge request per client IP and per ``/24``/``/64``), ``site_ip`` and
+    ``site_net`` (a client's share of one site's cap), ``sitekey`` (the site's cap), ``session_ip`` and
+    ``session_net`` (new sessions), ``problem_ip`` and ``problem_net`` (Phase B problems), ``pass_ip`` and ``pass_net`` (passes), ``unscored`` (a fail-open site's
+    unscored passes) and ``secret_failure`` (wrong secrets).
+    """
 
     def __init__(self, store: Store, telemetry: Telemetry, window_s: int) -> None:
         self._store = store
         self._telemetry = telemetry
         self.window_s = window_s
 
-    async def hit(self, scope: str, key: str, limit: int) -> None:
-        """Counts one request.
+    async def hit(self, scope: str, key: str, limit: int, what: str = "requests") -> None:
+        """Counts one request (or one ``what``: sessions, passes).
 
         Raises:
             ApiError: 429 ``rate_limited`` when the window's count passes ``limit``.
@@ -35,7 +41,15 @@ class RateLimiter:
         decision = await self._store.hit(f"{scope}:{key}", limit, self.window_s)
         if not decision.allowed:
             self._telemetry.rate_limited.labels(scope).inc()
-            raise too_many(decision.retry_after_s, "requests")
+            raise too_many(decision.retry_after_s, what)
+
+    async def take(self, scope: str, key: str, limit: int, window_s: int | None = None) -> RateDecision:
+        """Counts one use of a budget (per ``window_s``, the limiter's window by default) and says whether it was
+        still within ``limit`` and when the window ends. No error: the caller decides what a spent budget means."""
+        decision = await self._store.hit(f"{scope}:{key}", limit, window_s or self.window_s)
+        if not decision.allowed:
+            self._telemetry.rate_limited.labels(scope).inc()
+        return decision
 
     async def blocked_for(self, scope: str, key: str, limit: int) -> int | None:
         """Seconds until ``key`` may try again when it already reached ``limit`` in this window, else ``None``."""

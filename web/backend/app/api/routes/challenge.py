@@ -82,17 +82,17 @@ async def answer_phase_a(
 
 @router.post(
     "/sessions/{session_id}/phase-b",
-    response_model=PhaseBProblemResponse | AnswerResult,
+    response_model=PhaseBProblemResponse,
     responses=errors(
         *_COMMON,
         (409, "invalid_state, attempts_exhausted, conflict"),
-        (503, "ai_unavailable, service_not_ready, store_unavailable"),
+        (503, "ai_unavailable (retry: the attempt is not used), service_not_ready, store_unavailable"),
     ),
 )
 async def issue_phase_b(
     session_id: SessionId, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
-) -> PhaseBProblemResponse | AnswerResult:
-    """Issue a Phase B problem (uses one attempt); an AnswerResult instead only for a fail-open pass."""
+) -> PhaseBProblemResponse:
+    """Issue a Phase B problem (uses one attempt). Never passes without a problem: when none can be had, 503."""
     return await services.flow.issue_phase_b(session_id, host, ip, ua)
 
 
