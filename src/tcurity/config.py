@@ -31,6 +31,7 @@ class BaseParams(_Section):
 class DataParams(_Section):
     balabit_dir: Path
     tiles_dir: Path
+    sapimouse_dir: Path = Path("data/raw/sapimouse")
 
 
 class SplitParams(_Section):
@@ -45,6 +46,20 @@ class SplitParams(_Section):
             if user in getattr(self, f"{name}_users"):
                 return name
         raise KeyError(f"user {user!r} is in no split of params.yaml")
+
+    def disjoint(self) -> bool:
+        """Whether no user is in two sets (the guarantee every evaluation rests on)."""
+        sets = [self.train_users, self.calib_users, self.test_users, self.attacker_users]
+        users = [u for s in sets for u in s]
+        return len(users) == len(set(users))
+
+
+class SapiMouseSplitParams(SplitParams):
+    """The SapiMouse split by person (``params.yaml: sapimouse_split``): the lists, and how they were dealt
+    (:func:`tcurity.data.sapimouse.split_users` with ``fractions`` and ``seed``)."""
+
+    seed: int
+    fractions: dict[str, float]
 
 
 class SamplingParams(_Section):
@@ -149,6 +164,7 @@ class Params(BaseModel):
     base: BaseParams
     data: DataParams
     split: SplitParams
+    sapimouse_split: SapiMouseSplitParams
     sampling: SamplingParams
     mlflow: MlflowParams
     prepare_humans: PrepareHumansParams
