@@ -45,10 +45,10 @@ def test_end_corrections_count_peaks_after_ninety_percent() -> None:
     assert fine.end_corrections(path([0.0, 1.0, 0.0])) == 0  # back to its start: no chord
 
 
-def test_t_peak_frac_is_the_fastest_steps_middle() -> None:
+def test_peak_time_frac_is_the_fastest_steps_middle() -> None:
     # Four 10 ms steps (40 ms); the fastest is the second, whose middle is at 15 ms → 0.375.
-    assert fine.t_peak_frac(from_speeds([1.0, 4.0, 2.0, 1.0])) == pytest.approx(0.375)
-    assert fine.t_peak_frac(path([1.0, 1.0])) == 0.5
+    assert fine.peak_time_frac(from_speeds([1.0, 4.0, 2.0, 1.0])) == pytest.approx(0.375)
+    assert fine.peak_time_frac(path([1.0, 1.0])) == 0.5
 
 
 def test_band_power_ratio_of_pure_tones() -> None:

@@ -31,7 +31,7 @@ from tcurity.sampling import Path2
 FINE_FEATURE_NAMES: tuple[str, ...] = (
     "n_submovements",
     "end_corrections",
-    "t_peak_frac",
+    "peak_time_frac",
     "tremor_band_ratio",
     "hf_band_ratio",
     "log_norm_jerk",
@@ -95,7 +95,7 @@ def end_corrections(
     return int(np.sum(reached[peaks]))
 
 
-def t_peak_frac(path: Path2) -> float:
+def peak_time_frac(path: Path2) -> float:
     """Velocity-profile asymmetry: the time of the fastest step's middle as a share of the duration.
 
     Minimum-jerk and symmetric easings peak at 0.5; people's aimed movements peak earlier (a fast ballistic
@@ -264,7 +264,7 @@ def fine_features(path: Path2) -> NDArray[np.float64]:
     values = {
         "n_submovements": float(n_submovements(p)),
         "end_corrections": float(end_corrections(p)),
-        "t_peak_frac": t_peak_frac(p),
+        "peak_time_frac": peak_time_frac(p),
         "tremor_band_ratio": tremor_band_ratio(p),
         "hf_band_ratio": tremor_band_ratio(p, HIGH_BAND_HZ),
         "log_norm_jerk": log_norm_jerk(p),
