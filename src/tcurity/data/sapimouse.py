@@ -18,12 +18,15 @@ import gzip
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from tcurity.data.strokes import Stroke, cut_strokes, movement_gaps_ms
+from tcurity.data.strokes import Stroke, cut_strokes, keep_within, movement_gaps_ms
+
+if TYPE_CHECKING:
+    from tcurity.config import PrepareHumansParams
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +153,11 @@ def cut_sessions(root: Path, max_pause_ms: float, users: Collection[str] | None 
     for user, session, file in session_files(root):
         if users is None or user in users:
             yield from cut_strokes(read_session(file), user, session, max_pause_ms)
+
+
+def kept_strokes(
+    root: Path, limits: PrepareHumansParams, users: Collection[str] | None = None
+) -> list[Stroke]:
+    """The clean strokes (:func:`tcurity.data.strokes.keep_within` the ``prepare_humans`` limits) of ``users``
+    (every user when ``None``), in a stable order."""
+    return [s for s in cut_sessions(root, limits.max_pause_ms, users) if keep_within(s, limits)]
