@@ -10,6 +10,10 @@ about ``grid_ms`` apart, from the press's first to its last event. The grid is a
 trace carries detail the humans' recordings could not have had; finer detail (tremor above ~5 Hz) is given up
 on purpose. See ``docs/sampling.md``.
 
+Browser-resolution features use the same grid at ~16.7 ms instead (:func:`browser_grid`), measured on people
+recorded in browsers (SapiMouse); :func:`sdk_event_stream` re-emits any movement as the SDK records it in a
+browser that coalesces pointer events into animation frames.
+
 :class:`HumanSampler` is the reverse: it re-emits any path with the humans' measured sampling process, used to
 evaluate bots "recorded as humans were" and to test that scores do not move with the sampling rate.
 """
