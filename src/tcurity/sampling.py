@@ -100,15 +100,20 @@ def browser_grid(path: Path2, grid_ms: float = BROWSER_GRID_MS) -> Path2:
 
 
 def sdk_event_stream(
-    path: Path2, rng: np.random.Generator, frame_hz: float = 60.0, frame_jitter_ms: float = 0.5
+    path: Path2,
+    rng: np.random.Generator,
+    frame_hz: float = 60.0,
+    frame_jitter_ms: float = 0.5,
+    phase_ms: float | None = None,
 ) -> Path2:
     """What the SDK records of a movement in a browser that aligns pointer events to animation frames.
 
     Browsers dispatch ``pointermove`` at most once per frame (rAF-aligned input) and coalesce the hardware
     events in between: the dispatched event carries the time and position of the latest one
     (``getCoalescedEvents()`` holds the rest, which the SDK counts but does not record). So each frame boundary
-    ``t0 + k / frame_hz`` (jittered by ``N(0, frame_jitter_ms)``) emits the last source event at or before it; a
-    frame with no new source event emits nothing. The first and last source events are always kept (the press's
+    ``t0 + phase + k / frame_hz`` (jittered by ``N(0, frame_jitter_ms)``) emits the last source event at or before
+    it; a frame with no new source event emits nothing. The display's frames do not wait for the movement: the
+    phase is drawn uniformly within one frame unless ``phase_ms`` fixes it. The first and last source events are always kept (the press's
     ``down`` and ``up`` are dispatched at once, never coalesced). ``path`` holds the source's events (a mouse's
     125 Hz–1 kHz reports, or a bot's dispatched moves).
     """
@@ -116,7 +121,8 @@ def sdk_event_stream(
         return path
     t0, t1 = float(path.t_ms[0]), float(path.t_ms[-1])
     period = 1000.0 / frame_hz
-    frames = t0 + period * np.arange(1, int((t1 - t0) / period) + 1)
+    phase = float(rng.uniform(0.0, period)) if phase_ms is None else phase_ms
+    frames = t0 + phase + period * np.arange(int((t1 - t0 - phase) / period) + 1)
     frames = frames + rng.normal(0.0, frame_jitter_ms, len(frames))
     latest = np.searchsorted(path.t_ms, frames, side="right") - 1
     keep = np.unique(np.concatenate([[0], latest[(latest > 0) & (latest < len(path) - 1)], [len(path) - 1]]))

@@ -31,6 +31,13 @@ from tcurity.sampling import BROWSER_GRID_MS, Path2, browser_grid, sdk_event_str
 BROWSER_FEATURE_NAMES: tuple[str, ...] = tuple(f"pa_{n}" for n in FEATURE_NAMES) + FINE_FEATURE_NAMES
 """Phase A's features computed on the browser grid (prefixed ``pa_``), then :data:`FINE_FEATURE_NAMES`."""
 
+RATE_SENSITIVE: tuple[str, ...] = ("hf_band_ratio",)
+"""Browser features that the rate still moves: the 12–30 Hz share of the acceleration's power is lower in a 60 Hz
+SDK stream than in the 125 Hz recording of the same movements (|SMD| 0.14–0.21 over ten draws of frame phase and
+jitter, against 0.2 for every other feature; narrowing the band to 12–20 Hz does not help). It may enter a model
+only when people of every rate are in its training data, and is watched in ``tests/test_sampling_invariance.py``.
+"""
+
 
 def standardized_mean_difference(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     """Per column, ``(mean(a) − mean(b)) / sqrt((var(a) + var(b)) / 2)`` (population variances).
