@@ -1,10 +1,10 @@
-"""Browser-resolution screens on the SapiMouse training people (not a DVC stage; ``make``-free, seconds to minutes).
+"""DVC stage ``feature_separation``: browser-resolution screens on the SapiMouse training people (about a minute).
 
-Writes two reports (``docs/sampling.md``):
-- ``reports/metrics/rate_invariance.json``: browser features of ≥ 110 Hz people against 60 Hz people and against
-  their own 60 Hz SDK stream (:func:`tcurity.evaluate.invariance.rate_invariance_report`);
-- ``reports/metrics/feature_separation.json``: each fine feature's AUC against every bot family emitted at a 60 Hz
-  browser's pace (:func:`tcurity.evaluate.separation.separation_report`).
+Writes two reports (``params.yaml: feature_separation``, ``docs/sampling.md``):
+- ``invariance_path`` (``reports/metrics/rate_invariance.json``): browser features of ≥ 110 Hz people against
+  60 Hz people and against their own 60 Hz SDK stream (:func:`tcurity.evaluate.invariance.rate_invariance_report`);
+- ``separation_path`` (``reports/metrics/feature_separation.json``): each fine feature's AUC against every bot
+  family emitted at a 60 Hz browser's pace (:func:`tcurity.evaluate.separation.separation_report`).
 
 Only the training people of ``params.yaml: sapimouse_split`` are read as people, and the attacker users as the
 replay bot's sources.
@@ -19,36 +19,26 @@ from pathlib import Path
 
 from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.data import sapimouse
-from tcurity.data.strokes import Stroke, keep_within
 from tcurity.evaluate.invariance import rate_invariance_report
 from tcurity.evaluate.separation import separation_report
 
 logger = logging.getLogger("pipelines.feature_separation")
 
-METRICS_DIR = Path("reports/metrics")
 
-
-def _strokes(p: Params, users: list[str]) -> list[Stroke]:
-    limits = p.prepare_humans
-    root = resolve(p.data.sapimouse_dir)
-    return [
-        s for s in sapimouse.cut_sessions(root, limits.max_pause_ms, set(users)) if keep_within(s, limits)
-    ]
-
-
-def feature_separation(p: Params, bots_per_family: int) -> dict[str, Path]:
+def feature_separation(p: Params) -> dict[str, Path]:
     """Computes and writes both reports; returns their paths."""
-    split = p.sapimouse_split
-    people = _strokes(p, split.train_users)
-    classes = sapimouse.user_rate_classes(resolve(p.data.sapimouse_dir))
+    split, root = p.sapimouse_split, resolve(p.data.sapimouse_dir)
+    people = sapimouse.kept_strokes(root, p.prepare_humans, set(split.train_users))
+    attackers = sapimouse.kept_strokes(root, p.prepare_humans, set(split.attacker_users))
+    classes = sapimouse.user_rate_classes(root)
     high = [(s.user, s.path) for s in people if classes[s.user] == "high"]
     standard = [(s.user, s.path) for s in people if classes[s.user] == "standard"]
-    out = resolve(METRICS_DIR)
-    out.mkdir(parents=True, exist_ok=True)
-    invariance = out / "rate_invariance.json"
+    cfg = p.feature_separation
+    invariance, separation = resolve(cfg.invariance_path), resolve(cfg.separation_path)
+    for path in (invariance, separation):
+        path.parent.mkdir(parents=True, exist_ok=True)
     invariance.write_text(json.dumps(rate_invariance_report(high, standard, p.base.seed), indent=2) + "\n")
-    separation = out / "feature_separation.json"
-    report = separation_report(people, _strokes(p, split.attacker_users), bots_per_family, p.base.seed)
+    report = separation_report(people, attackers, cfg.bots_per_family, p.base.seed)
     separation.write_text(json.dumps(report, indent=2) + "\n")
     logger.info("wrote %s and %s", invariance, separation)
     return {"rate_invariance": invariance, "feature_separation": separation}
@@ -59,11 +49,10 @@ def main() -> None:
     parser.add_argument(
         "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
     )
-    parser.add_argument("--bots-per-family", type=int, default=400, help="bot movements per family")
     args = parser.parse_args()
     p = load_params(args.params)
     setup_logging(p.base.log_level)
-    feature_separation(p, args.bots_per_family)
+    feature_separation(p)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,14 @@ class FeaturizeParams(_Section):
     out_dir: Path
 
 
+class FeatureSeparationParams(_Section):
+    """The browser-resolution screens (stage ``feature_separation``, ``docs/sampling.md``)."""
+
+    bots_per_family: int = 400
+    invariance_path: Path = Path("reports/metrics/rate_invariance.json")
+    separation_path: Path = Path("reports/metrics/feature_separation.json")
+
+
 class TrainPhaseAParams(_Section):
     experiment: str
     model_name: str
@@ -170,6 +178,7 @@ class Params(BaseModel):
     prepare_humans: PrepareHumansParams
     simulate_bots: SimulateBotsParams
     featurize: FeaturizeParams
+    feature_separation: FeatureSeparationParams = FeatureSeparationParams()
     train_phase_a: TrainPhaseAParams
     evaluate_phase_a: EvaluatePhaseAParams
     promote_phase_a: PromoteParams

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tcurity.evaluate.invariance import (
     BROWSER_FEATURE_NAMES,
@@ -42,3 +43,8 @@ def test_browser_features_are_one_named_row_per_movement() -> None:
     assert rows.shape == (2, len(BROWSER_FEATURE_NAMES))
     assert np.all(np.isfinite(rows))
     np.testing.assert_array_equal(rows, browser_features(paths, seed=3))
+
+
+def test_grouping_null_needs_someone_on_each_side() -> None:
+    with pytest.raises(ValueError, match="no comparison"):
+        grouping_null(np.ones((2, 1)), ["a", "b"], 2, 1, np.random.default_rng(0))

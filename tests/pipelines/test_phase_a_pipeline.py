@@ -21,7 +21,7 @@ from tcurity.simulate import FAMILIES
 SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
 SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
 SAPI_USERS = {
-    "train": ["user4", "user7", "user8", "user11", "user13", "user14", "user16", "user22", "user23", "user24"],
+    "train": [f"user{n}" for n in (4, 7, 8, 11, 13, 14, 16, 22, 23, 24)],
     "calib": ["user20", "user29", "user36", "user40"],
     "test": ["user12", "user17"],
     "attacker": ["user1"],

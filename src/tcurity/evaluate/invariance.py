@@ -68,9 +68,14 @@ def grouping_null(
     This is how far two groups of people differ by who is in them alone, the yardstick for a difference between
     two groups of people recorded at different rates. ``features`` holds one row per movement, ``users`` its
     person.
+
+    Raises:
+        ValueError: when ``group_size`` leaves no one for the other group.
     """
     owners = np.asarray(users)
     people = np.unique(owners)
+    if not 0 < group_size < len(people):
+        raise ValueError(f"a group of {group_size} out of {len(people)} people leaves no comparison")
     values = np.empty((draws, features.shape[1]))
     for k in range(draws):
         chosen = np.isin(owners, rng.choice(people, size=group_size, replace=False))
