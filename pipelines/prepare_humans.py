@@ -1,10 +1,14 @@
-"""DVC stage ``prepare_humans``: real human movements cut from the Balabit sessions, mapped onto Phase A.
+"""DVC stage ``prepare_humans``: real human movements cut from SapiMouse and Balabit, mapped onto Phase A.
 
 Outputs (``params.yaml: prepare_humans``):
-- ``strokes.parquet``: every clean human movement (all users, screen pixels) — the replay bot and Phase B read it;
-- ``phase_a.parquet``: the movements of non-attacker users as Phase A traces on random perforations, kept when
-  they pass the geometry check a live tear must pass;
-- the humans' sampling process (``sampler_path``) fitted on training users.
+- ``strokes.parquet``: every clean Balabit movement (all users, screen pixels) — Phase B reads it;
+- ``sapimouse_strokes.parquet``: every clean SapiMouse movement (all users) — the Phase A replay bot replays its
+  attacker users;
+- ``phase_a.parquet``: the movements of non-attacker people as Phase A traces on random perforations, kept when
+  they pass the geometry check a live tear must pass. SapiMouse people are the ``train``/``calib``/``test``
+  splits; Balabit people, the second population, are ``balabit_train``/``balabit_calib``/``balabit_test``
+  (:mod:`tcurity.data.populations`, ``docs/data.md``);
+- the humans' sampling process (``sampler_path``) fitted on Balabit's training users' ~9 Hz sessions.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.data import sapimouse
 from tcurity.data.adapter import to_perforation
 from tcurity.data.balabit import (
     Stroke,
@@ -29,6 +34,7 @@ from tcurity.data.balabit import (
     session_files,
     write_strokes,
 )
+from tcurity.data.populations import phase_a_split, population_of
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.geometry import check_follow, random_perforation
 from tcurity.sampling import HumanSampler
@@ -54,15 +60,27 @@ def collect_strokes(p: Params) -> tuple[list[Stroke], np.ndarray]:
         for stroke in cut_strokes(frame, user, file.stem.removeprefix("session_"), cfg.max_pause_ms):
             if keep_within(stroke, cfg):
                 by_user[user].append(stroke)
-    rng = np.random.default_rng(p.base.seed)
+    return capped(by_user, cfg.max_strokes_per_user, np.random.default_rng(p.base.seed)), np.concatenate(gaps)
+
+
+def capped(by_user: dict[str, list[Stroke]], cap: int, rng: np.random.Generator) -> list[Stroke]:
+    """Every user's strokes, users in sorted order, at most ``cap`` of each (a seeded pick, order kept)."""
     strokes: list[Stroke] = []
     for user in sorted(by_user):
         kept = by_user[user]
-        if len(kept) > cfg.max_strokes_per_user:
-            pick = np.sort(rng.choice(len(kept), cfg.max_strokes_per_user, replace=False))
+        if len(kept) > cap:
+            pick = np.sort(rng.choice(len(kept), cap, replace=False))
             kept = [kept[i] for i in pick]
         strokes.extend(kept)
-    return strokes, np.concatenate(gaps)
+    return strokes
+
+
+def collect_sapimouse(p: Params) -> list[Stroke]:
+    """Clean SapiMouse strokes of every user (capped per user like Balabit's, seeded)."""
+    by_user: dict[str, list[Stroke]] = defaultdict(list)
+    for stroke in sapimouse.kept_strokes(resolve(p.data.sapimouse_dir), p.prepare_humans):
+        by_user[stroke.user].append(stroke)
+    return capped(by_user, p.prepare_humans.max_strokes_per_user, np.random.default_rng(p.base.seed + 3))
 
 
 def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord], dict[str, int]]:
@@ -71,8 +89,8 @@ def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord]
     records: list[TraceRecord] = []
     rejected: dict[str, int] = defaultdict(int)
     for stroke in strokes:
-        split = p.split.split_of(stroke.user)
-        if split == "attacker":
+        split = phase_a_split(p, stroke.user)
+        if split is None:
             continue
         task = random_perforation(rng)
         arrays = to_perforation(stroke.path, task)
@@ -89,17 +107,24 @@ def prepare_humans(p: Params) -> dict[str, object]:
     out_dir = resolve(p.prepare_humans.out_dir)
     strokes, gaps = collect_strokes(p)
     write_strokes(strokes, out_dir / "strokes.parquet")
+    browser = collect_sapimouse(p)
+    write_strokes(browser, out_dir / "sapimouse_strokes.parquet")
     sampler = HumanSampler.fit(gaps, p.sampling.max_gap_ms)
     sampler.save(resolve(p.prepare_humans.sampler_path))
-    records, rejected = phase_a_records(strokes, p)
+    records, rejected = phase_a_records(browser + strokes, p)
     write_traces(records, out_dir / "phase_a.parquet")
     per_split: dict[str, int] = defaultdict(int)
+    per_population: dict[str, int] = defaultdict(int)
     for r in records:
         per_split[r.split] += 1
+        per_population[population_of(r.user)] += 1
     summary: dict[str, object] = {
         "strokes": len(strokes),
         "strokes_by_kind": {k: sum(s.kind == k for s in strokes) for k in ("point", "drag")},
+        "sapimouse_strokes": len(browser),
+        "sapimouse_strokes_by_kind": {k: sum(s.kind == k for s in browser) for k in ("point", "drag")},
         "phase_a_traces_by_split": dict(per_split),
+        "phase_a_traces_by_population": dict(per_population),
         "phase_a_rejected_by_geometry": rejected,
         "sampling": {
             "median_gap_ms": sampler.median_gap_ms,

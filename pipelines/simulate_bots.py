@@ -1,7 +1,7 @@
 """DVC stage ``simulate_bots``: Phase A traces of every bot family, on random perforations.
 
 Each family answers ``traces_per_family`` tasks with its own motion and timing. The replay family re-targets
-real movements of the *attacker* users (whom no model ever trains or is evaluated on as humans). Every trace is
+real movements of SapiMouse's *attacker* users (whom no model ever trains or is evaluated on as humans). Every trace is
 also re-emitted with the humans' measured sampling process, to show that no bot passes merely by being recorded
 the way the human data were.
 """
@@ -63,8 +63,9 @@ def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.rand
 def simulate_bots(p: Params) -> dict[str, int]:
     """Writes ``phase_a.parquet`` and ``phase_a_human_sampling.parquet``; returns the count per family."""
     rng = np.random.default_rng(p.base.seed + 2)
-    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "strokes.parquet")
-    attacker = [s for s in strokes if s.user in p.split.attacker_users]
+    # Phase A's people are SapiMouse's (docs/data.md): the replay bot replays SapiMouse's attacker users.
+    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "sapimouse_strokes.parquet")
+    attacker = [s for s in strokes if s.user in p.sapimouse_split.attacker_users]
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
     records: list[TraceRecord] = []
     for name in tqdm(sorted(FAMILIES), desc="bot families", unit="family"):

@@ -7,7 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcurity.sampling import HumanSampler, Path2, canonical_grid, merge_equal_times, uniform_resample
+from tcurity.sampling import (
+    BROWSER_GRID_MS,
+    HumanSampler,
+    Path2,
+    browser_grid,
+    canonical_grid,
+    merge_equal_times,
+    sdk_event_stream,
+    uniform_resample,
+)
 
 
 def straight(duration_ms: float, t0_ms: float = 0.0) -> Path2:
@@ -179,3 +188,38 @@ def test_uniform_resample_ends_with_a_shorter_last_step() -> None:
 def test_uniform_resample_of_a_path_without_duration_returns_it() -> None:
     path = Path2(np.array([7.0, 7.0]), np.array([0.0, 1.0]), np.array([0.0, 0.0]))
     assert uniform_resample(path, 60.0) is path
+
+
+# --- browser resolution --------------------------------------------------------------------------------------------
+
+
+def test_browser_grid_is_the_canonical_grid_at_sixty_hertz() -> None:
+    out = browser_grid(straight(100.0))
+    # round(100 / 16.67) + 1 = 7 instants, 16.67 ms apart; a straight constant-speed line stays as it is.
+    assert len(out) == 7
+    assert np.diff(out.t_ms) == pytest.approx(np.full(6, 1000.0 / 60.0))
+    assert out.x == pytest.approx(out.t_ms / 1000.0)
+    assert pytest.approx(16.6667, abs=1e-4) == BROWSER_GRID_MS
+
+
+def test_sdk_event_stream_emits_the_latest_event_of_each_frame() -> None:
+    # A 125 Hz source (8 ms) over 80 ms: frames at 0, 16.67, 33.33, 50, 66.67 ms take the events at 0, 16, 32, 48,
+    # 64; the last event is always kept.
+    source = Path2(np.arange(11, dtype=np.float64) * 8.0, np.arange(11.0), np.zeros(11))
+    out = sdk_event_stream(source, np.random.default_rng(0), frame_jitter_ms=0.0, phase_ms=0.0)
+    assert out.t_ms.tolist() == [0.0, 16.0, 32.0, 48.0, 64.0, 80.0]
+    assert out.x.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+
+
+def test_sdk_event_stream_skips_frames_without_a_new_event() -> None:
+    # Events at 0, 5, 40, 45 ms: the frame at 16.67 takes the 5 ms event, the one at 33.33 has nothing new.
+    source = Path2(np.array([0.0, 5.0, 40.0, 45.0]), np.array([0.0, 1.0, 2.0, 3.0]), np.zeros(4))
+    out = sdk_event_stream(source, np.random.default_rng(0), frame_jitter_ms=0.0, phase_ms=0.0)
+    assert out.t_ms.tolist() == [0.0, 5.0, 45.0]
+
+
+def test_sdk_event_stream_frames_start_at_the_phase() -> None:
+    # Frames at 5, 21.67, 38.33 ms over events every 8 ms: the events at 0, 16, 32, then the last one (40 ms).
+    source = Path2(np.arange(6, dtype=np.float64) * 8.0, np.arange(6.0), np.zeros(6))
+    out = sdk_event_stream(source, np.random.default_rng(0), frame_jitter_ms=0.0, phase_ms=5.0)
+    assert out.t_ms.tolist() == [0.0, 16.0, 32.0, 40.0]

@@ -31,6 +31,7 @@ class BaseParams(_Section):
 class DataParams(_Section):
     balabit_dir: Path
     tiles_dir: Path
+    sapimouse_dir: Path = Path("data/raw/sapimouse")
 
 
 class SplitParams(_Section):
@@ -45,6 +46,20 @@ class SplitParams(_Section):
             if user in getattr(self, f"{name}_users"):
                 return name
         raise KeyError(f"user {user!r} is in no split of params.yaml")
+
+    def disjoint(self) -> bool:
+        """Whether no user is in two sets (the guarantee every evaluation rests on)."""
+        sets = [self.train_users, self.calib_users, self.test_users, self.attacker_users]
+        users = [u for s in sets for u in s]
+        return len(users) == len(set(users))
+
+
+class SapiMouseSplitParams(SplitParams):
+    """The SapiMouse split by person (``params.yaml: sapimouse_split``): the lists, and how they were dealt
+    (:func:`tcurity.data.sapimouse.split_users` with ``fractions`` and ``seed``)."""
+
+    seed: int
+    fractions: dict[str, float]
 
 
 class SamplingParams(_Section):
@@ -75,6 +90,14 @@ class SimulateBotsParams(_Section):
 
 class FeaturizeParams(_Section):
     out_dir: Path
+
+
+class FeatureSeparationParams(_Section):
+    """The browser-resolution screens (stage ``feature_separation``, ``docs/sampling.md``)."""
+
+    bots_per_family: int = 400
+    invariance_path: Path = Path("reports/metrics/rate_invariance.json")
+    separation_path: Path = Path("reports/metrics/feature_separation.json")
 
 
 class TrainPhaseAParams(_Section):
@@ -149,11 +172,13 @@ class Params(BaseModel):
     base: BaseParams
     data: DataParams
     split: SplitParams
+    sapimouse_split: SapiMouseSplitParams
     sampling: SamplingParams
     mlflow: MlflowParams
     prepare_humans: PrepareHumansParams
     simulate_bots: SimulateBotsParams
     featurize: FeaturizeParams
+    feature_separation: FeatureSeparationParams = FeatureSeparationParams()
     train_phase_a: TrainPhaseAParams
     evaluate_phase_a: EvaluatePhaseAParams
     promote_phase_a: PromoteParams

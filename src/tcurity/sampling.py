@@ -10,6 +10,10 @@ about ``grid_ms`` apart, from the press's first to its last event. The grid is a
 trace carries detail the humans' recordings could not have had; finer detail (tremor above ~5 Hz) is given up
 on purpose. See ``docs/sampling.md``.
 
+Browser-resolution features use the same grid at ~16.7 ms instead (:func:`browser_grid`), measured on people
+recorded in browsers (SapiMouse); :func:`sdk_event_stream` re-emits any movement as the SDK records it in a
+browser that coalesces pointer events into animation frames.
+
 :class:`HumanSampler` is the reverse: it re-emits any path with the humans' measured sampling process, used to
 evaluate bots "recorded as humans were" and to test that scores do not move with the sampling rate.
 """
@@ -24,6 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 DEFAULT_GRID_MS = 100.0
+BROWSER_GRID_MS = 1000.0 / 60.0
+"""The browser-resolution grid: one instant per 60 Hz frame, the slowest rate a browser delivers pointer events at
+(SapiMouse's median gap is 17 ms). See :func:`browser_grid`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,51 @@ def canonical_grid(path: Path2, grid_ms: float = DEFAULT_GRID_MS) -> Path2:
     grid = np.linspace(merged.t_ms[0], merged.t_ms[-1], n)
     x, y = np.interp(grid, merged.t_ms, merged.x), np.interp(grid, merged.t_ms, merged.y)
     return Path2(grid, _smooth_interior(x), _smooth_interior(y))
+
+
+def browser_grid(path: Path2, grid_ms: float = BROWSER_GRID_MS) -> Path2:
+    """A path at browser resolution: :func:`canonical_grid` on a 60 Hz grid (``grid_ms`` ≈ 16.7 ms).
+
+    What a 60 Hz trace holds survives: frequencies up to about 15 Hz (the ``[1/4, 1/2, 1/4]`` smoothing passes
+    75 % of a 10 Hz component and 50 % at 15 Hz), so sub-movements, the 8–12 Hz physiological tremor band, jerk and
+    end corrections stay measurable. What is removed is what tells a 60 Hz browser from a 125 Hz one: a 125 Hz
+    recording interpolated onto the grid keeps sharper peaks than a 60 Hz one would, and the smoothing takes the
+    difference out (proved on SapiMouse's 60 Hz and 125 Hz people in ``tests/test_sampling_invariance.py``).
+    Traces sampled more coarsely than the grid (Balabit's ~9 Hz) are interpolated linearly: their fine-scale
+    measures are then those of straight segments, which is why such traces never train browser-resolution
+    features (``docs/data.md``, ``docs/sampling.md``).
+    """
+    return canonical_grid(path, grid_ms)
+
+
+def sdk_event_stream(
+    path: Path2,
+    rng: np.random.Generator,
+    frame_hz: float = 60.0,
+    frame_jitter_ms: float = 0.5,
+    phase_ms: float | None = None,
+) -> Path2:
+    """What the SDK records of a movement in a browser that aligns pointer events to animation frames.
+
+    Browsers dispatch ``pointermove`` at most once per frame (rAF-aligned input) and coalesce the hardware
+    events in between: the dispatched event carries the time and position of the latest one
+    (``getCoalescedEvents()`` holds the rest, which the SDK counts but does not record). So each frame boundary
+    ``t0 + phase + k / frame_hz`` (jittered by ``N(0, frame_jitter_ms)``) emits the last source event at or before
+    it; a frame with no new source event emits nothing. The display's frames do not wait for the movement: the
+    phase is drawn uniformly within one frame unless ``phase_ms`` fixes it. The first and last source events are always kept (the press's
+    ``down`` and ``up`` are dispatched at once, never coalesced). ``path`` holds the source's events (a mouse's
+    125 Hz–1 kHz reports, or a bot's dispatched moves).
+    """
+    if len(path) < 3:
+        return path
+    t0, t1 = float(path.t_ms[0]), float(path.t_ms[-1])
+    period = 1000.0 / frame_hz
+    phase = float(rng.uniform(0.0, period)) if phase_ms is None else phase_ms
+    frames = t0 + phase + period * np.arange(int((t1 - t0 - phase) / period) + 1)
+    frames = frames + rng.normal(0.0, frame_jitter_ms, len(frames))
+    latest = np.searchsorted(path.t_ms, frames, side="right") - 1
+    keep = np.unique(np.concatenate([[0], latest[(latest > 0) & (latest < len(path) - 1)], [len(path) - 1]]))
+    return Path2(path.t_ms[keep], path.x[keep], path.y[keep])
 
 
 def _smooth_interior(values: NDArray[np.float64]) -> NDArray[np.float64]:

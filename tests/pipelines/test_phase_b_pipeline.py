@@ -19,6 +19,8 @@ from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
 from tcurity.simulate import FAMILIES
 
 SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
+SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
+SAPI_USERS = {"train": ["user4", "user7"], "calib": ["user20"], "test": ["user12"], "attacker": ["user1"]}
 USERS = {"train": ["user12", "user15"], "calib": ["user16"], "test": ["user21"], "attacker": ["user29"]}
 
 
@@ -30,8 +32,15 @@ def small_params(tmp_path: Path) -> Path:
             (raw / user).mkdir(parents=True)
             for file in sorted((SESSIONS / user).glob("session_*.csv.gz"))[:2]:
                 (raw / user / file.name).symlink_to(file)
+    sapi = tmp_path / "sapimouse"  # one or two SapiMouse people per split (Phase A's people)
+    sapi.mkdir()
+    for users in SAPI_USERS.values():
+        for user in users:
+            (sapi / user).symlink_to(SAPIMOUSE / user)
     params = yaml.safe_load(PARAMS_PATH.read_text())
     params["data"]["balabit_dir"] = str(raw)
+    params["data"]["sapimouse_dir"] = str(sapi)
+    params["sapimouse_split"].update({f"{k}_users": [f"sapi_{u}" for u in v] for k, v in SAPI_USERS.items()})
     params["split"] = {f"{k}_users": v for k, v in USERS.items()}
     params["prepare_humans"].update(
         out_dir=str(tmp_path / "humans"),
