@@ -74,7 +74,5 @@ def test_the_ai_server_imports_no_training_or_data_code(module: str) -> None:
 
 
 def test_the_boundary_check_sees_a_crossing() -> None:
-    assert crossing(loaded_by("tcurity.data.balabit"), ("tcurity.data",)) == [
-        "tcurity.data",
-        "tcurity.data.balabit",
-    ]
+    found = crossing(loaded_by("tcurity.data.balabit"), ("tcurity.data",))
+    assert {"tcurity.data", "tcurity.data.balabit"} <= set(found)
