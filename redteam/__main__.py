@@ -159,9 +159,9 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
         logger.warning("no OS-input path (%s): people come through CDP", why_not_os)
         cfg.os_input = False
     p = params()
-    people = cfg.humans or HeldOutPeople(p, list(p.split.test_users), seed=cfg.seed)
+    people = cfg.humans or HeldOutPeople(p, list(p.sapimouse_split.test_users), seed=cfg.seed)
     cfg.replay_sources = cfg.replay_sources or HeldOutPeople(
-        p, list(p.split.attacker_users), seed=cfg.seed + 1
+        p, list(p.sapimouse_split.attacker_users), seed=cfg.seed + 1
     )
     human = _human_mover(people)
     rows: dict[str, dict[str, Any]] = {}

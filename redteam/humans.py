@@ -1,29 +1,39 @@
 """The held-out people the harness replays: real recorded strokes of users no model ever trained on.
 
-The strokes are cut from the vendored Balabit recordings exactly as ``prepare_humans`` cuts them (same
-``params.yaml`` settings), for the evaluation users (``split.test_users``). Phase A uses one stroke per tear;
-Phase B composes one answer from the consecutive strokes of one recorded session
-(:func:`tcurity.data.adapter.to_grid`), as the Phase B training data was made. Every stroke is used once: the
-backend refuses a shape it has seen in another session, and a person does not repeat a movement exactly.
+By default they are SapiMouse's evaluation users (``sapimouse_split.test_users``): people recorded in a web
+browser at 60–125 Hz, the rate the SDK sees. Balabit's evaluation users (``split.test_users``, ~9 Hz
+remote-desktop recordings) remain available as the second population (``population="balabit"``; the browser
+tests' small champion is trained on Balabit). Strokes are cut exactly as ``prepare_humans`` cuts them (same
+``params.yaml`` limits). Phase A uses one stroke per tear; Phase B composes one answer from the consecutive
+strokes of one recorded session (:func:`tcurity.data.adapter.to_grid`). Every stroke is used once: the backend
+refuses a shape it has seen in another session, and a person does not repeat a movement exactly.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Literal
 
 import numpy as np
 
 from tcurity.config import Params, params, resolve
+from tcurity.data import sapimouse
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
 from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
 
+Population = Literal["sapimouse", "balabit"]
 
-def held_out_strokes(p: Params, users: list[str], max_sessions_per_user: int = 4) -> list[Stroke]:
+
+def held_out_strokes(
+    p: Params, users: list[str], max_sessions_per_user: int = 4, population: Population = "sapimouse"
+) -> list[Stroke]:
     """Clean strokes of ``users`` (the first sessions of each, in file order), cut as ``prepare_humans`` does."""
     cfg = p.prepare_humans
+    if population == "sapimouse":
+        return sapimouse.kept_strokes(resolve(p.data.sapimouse_dir), cfg, set(users))
     per_user: dict[str, int] = defaultdict(int)
     strokes: list[Stroke] = []
     for user, file in session_files(resolve(p.data.balabit_dir)):
@@ -41,13 +51,21 @@ def held_out_strokes(p: Params, users: list[str], max_sessions_per_user: int = 4
 class HeldOutPeople:
     """Hands out held-out strokes for tears and sessions of strokes for grid answers, each once."""
 
-    def __init__(self, p: Params | None = None, users: list[str] | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        p: Params | None = None,
+        users: list[str] | None = None,
+        seed: int = 0,
+        population: Population = "sapimouse",
+    ) -> None:
         p = p or params()
-        self.users = users or list(p.split.test_users)
+        split = p.sapimouse_split if population == "sapimouse" else p.split
+        self.users = users or list(split.test_users)
+        self.population = population
         cfg = p.prepare_phase_b
         self.composition = GridComposition(cfg.max_pause_ms, cfg.max_scale_ratio, cfg.target_spread)
         self.rng = np.random.default_rng(seed)
-        strokes = held_out_strokes(p, self.users)
+        strokes = held_out_strokes(p, self.users, population=population)
         by_session: dict[tuple[str, str], list[Stroke]] = defaultdict(list)
         for s in strokes:
             by_session[(s.user, s.session)].append(s)

@@ -33,8 +33,9 @@ def summary(stack: Stack, browser: object) -> dict[str, object]:
         human_attempts=1,
         only=FAST,
         max_minutes=6.0,
-        humans=HeldOutPeople(p, list(p.split.test_users), seed=1),
-        replay_sources=HeldOutPeople(p, list(p.split.attacker_users), seed=2),
+        # The test stack's small champion learned Balabit people, so its people are Balabit's too.
+        humans=HeldOutPeople(p, list(p.split.test_users), seed=1, population="balabit"),
+        replay_sources=HeldOutPeople(p, list(p.split.attacker_users), seed=2, population="balabit"),
         relay_variants=("other_site", "other_action", "reuse"),  # "expired" waits out a token's 120 s
     )
     return run(stack, cfg, browser)
