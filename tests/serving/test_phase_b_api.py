@@ -10,14 +10,13 @@ from pathlib import Path
 import mlflow
 import pytest
 from fastapi.testclient import TestClient
-from mlflow.tracking import MlflowClient
 
 from serving.app import create_app
 from tcurity import registry
 from tcurity.images.bank import ImageBank
-from tcurity.images.classifier import spec_as_dict
+from tcurity.images.tracking import log_classifier
 from tests.images.tiny import tiny_classifier, write_tiny_bank
-from tests.serving.conftest import AUTH, settings
+from tests.serving.conftest import AUTH, promote, settings
 
 EFFNET = "tcurity-phase-b-effnet"
 TILES_PER_CLASS = 7
@@ -33,15 +32,9 @@ def register_classifier(bank: ImageBank) -> str:
     """The small real classifier of ``tests.images.tiny``, logged as training logs it."""
     model, spec = tiny_classifier(bank)
     with mlflow.start_run(experiment_id=registry.ensure_experiment("serving-tests")):
-        info = mlflow.pytorch.log_model(
-            model,
-            name="model",
-            serialization_format="pickle",
-            pip_requirements=["torch", "timm"],
-            metadata=spec_as_dict(spec),
-        )
+        info = log_classifier(model, spec, ["torch", "timm"])
     version = str(registry.register_challenger(info.model_uri, EFFNET).version)
-    MlflowClient().set_registered_model_alias(EFFNET, registry.CHAMPION, version)
+    promote(version, EFFNET)
     return version
 
 
