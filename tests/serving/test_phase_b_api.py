@@ -56,6 +56,7 @@ def test_problems_are_checked_and_leak_nothing(client: TestClient) -> None:
     for problem in problems:
         client_view, answer = problem["client"], problem["answer"]
         assert set(client_view) == {"problem_id", "target", "prompt", "grid", "tiles"}
+        assert set(client_view["target"]) == {"en", "ko"}, "display names only, no class key (review 8)"
         assert len(client_view["tiles"]) == 9
         assert set(answer["answer"]) <= {t["tile_id"] for t in client_view["tiles"]}
         assert 2 <= len(answer["answer"]) <= 4

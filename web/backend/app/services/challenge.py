@@ -44,7 +44,7 @@ from web.backend.app.schemas.challenge import (
 )
 from web.backend.app.services.ai_client import AiClient, AiNotReadyError, AiRejectedError, AiUnavailableError
 from web.backend.app.services.collect import Collector
-from web.backend.app.services.ratelimit import RateLimiter
+from web.backend.app.services.ratelimit import RateLimiter, spend_phase_b_budget
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import (
     OpenTask,
@@ -263,6 +263,7 @@ class ChallengeFlow:
             raise ApiError(
                 409, "invalid_state", f"no Phase B problem in state {record.state}", {"state": record.state}
             )
+        await self._spend_phase_b_budget(ip)
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
         try:
@@ -293,6 +294,18 @@ class ChallengeFlow:
             time_limit_ms=deadline - issued,
             expires_at=_iso(deadline),
             attempts_left=self._attempts_left(record, site.policy),
+        )
+
+    async def _spend_phase_b_budget(self, ip: str) -> None:
+        """Counts the problem against the IP's and its /24's Phase B budget (review 8), before the AI call."""
+        s = self.settings
+        await spend_phase_b_budget(
+            self.limiter.store,
+            self.telemetry,
+            ip,
+            s.phase_b_budget_per_ip,
+            s.phase_b_budget_per_network,
+            s.phase_b_budget_window_s,
         )
 
     async def answer_phase_b(
