@@ -206,3 +206,15 @@ def test_a_version_whose_files_changed_is_not_promoted(mlflow_registry: str, tmp
     with pytest.raises(OperatorError, match=r"not the \w+ recorded at registration"):
         model_ops.promote("effnet", v1, "release", log_path=tmp_path / "log")
     assert _champion(EFFNET) is None
+
+
+def test_a_champion_from_before_promotion_records_is_reported_with_the_fix(
+    mlflow_registry: str, tmp_path: Path
+) -> None:
+    v1 = _register(EFFNET, PASSING)
+    MlflowClient().set_registered_model_alias(EFFNET, registry.CHAMPION, v1)  # as an older release left it
+    effnet = {m.role: m for m in model_ops.missing_champions()}["effnet"]
+    assert "has no passed promotion record" in effnet.why
+    assert effnet.fix == f'python -m tcurity.cli models promote effnet {v1} --reason "..."'
+    model_ops.promote("effnet", v1, "re-promoted after the upgrade", log_path=tmp_path / "log")
+    assert "effnet" not in {m.role for m in model_ops.missing_champions()}

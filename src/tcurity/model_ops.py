@@ -379,14 +379,34 @@ class MissingChampion:
 
 
 def missing_champions(p: Params | None = None) -> list[MissingChampion]:
-    """Every served model that has no champion, with the reason and the fix (what ``make up`` prints)."""
+    """Every served model without a champion the AI server would load, with the reason and the fix.
+
+    A champion from before promotion records and artefact digests (security review finding 7) counts as
+    missing: the AI server refuses it, and re-promoting it records both. This is what ``make up`` prints.
+    """
     registry.configure(p)
     out = []
     for role in roles(p):
-        if registry.version_by_alias(role.name, registry.CHAMPION) is not None:
+        champion = registry.version_by_alias(role.name, registry.CHAMPION)
+        if champion is None:
+            out.append(_explain_missing(role, p))
             continue
-        out.append(_explain_missing(role, p))
+        try:
+            registry.check_servable(champion, allow_forced=True)
+        except registry.UntrustedVersionError as exc:
+            out.append(_explain_untrusted(role, champion, exc, p))
     return out
+
+
+def _explain_untrusted(
+    role: ModelRole, champion: ModelVersion, exc: registry.UntrustedVersionError, p: Params | None
+) -> MissingChampion:
+    passes = not registry.decide(registry.version_metrics(champion), None, gates_for(role, champion, p))
+    if passes:
+        fix = f'python -m tcurity.cli models promote {role.role} {champion.version} --reason "..."'
+    else:
+        fix = f"dvc repro --force {role.train_stage} && dvc repro  # retrain; see docs/production.md"
+    return MissingChampion(role.role, role.name, f"the AI server refuses champion {exc}", fix)
 
 
 def _explain_missing(role: ModelRole, p: Params | None) -> MissingChampion:
