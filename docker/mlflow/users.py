@@ -1,8 +1,9 @@
 """Creates (or re-keys) the MLflow users T-curity needs, once the basic-auth server answers.
 
-- ``tcurity-trainer`` (``MLFLOW_TRAINER_PASSWORD``): training machines and the promotion step. It owns the
-  experiments and registered models it creates; it is also granted ``MANAGE`` on the served models that exist
-  already (a registry from before authentication).
+- ``tcurity-trainer`` (``MLFLOW_TRAINER_PASSWORD``): training machines and the promotion step. It is granted
+  ``MANAGE`` on the served registered models, which the admin creates here when they do not exist yet: any
+  logged-in user may create a registered model and then manages it, so the served names must never be left
+  for another user to create first.
 - ``tcurity-serving`` (``MLFLOW_SERVING_PASSWORD``): the AI server. Read-only by ``default_permission = READ``,
   so it cannot register versions, set tags or move ``champion``.
 
@@ -20,6 +21,7 @@ import urllib.request
 
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
+from mlflow.tracking import MlflowClient
 
 logger = logging.getLogger("tcurity.mlflow_users")
 
@@ -55,14 +57,21 @@ def ensure_user(client: AuthServiceClient, username: str, password: str) -> None
     logger.info("user %s exists; password set", username)
 
 
-def grant_trainer(client: AuthServiceClient, models: tuple[str, ...] = SERVED_MODELS) -> None:
-    """Grants the trainer ``MANAGE`` on served models created before authentication (skips absent ones)."""
+def ensure_models(registry: MlflowClient, models: tuple[str, ...] = SERVED_MODELS) -> None:
+    """Creates the served registered models that do not exist yet, owned by the admin."""
     for name in models:
         try:
-            client.grant_user_permission(TRAINER, "registered_model", name, "MANAGE")
-            logger.info("granted %s MANAGE on %s", TRAINER, name)
-        except MlflowException as exc:
-            logger.info("no grant on %s (%s)", name, exc.message)
+            registry.get_registered_model(name)
+        except MlflowException:
+            registry.create_registered_model(name)
+            logger.info("created registered model %s", name)
+
+
+def grant_trainer(client: AuthServiceClient, models: tuple[str, ...] = SERVED_MODELS) -> None:
+    """Grants the trainer ``MANAGE`` on the served models (register versions, write tags, move aliases)."""
+    for name in models:
+        client.grant_user_permission(TRAINER, "registered_model", name, "MANAGE")
+        logger.info("granted %s MANAGE on %s", TRAINER, name)
 
 
 def main() -> int:
@@ -77,6 +86,7 @@ def main() -> int:
     client = AuthServiceClient(url)
     for username, password in passwords.items():
         ensure_user(client, username, password)
+    ensure_models(MlflowClient(url))
     grant_trainer(client)
     return 0
 
