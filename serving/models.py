@@ -159,7 +159,9 @@ class ModelStore:
         seen = (str(version.version), tuple(sorted((version.tags or {}).items())))
         refused = self._refused.get(role)
         if refused is not None and refused[0] == seen:
-            raise refused[1]
+            raise UntrustedVersionError(
+                str(refused[1]), refused[1].reason
+            )  # a fresh one: no growing traceback
         try:
             model = self._load_trusted(name, version)
         except UntrustedVersionError as exc:
