@@ -17,9 +17,9 @@ from typing import Literal
 import numpy as np
 
 from tcurity.config import Params, params, resolve
-from tcurity.data import sapimouse
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
+from tcurity.data.sapimouse import kept_strokes
 from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
 from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
@@ -33,7 +33,7 @@ def held_out_strokes(
     """Clean strokes of ``users`` (the first sessions of each, in file order), cut as ``prepare_humans`` does."""
     cfg = p.prepare_humans
     if population == "sapimouse":
-        return sapimouse.kept_strokes(resolve(p.data.sapimouse_dir), cfg, set(users))
+        return kept_strokes(resolve(p.data.sapimouse_dir), cfg, set(users))
     per_user: dict[str, int] = defaultdict(int)
     strokes: list[Stroke] = []
     for user, file in session_files(resolve(p.data.balabit_dir)):

@@ -32,7 +32,8 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Builds the app; ``settings`` default to the environment's."""
     settings = settings or get_settings()
-    store = ModelStore(settings)
+    telemetry = Telemetry()
+    store = ModelStore(settings, on_refusal=telemetry.count_refusal)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.telemetry = telemetry = Telemetry()
+    app.state.telemetry = telemetry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)

@@ -3,23 +3,34 @@
 A :class:`ModelSet` is immutable: a request takes the current set once and finishes on it, whatever happens
 meanwhile. :meth:`ModelStore.refresh` asks the registry which version each alias points to, loads only what
 changed (off the event loop) and swaps the whole set in one assignment, so no request ever sees half a swap.
+
+Only trusted versions are loaded (security review finding 7). The version the alias names must carry a passed
+promotion record (``promotion.status``; a ``forced`` one only with ``SERVE_FORCED_MODELS=true``) and a digest
+recorded at registration (``artifact.sha256``); its files are downloaded and hashed, and a mismatch is refused.
+Behaviour bundles are then read from ``bundle.json`` and ``forest.npz`` with json and numpy; the tile
+classifier from its state dict with ``torch.load(weights_only=True)``. Nothing of the pyfunc is unpickled. A
+refused version leaves the previous model serving (or the role missing, so ``/ready`` says not ready), is logged
+once with the fix, and counted in ``ai_model_refusals_total``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mlflow
+from mlflow.entities.model_registry import ModelVersion
 
 from serving.settings import Settings
 from tcurity import registry
-from tcurity.scoring import ModelBundle
+from tcurity.registry import UntrustedVersionError
+from tcurity.scoring import PYFUNC_BUNDLE_DIR, ModelBundle
 
 if TYPE_CHECKING:
     from tcurity.images.classifier import TileClassifier
@@ -58,16 +69,28 @@ class ModelSet:
         return [role for role in roles if getattr(self, role) is None]
 
 
-def _load_bundle(name: str, version: str) -> ModelBundle:
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    bundle: ModelBundle = model.unwrap_python_model().bundle
-    return bundle
+def _load_bundle(model_dir: Path, version: ModelVersion) -> ModelBundle:
+    """The behaviour bundle of a downloaded pyfunc folder, from its json and npz (the pickle is never read).
+
+    Raises:
+        UntrustedVersionError: the files are missing or not a bundle (an object array in the npz, say).
+    """
+    try:
+        return ModelBundle.load(model_dir / PYFUNC_BUNDLE_DIR)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UntrustedVersionError(
+            f"{version.name} version {version.version} holds no readable bundle: {type(exc).__name__}: {exc}",
+            "invalid_bundle",
+        ) from exc
 
 
-def _load_classifier(name: str, version: str, device: str) -> TileClassifier:
-    from tcurity.images.classifier import load_registered_classifier
+def _load_classifier(model_dir: Path, device: str) -> TileClassifier:
+    from tcurity.images.classifier import load_downloaded_classifier
 
-    return load_registered_classifier(f"models:/{name}/{version}", device=device)
+    return load_downloaded_classifier(model_dir, device=device)
+
+
+RefusalCounter = Callable[[str, str], None]  # (role, reason) -> None
 
 
 def _make_generator(bank_root: Path, classifier: TileClassifier) -> ProblemGenerator:
@@ -80,11 +103,15 @@ def _make_generator(bank_root: Path, classifier: TileClassifier) -> ProblemGener
 class ModelStore:
     """Holds the current :class:`ModelSet` and refreshes it from the registry."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_refusal: RefusalCounter | None = None) -> None:
         self.settings = settings
         self.current = ModelSet()
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
         self.reloads = 0
+        self._on_refusal = on_refusal
+        # role -> (version, tags) last refused: the same refusal is not downloaded, logged or counted again
+        # every poll; a re-promotion changes the tags and is looked at afresh.
+        self._refused: dict[str, tuple[tuple[str, tuple[tuple[str, str], ...]], UntrustedVersionError]] = {}
 
     def refresh(self) -> list[str]:
         """Loads every champion whose version changed; returns the roles that changed."""
@@ -96,7 +123,10 @@ class ModelStore:
             roles = {"phase_a": s.phase_a_model, "phase_b": s.phase_b_model, "effnet": s.effnet_model}
             for role, name in roles.items():
                 try:
-                    loaded = self._refresh_one(getattr(current, role), name)
+                    loaded = self._refresh_one(role, getattr(current, role), name)
+                except UntrustedVersionError as exc:
+                    errors[role] = f"refused: {exc}"
+                    continue
                 except Exception as exc:  # a broken version must not take the server down
                     logger.exception("could not load %s", name)
                     errors[role] = f"{type(exc).__name__}: {exc}"
@@ -114,19 +144,50 @@ class ModelStore:
                 logger.info("models now: %s", {r: m.version for r in roles if (m := getattr(new, r))})
             return changed
 
-    def _refresh_one(self, loaded: LoadedModel | None, name: str) -> LoadedModel | None:
+    def _refresh_one(self, role: str, loaded: LoadedModel | None, name: str) -> LoadedModel | None:
+        """The model the alias names now: ``loaded`` when unchanged, a newly loaded one, or ``None``.
+
+        Raises:
+            UntrustedVersionError: the version may not be served; the caller keeps ``loaded``.
+        """
         alias = self.settings.model_alias
         version = registry.version_by_alias(name, alias)
         if version is None:
             return None
         if loaded is not None and loaded.version == str(version.version):
             return loaded
-        if name == self.settings.effnet_model:
-            model: Any = _load_classifier(name, str(version.version), self.settings.ai_device)
-        else:
-            model = _load_bundle(name, str(version.version))
+        seen = (str(version.version), tuple(sorted((version.tags or {}).items())))
+        refused = self._refused.get(role)
+        if refused is not None and refused[0] == seen:
+            raise UntrustedVersionError(
+                str(refused[1]), refused[1].reason
+            )  # a fresh one: no growing traceback
+        try:
+            model = self._load_trusted(name, version)
+        except UntrustedVersionError as exc:
+            self._refused[role] = (seen, exc)
+            keeping = f"keeping version {loaded.version}" if loaded else "not ready for this role"
+            logger.error("refused %s version %s (%s): %s; %s", name, version.version, alias, exc, keeping)
+            if self._on_refusal is not None:
+                self._on_refusal(role, exc.reason)
+            raise
+        self._refused.pop(role, None)
         logger.info("loaded %s version %s (%s)", name, version.version, alias)
         return LoadedModel(name=name, version=str(version.version), alias=alias, model=model)
+
+    def _load_trusted(self, name: str, version: ModelVersion) -> Any:
+        """Checks the promotion record, downloads the files, checks their digest, then reads them.
+
+        Raises:
+            UntrustedVersionError: see :func:`tcurity.registry.check_servable` and :func:`~tcurity.registry.verify_artifacts`.
+        """
+        expected = registry.check_servable(version, allow_forced=self.settings.serve_forced_models)
+        with tempfile.TemporaryDirectory(prefix="tcurity-model-") as tmp:
+            model_dir = registry.download_version(name, str(version.version), Path(tmp))
+            registry.verify_artifacts(version, model_dir, expected)
+            if name == self.settings.effnet_model:
+                return _load_classifier(model_dir, self.settings.ai_device)
+            return _load_bundle(model_dir, version)
 
     def _with_generator(self, models: ModelSet, errors: dict[str, str]) -> ModelSet:
         if models.effnet is None:

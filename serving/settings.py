@@ -17,7 +17,9 @@ class Settings(BaseSettings):
 
     ``AI_SERVER_TOKEN`` is the shared service token only the backend holds; it has no default, and a placeholder
     value is refused unless ``TCURITY_ENV=development``. ``API_DOCS`` serves ``/docs`` and ``/openapi.json``;
-    unset, they are served in development and test only.
+    unset, they are served in development and test only. ``SERVE_FORCED_MODELS=true`` lets the server load a
+    version an operator promoted with ``--force`` (gates failing, recorded as ``promotion.status=forced``); off
+    by default, so only versions that passed their gates are served.
     """
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
@@ -30,6 +32,7 @@ class Settings(BaseSettings):
     phase_b_model: str = "tcurity-phase-b-rf"
     effnet_model: str = "tcurity-phase-b-effnet"
     model_alias: str = "champion"
+    serve_forced_models: bool = False  # load versions an operator promoted with --force (review finding 7)
     ai_device: Literal["auto", "cpu", "cuda"] = "auto"
     model_poll_interval_s: float = Field(default=30.0, ge=0.0)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)

@@ -41,6 +41,16 @@ class Telemetry:
             registry=self.registry,
         )
         self.reloads = Counter("ai_model_reloads_total", "Model set swaps", registry=self.registry)
+        self.model_refusals = Counter(
+            "ai_model_refusals_total",
+            "Champion versions refused at load (unpromoted, forced, no_digest, digest_mismatch)",
+            ["role", "reason"],
+            registry=self.registry,
+        )
+
+    def count_refusal(self, role: str, reason: str) -> None:
+        """Counts a champion version the model store refused to load."""
+        self.model_refusals.labels(role, reason).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -92,7 +92,9 @@ def test_promoting_a_version_that_fails_its_gates_needs_force(mlflow_registry: s
     assert _champion(EFFNET) is None and not log.exists()
     record = model_ops.promote(EFFNET, v1, "demo machine, accepted on purpose", force=True, log_path=log)
     assert record.forced and _champion(EFFNET) == v1
-    assert MlflowClient().get_model_version(EFFNET, v1).tags["operator.forced"] == "true"
+    tags = MlflowClient().get_model_version(EFFNET, v1).tags
+    assert (tags["operator.forced"], tags[registry.PROMOTION_TAG]) == ("true", "forced")
+    assert tags[registry.PROMOTION_BY_TAG] == f"operator:{record.by}"
 
 
 def test_an_operator_action_needs_a_reason_and_a_real_version(mlflow_registry: str, tmp_path: Path) -> None:
@@ -118,6 +120,8 @@ def test_rollback_goes_to_the_newest_earlier_passing_version(mlflow_registry: st
         "ops-b",
         "v3 mislabels buses",
     )
+    assert left[registry.PROMOTION_TAG] == "rolled_back", "serving will not load the version left behind"
+    assert MlflowClient().get_model_version(EFFNET, v1).tags[registry.PROMOTION_TAG] == "passed"
     assert [line["action"] for line in _lines(log)] == ["promote", "rollback"]
 
 
@@ -167,3 +171,50 @@ def test_the_cli_lists_and_refuses_with_status_2(mlflow_registry: str) -> None:
         and "effnet (" in check.stdout
         and "fix: dvc repro --force train_effnet" in check.stdout
     )
+
+
+def test_a_promotion_on_purpose_records_a_passed_promotion(mlflow_registry: str, tmp_path: Path) -> None:
+    v1 = _register(EFFNET, PASSING)
+    model_ops.promote("effnet", v1, "first champion", by="ops-a", log_path=tmp_path / "log")
+    version = MlflowClient().get_model_version(EFFNET, v1)
+    assert (version.tags[registry.PROMOTION_TAG], version.tags[registry.PROMOTION_BY_TAG]) == (
+        "passed",
+        "operator:ops-a",
+    )
+    assert registry.check_servable(version) == version.tags[registry.DIGEST_TAG]
+
+
+def test_promotion_backfills_the_digest_of_a_passing_version_from_before_digests(
+    mlflow_registry: str, tmp_path: Path
+) -> None:
+    v1, v2 = _register(EFFNET, PASSING), _register(EFFNET, FAILING)
+    digest = MlflowClient().get_model_version(EFFNET, v1).tags[registry.DIGEST_TAG]
+    for version in (v1, v2):
+        MlflowClient().delete_model_version_tag(EFFNET, version, registry.DIGEST_TAG)
+    model_ops.promote("effnet", v1, "re-promoted after the upgrade", log_path=tmp_path / "log")
+    assert MlflowClient().get_model_version(EFFNET, v1).tags[registry.DIGEST_TAG] == digest
+    with pytest.raises(OperatorError, match="no artifact digest and fails its gates"):
+        model_ops.promote("effnet", v2, "forced", force=True, log_path=tmp_path / "log")
+    assert _champion(EFFNET) == v1
+
+
+def test_a_version_whose_files_changed_is_not_promoted(mlflow_registry: str, tmp_path: Path) -> None:
+    v1 = _register(EFFNET, PASSING)
+    source = str(MlflowClient().get_model_version(EFFNET, v1).source).removeprefix("models:/")
+    stored = Path(MlflowClient().get_logged_model(source).artifact_location.removeprefix("file://"))
+    (stored / "MLmodel").write_text("changed after registration\n")
+    with pytest.raises(OperatorError, match=r"not the \w+ recorded at registration"):
+        model_ops.promote("effnet", v1, "release", log_path=tmp_path / "log")
+    assert _champion(EFFNET) is None
+
+
+def test_a_champion_from_before_promotion_records_is_reported_with_the_fix(
+    mlflow_registry: str, tmp_path: Path
+) -> None:
+    v1 = _register(EFFNET, PASSING)
+    MlflowClient().set_registered_model_alias(EFFNET, registry.CHAMPION, v1)  # as an older release left it
+    effnet = {m.role: m for m in model_ops.missing_champions()}["effnet"]
+    assert "has no passed promotion record" in effnet.why
+    assert effnet.fix == f'python -m tcurity.cli models promote effnet {v1} --reason "..."'
+    model_ops.promote("effnet", v1, "re-promoted after the upgrade", log_path=tmp_path / "log")
+    assert "effnet" not in {m.role for m in model_ops.missing_champions()}

@@ -64,6 +64,9 @@ def test_client_view_leaks_neither_answer_nor_tile_classes(
     for client, answer in served:
         payload = client.to_dict()
         assert set(payload) == {"problem_id", "target", "prompt", "grid", "tiles"}
+        assert payload["target"] == {"en": client.target.en, "ko": client.target.ko}, (
+            "no class key (review 8)"
+        )
         tiles = payload["tiles"]
         assert isinstance(tiles, list) and all(set(t) == {"tile_id", "position", "image"} for t in tiles)
         # Everything but the random ids and images (where any short string may occur by chance).

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import mlflow
 import pytest
+from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
 from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
 
 from tcurity import registry
 from tcurity.registry import CHALLENGER, CHAMPION, Gate
@@ -75,3 +80,58 @@ def test_promoting_without_a_challenger_raises(mlflow_registry: str) -> None:
 def test_decide_is_pure_and_explains_every_failure() -> None:
     failures = registry.decide({"auc": 0.5}, {"auc": 0.9}, [Gate("auc", 0.8)], max_drop=0.0)
     assert failures == ["auc: 0.5000 < gate 0.8000", "auc: 0.5000 worse than champion's 0.9000"]
+
+
+def test_the_artifact_digest_covers_every_file_name_and_content(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"x")
+    (tmp_path / "registered_model_meta").write_text("written by the download, not registered\n")
+    inner = hashlib.sha256(b"x").hexdigest()
+    assert registry.artifact_digest(tmp_path) == hashlib.sha256(f"a\0{inner}\n".encode()).hexdigest()
+    (tmp_path / "a").rename(tmp_path / "b")
+    assert registry.artifact_digest(tmp_path) == hashlib.sha256(f"b\0{inner}\n".encode()).hexdigest()
+
+
+def test_registration_records_the_digest_of_the_stored_files(mlflow_registry: str, tmp_path: Path) -> None:
+    v1 = _register("m", {"auc": 0.95})
+    downloaded = registry.download_version("m", v1, tmp_path / "download")
+    tags = MlflowClient().get_model_version("m", v1).tags
+    assert tags[registry.DIGEST_TAG] == registry.artifact_digest(downloaded)
+    assert registry.PROMOTION_TAG not in tags
+
+
+def test_a_promoted_challenger_carries_a_passed_promotion_record(mlflow_registry: str) -> None:
+    v1 = _register("m", {"auc": 0.95, "human_pass_rate": 0.99})
+    registry.promote_challenger("m", GATES)
+    version = MlflowClient().get_model_version("m", v1)
+    assert (version.tags[registry.PROMOTION_TAG], version.tags[registry.PROMOTION_BY_TAG]) == (
+        "passed",
+        "pipeline",
+    )
+    assert registry.check_servable(version) == version.tags[registry.DIGEST_TAG]
+
+
+def _version(tags: dict[str, str]) -> ModelVersion:
+    tag_list = [ModelVersionTag(key, value) for key, value in tags.items()]
+    return ModelVersion(name="m", version="3", creation_timestamp=0, tags=tag_list)
+
+
+@pytest.mark.parametrize(
+    ("tags", "allow_forced", "reason"),
+    [
+        ({registry.DIGEST_TAG: "d"}, False, "unpromoted"),
+        ({registry.PROMOTION_TAG: "rolled_back", registry.DIGEST_TAG: "d"}, False, "unpromoted"),
+        ({registry.PROMOTION_TAG: "forced", registry.DIGEST_TAG: "d"}, False, "forced"),
+        ({registry.PROMOTION_TAG: "passed"}, False, "no_digest"),
+    ],
+)
+def test_servable_needs_a_promotion_record_and_a_digest(
+    tags: dict[str, str], allow_forced: bool, reason: str
+) -> None:
+    with pytest.raises(registry.UntrustedVersionError) as refused:
+        registry.check_servable(_version(tags), allow_forced)
+    assert refused.value.reason == reason
+
+
+def test_a_forced_version_is_servable_only_when_allowed() -> None:
+    forced = _version({registry.PROMOTION_TAG: "forced", registry.DIGEST_TAG: "d"})
+    assert registry.check_servable(forced, allow_forced=True) == "d"

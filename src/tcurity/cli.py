@@ -53,10 +53,11 @@ def registered() -> int:
 
 
 def check() -> int:
-    """Returns 0 when every champion exists; otherwise prints what failed and the fix, per model, and returns 1."""
+    """Returns 0 when every champion exists and may be served; otherwise prints what failed and the fix, per
+    model, and returns 1."""
     missing = model_ops.missing_champions()
     for m in missing:
-        sys.stdout.write(f"{m.role} ({m.name}) has no champion: {m.why}\n  fix: {m.fix}\n")
+        sys.stdout.write(f"{m.role} ({m.name}) has no champion to serve: {m.why}\n  fix: {m.fix}\n")
     return 1 if missing else 0
 
 

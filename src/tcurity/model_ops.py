@@ -9,6 +9,12 @@ serve a version the pipeline did not promote. Both are recorded as such, in two 
   it left with ``operator.rolled_back_*``);
 - as one JSON line per action in ``reports/promotion/operator.jsonl`` (the history; tags only keep the last).
 
+The promotion record serving checks (``promotion.status`` ``passed`` or ``forced``, see
+:func:`tcurity.registry.check_servable`) is written on the new champion too. A version registered before
+artefact digests were recorded gets its digest here (backfilled) when it passes its gates; one that has a digest
+is checked against it before ``champion`` moves. A rollback marks the version it left ``rolled_back``, so serving
+will not load it again until it is promoted again.
+
 The gates are the promotion stages' own (``params.yaml: promote_*``), read from the metrics the evaluation
 stages attached to each version, so ``list`` shows which versions would pass them today.
 """
@@ -229,8 +235,10 @@ def _move_champion(
     if failures and not force:
         raise OperatorError(
             f"{role.name} version {target.version} fails its gates ({'; '.join(failures)}); "
-            "pass --force to serve it anyway (recorded as forced)"
+            "pass --force to promote it anyway (recorded as forced; the AI server serves forced versions "
+            "only with SERVE_FORCED_MODELS=true)"
         )
+    _check_or_backfill_digest(target, forced=bool(failures))
     previous = registry.version_by_alias(role.name, registry.CHAMPION)
     record = OperatorAction(
         action=action,
@@ -244,7 +252,6 @@ def _move_champion(
         gate_failures=failures,
     )
     client = MlflowClient()
-    client.set_registered_model_alias(role.name, registry.CHAMPION, str(target.version))
     tags = {
         "action": action,
         "by": record.by,
@@ -255,11 +262,37 @@ def _move_champion(
     }
     for key, value in tags.items():
         client.set_model_version_tag(role.name, str(target.version), f"{_OPERATOR_TAG}{key}", value)
+    status = registry.FORCED if record.forced else registry.PASSED
+    registry.record_promotion(role.name, str(target.version), status, f"operator:{record.by}")
+    # The alias moves last, so serving never finds a champion without its promotion record.
+    client.set_registered_model_alias(role.name, registry.CHAMPION, str(target.version))
     _append(log_path or OPERATOR_LOG, record)
     logger.info(
         "%s: %s champion %s -> %s (%s)", action, role.name, record.previous_champion, target.version, by
     )
     return record
+
+
+def _check_or_backfill_digest(target: ModelVersion, forced: bool) -> None:
+    """Checks the version's files against its recorded digest, or records one for a version from before digests.
+
+    Raises:
+        OperatorError: the files changed since registration, or a forced version has no digest to trust.
+    """
+    digest = (target.tags or {}).get(registry.DIGEST_TAG)
+    if digest:
+        try:
+            registry.verify_stored(target, digest)
+        except registry.UntrustedVersionError as exc:
+            raise OperatorError(str(exc)) from exc
+        return
+    if forced:
+        raise OperatorError(
+            f"{target.name} version {target.version} has no artifact digest and fails its gates; "
+            "retrain it rather than force an unverifiable version"
+        )
+    digest = registry.record_digest(target.name, str(target.version))
+    logger.warning("%s version %s had no artifact digest; recorded %s", target.name, target.version, digest)
 
 
 def _append(path: Path, record: OperatorAction) -> None:
@@ -325,6 +358,9 @@ def rollback(
         raise OperatorError(f"{role.name} version {target.version} is already the champion")
     record = _move_champion(role, target, "rollback", reason, by, force, log_path, p)
     client = MlflowClient()
+    client.set_model_version_tag(
+        role.name, str(current.version), registry.PROMOTION_TAG, registry.ROLLED_BACK
+    )
     for key, value in {"by": record.by, "at": record.at, "reason": record.reason}.items():
         client.set_model_version_tag(
             role.name, str(current.version), f"{_OPERATOR_TAG}rolled_back_{key}", value
@@ -343,14 +379,34 @@ class MissingChampion:
 
 
 def missing_champions(p: Params | None = None) -> list[MissingChampion]:
-    """Every served model that has no champion, with the reason and the fix (what ``make up`` prints)."""
+    """Every served model without a champion the AI server would load, with the reason and the fix.
+
+    A champion from before promotion records and artefact digests (security review finding 7) counts as
+    missing: the AI server refuses it, and re-promoting it records both. This is what ``make up`` prints.
+    """
     registry.configure(p)
     out = []
     for role in roles(p):
-        if registry.version_by_alias(role.name, registry.CHAMPION) is not None:
+        champion = registry.version_by_alias(role.name, registry.CHAMPION)
+        if champion is None:
+            out.append(_explain_missing(role, p))
             continue
-        out.append(_explain_missing(role, p))
+        try:
+            registry.check_servable(champion, allow_forced=True)
+        except registry.UntrustedVersionError as exc:
+            out.append(_explain_untrusted(role, champion, exc, p))
     return out
+
+
+def _explain_untrusted(
+    role: ModelRole, champion: ModelVersion, exc: registry.UntrustedVersionError, p: Params | None
+) -> MissingChampion:
+    passes = not registry.decide(registry.version_metrics(champion), None, gates_for(role, champion, p))
+    if passes:
+        fix = f'python -m tcurity.cli models promote {role.role} {champion.version} --reason "..."'
+    else:
+        fix = f"dvc repro --force {role.train_stage} && dvc repro  # retrain; see docs/production.md"
+    return MissingChampion(role.role, role.name, f"the AI server refuses champion {exc}", fix)
 
 
 def _explain_missing(role: ModelRole, p: Params | None) -> MissingChampion:

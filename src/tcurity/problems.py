@@ -123,7 +123,8 @@ class ClientProblem:
         """JSON-ready form for the API response."""
         return {
             "problem_id": self.problem_id,
-            "target": {"key": self.target.key, "en": self.target.en, "ko": self.target.ko},
+            # The display names only: the class key is a machine's label and stays on the server (review 8).
+            "target": {"en": self.target.en, "ko": self.target.ko},
             "prompt": self.prompt,
             "grid": {"rows": self.rows, "cols": self.cols},
             "tiles": [t.to_dict() for t in self.tiles],

@@ -3,7 +3,9 @@
 Training registers each new model version with the alias ``challenger``; evaluation attaches its held-out
 metrics to that version (as ``metric.<name>`` tags); the promotion step moves ``champion`` to the challenger only
 when the gates of ``params.yaml`` pass and no gated metric is worse than the current champion's. Serving only
-ever loads ``models:/<name>@champion``.
+ever loads ``models:/<name>@champion``, and only a version that carries a promotion record and whose artefacts
+still hash to the digest recorded at registration (:func:`check_servable`, :func:`verify_artifacts`; security
+review finding 7).
 
 The registry is a local SQLite file by default (``params.yaml: mlflow``); ``MLFLOW_TRACKING_URI`` points
 everything at a tracking server instead.
@@ -11,9 +13,12 @@ everything at a tracking server instead.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -28,6 +33,16 @@ logger = logging.getLogger(__name__)
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 _METRIC_TAG = "metric."
+
+DIGEST_TAG = "artifact.sha256"
+PROMOTION_TAG = "promotion.status"
+PROMOTION_BY_TAG = "promotion.by"
+PROMOTION_AT_TAG = "promotion.at"
+PASSED = "passed"  # promoted by the pipeline or an operator with every gate passing
+FORCED = "forced"  # promoted by an operator with ``--force`` despite failing gates
+ROLLED_BACK = "rolled_back"  # was champion, an operator rolled back from it
+# Written by MLflow into a downloaded ``models:/`` folder, so not part of what was registered.
+_DOWNLOAD_ONLY_FILES = frozenset({"registered_model_meta"})
 
 
 def configure(p: Params | None = None) -> str:
@@ -58,11 +73,128 @@ def ensure_experiment(name: str) -> str:
 
 
 def register_challenger(model_uri: str, name: str, tags: Mapping[str, str] | None = None) -> ModelVersion:
-    """Registers ``model_uri`` as a new version of ``name`` and points ``challenger`` at it."""
+    """Registers ``model_uri`` as a new version of ``name`` and points ``challenger`` at it.
+
+    The SHA-256 of the version's artefacts is recorded first (tag ``artifact.sha256``), so serving can refuse
+    the version if its files change afterwards.
+    """
     version = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
+    digest = record_digest(name, str(version.version))
     MlflowClient().set_registered_model_alias(name, CHALLENGER, version.version)
-    logger.info("registered %s version %s as %s", name, version.version, CHALLENGER)
-    return version
+    logger.info("registered %s version %s as %s (sha256 %s)", name, version.version, CHALLENGER, digest)
+    return MlflowClient().get_model_version(name, str(version.version))
+
+
+def artifact_digest(directory: Path) -> str:
+    """The SHA-256 of a model folder: every file's relative path and SHA-256, in path order.
+
+    A renamed, added, removed or changed file changes the digest. ``registered_model_meta`` (written by
+    MLflow's download, not registered) is left out.
+    """
+    outer = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative in _DOWNLOAD_ONLY_FILES:
+            continue
+        inner = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                inner.update(chunk)
+        outer.update(f"{relative}\0{inner.hexdigest()}\n".encode())
+    return outer.hexdigest()
+
+
+def download_version(name: str, version: str, destination: Path) -> Path:
+    """Downloads the files of ``models:/<name>/<version>`` into ``destination`` (nothing is deserialised)."""
+    uri = f"models:/{name}/{version}"
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+
+
+def record_digest(name: str, version: str) -> str:
+    """Hashes the version's artefacts as stored now and records the digest as tag ``artifact.sha256``."""
+    with tempfile.TemporaryDirectory(prefix="tcurity-digest-") as tmp:
+        digest = artifact_digest(download_version(name, version, Path(tmp)))
+    MlflowClient().set_model_version_tag(name, version, DIGEST_TAG, digest)
+    return digest
+
+
+def record_promotion(name: str, version: str, status: str, by: str) -> None:
+    """Writes the promotion record serving checks: ``promotion.status`` (passed/forced), ``.by`` and ``.at``."""
+    client = MlflowClient()
+    client.set_model_version_tag(name, version, PROMOTION_BY_TAG, by)
+    client.set_model_version_tag(
+        name, version, PROMOTION_AT_TAG, datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    client.set_model_version_tag(name, version, PROMOTION_TAG, status)
+
+
+class UntrustedVersionError(RuntimeError):
+    """A version serving must not load: no promotion record, a forced one not allowed, or no or a wrong digest."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a short label for metrics: unpromoted, forced, no_digest, digest_mismatch
+
+
+def repromote_hint(name: str, version: str) -> str:
+    """The command that records a promotion (and backfills the digest) for a version that passes its gates."""
+    return f'python -m tcurity.cli models promote {name} {version} --reason "..."'
+
+
+def check_servable(version: ModelVersion, allow_forced: bool = False) -> str:
+    """The digest serving must find, once the version's promotion record allows serving it.
+
+    Raises:
+        UntrustedVersionError: no passed promotion (or a forced one without ``allow_forced``), or no digest.
+    """
+    name, number, tags = version.name, str(version.version), version.tags or {}
+    status = tags.get(PROMOTION_TAG)
+    if status == FORCED and not allow_forced:
+        raise UntrustedVersionError(
+            f"{name} version {number} was promoted with --force; serving forced versions needs "
+            "SERVE_FORCED_MODELS=true on the AI server",
+            "forced",
+        )
+    if status not in (PASSED, FORCED):
+        raise UntrustedVersionError(
+            f"{name} version {number} has no passed promotion record (promotion.status={status!r}); "
+            f"promote it through its gates: {repromote_hint(name, number)}",
+            "unpromoted",
+        )
+    digest = tags.get(DIGEST_TAG)
+    if not digest:
+        raise UntrustedVersionError(
+            f"{name} version {number} has no artifact digest (registered before digests were recorded); "
+            f"re-promote it to record one: {repromote_hint(name, number)}",
+            "no_digest",
+        )
+    return digest
+
+
+def verify_stored(version: ModelVersion, expected: str) -> None:
+    """Downloads a version and checks it against ``expected`` (what promotion does before moving ``champion``).
+
+    Raises:
+        UntrustedVersionError: the stored files hash to something else.
+    """
+    with tempfile.TemporaryDirectory(prefix="tcurity-digest-") as tmp:
+        directory = download_version(version.name, str(version.version), Path(tmp))
+        verify_artifacts(version, directory, expected)
+
+
+def verify_artifacts(version: ModelVersion, directory: Path, expected: str) -> None:
+    """Checks a downloaded version against the digest recorded at registration.
+
+    Raises:
+        UntrustedVersionError: the files hash to something else (changed after registration).
+    """
+    found = artifact_digest(directory)
+    if found != expected:
+        raise UntrustedVersionError(
+            f"{version.name} version {version.version}: artefacts hash to {found}, "
+            f"not the {expected} recorded at registration; refusing to load them",
+            "digest_mismatch",
+        )
 
 
 def version_by_alias(name: str, alias: str) -> ModelVersion | None:
@@ -163,6 +295,7 @@ def promote_challenger(name: str, gates: list[Gate], max_drop: float = 0.0) -> P
         failures=failures,
     )
     if decision.promoted:
+        record_promotion(name, str(challenger.version), PASSED, "pipeline")
         MlflowClient().set_registered_model_alias(name, CHAMPION, challenger.version)
         logger.info("promoted %s version %s to %s", name, challenger.version, CHAMPION)
     else:

@@ -7,7 +7,9 @@ and this module.
 
 A :class:`ModelBundle` is what training logs to MLflow (inside a pyfunc, :class:`BundlePyfunc`): the flattened
 forest, the feature names and their quantile transform, the decision threshold, the human reference ranges used for reason codes,
-and the canonical sampling grid the features were computed on. Serving loads the bundle as one object.
+and the canonical sampling grid the features were computed on. The pyfunc keeps the bundle's two files under
+``artifacts/bundle/`` of the model folder (:data:`PYFUNC_BUNDLE_DIR`); serving reads those with ``json`` and
+``numpy`` (``allow_pickle=False``) and never unpickles the pyfunc (security review finding 7).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from scipy.special import ndtri
 BundleKind = Literal["isolation_forest", "random_forest"]
 BUNDLE_FILE = "bundle.json"
 ARRAYS_FILE = "forest.npz"
+PYFUNC_BUNDLE_DIR = Path("artifacts") / "bundle"  # where the pyfunc's ``bundle`` artefact lands in its folder
+_ARRAY_KINDS = {"left": "i", "right": "i", "feature": "i", "threshold": "f", "value": "f", "max_depth": "i"}
 _LEAF = -1
 
 
@@ -91,15 +95,33 @@ class ForestArrays:
 
     @classmethod
     def load(cls, path: Path) -> ForestArrays:
-        with np.load(path) as z:
-            return cls(
-                left=z["left"],
-                right=z["right"],
-                feature=z["feature"],
-                threshold=z["threshold"],
-                value=z["value"],
-                max_depth=int(z["max_depth"]),
-            )
+        """Reads :meth:`save`'s file: plain numeric arrays only, never pickled objects.
+
+        Raises:
+            ValueError: a missing array, an object or otherwise non-numeric array, or mismatched shapes.
+        """
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {}
+            for key, kind in _ARRAY_KINDS.items():
+                if key not in z.files:
+                    raise ValueError(f"{path.name} has no array {key!r}")
+                array = z[key]
+                if array.dtype.kind != kind:
+                    raise ValueError(f"{path.name}: {key} has dtype {array.dtype}, expected kind {kind!r}")
+                arrays[key] = array
+        shape = arrays["left"].shape
+        if len(shape) != 2 or any(
+            arrays[k].shape != shape for k in ("right", "feature", "threshold", "value")
+        ):
+            raise ValueError(f"{path.name}: the tree arrays must share one 2-D shape")
+        return cls(
+            left=arrays["left"],
+            right=arrays["right"],
+            feature=arrays["feature"],
+            threshold=arrays["threshold"],
+            value=arrays["value"],
+            max_depth=int(arrays["max_depth"]),
+        )
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from tcurity.geometry import grid_layout
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_b_trace
 from tcurity.traces import GridTask, Trace, make_trace
-from tests.backend.conftest import Backend, human_answer
+from tests.backend.conftest import ORIGIN, Backend, human_answer
 from web.backend.app.core.logging import JsonFormatter
 from web.backend.app.sites import SitePolicy
 
@@ -73,6 +75,7 @@ def test_the_right_tiles_in_order_pass_and_verify_with_both_models(
     assert problem["task"] == grid_layout(len(answer)).model_dump(mode="json")
     assert problem["time_limit_ms"] == 90_000
     assert set(problem["problem"]) == {"problem_id", "target", "prompt", "grid", "tiles"}
+    assert set(problem["problem"]["target"]) == {"en", "ko"}, "display names only, no class key (review 8)"
     assert all(set(t) == {"tile_id", "position", "image"} for t in problem["problem"]["tiles"])
     result = answer_b(backend, sid, answer, drags(problem, answer))
     assert result["outcome"] == "passed"
@@ -215,3 +218,44 @@ def test_a_missing_image_model_is_service_not_ready_and_never_fails_open(
     refused = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
     assert (refused.status_code, refused.json()["error"]["code"]) == (503, "service_not_ready")
     assert refused.json()["error"]["details"] == {"ai_code": "bank_unavailable"}
+
+
+def _from(backend: Backend, ip: str) -> Backend:
+    """The same backend as seen from another client address."""
+    client = TestClient(backend.client.app, raise_server_exceptions=False, client=(ip, 50000))
+    return replace(backend, client=client)
+
+
+def test_phase_b_problems_are_budgeted_per_ip_and_per_network(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Security review 8: an address, and its /24, get a bounded number of problems per window."""
+    policy = SitePolicy(phase_b="always", max_attempts_phase_b=4, max_attempts_session=6)
+    backend: Backend = make_backend(
+        sites={"main": policy},
+        peer="198.51.100.7",
+        phase_b_budget_per_ip=2,
+        phase_b_budget_per_network=3,
+        phase_b_budget_window_s=3600,
+    )
+    sid = to_phase_b(backend, passing_paths[0])
+    issue_b(backend, sid)
+    left = issue_b(backend, sid)["attempts_left"]
+    refused = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert (error["code"], error["details"]["scope"]) == ("solve_budget_exhausted", "ip")
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    status = backend.client.get(f"/api/v1/challenge/sessions/{sid}", headers={"Origin": ORIGIN}).json()
+    assert status["attempts_left"] == left, "a refused problem costs no attempt"
+    neighbour = _from(backend, "198.51.100.8")
+    sid = to_phase_b(neighbour, passing_paths[1])
+    issue_b(neighbour, sid)
+    refused = neighbour.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["details"]["scope"] == "network"
+    elsewhere = _from(backend, "203.0.113.5")
+    issue_b(elsewhere, to_phase_b(elsewhere, passing_paths[2]))
+    metrics = backend.client.get("/api/metrics").text
+    assert 'backend_rate_limited_total{scope="phase_b_budget_ip"} 1.0' in metrics
+    assert 'backend_rate_limited_total{scope="phase_b_budget_network"} 1.0' in metrics

@@ -4,6 +4,7 @@ which tool is missing, otherwise) and with structural checks that need no tool a
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shutil
@@ -41,6 +42,10 @@ DUMMY_ENV = {
             "REDIS_PASSWORD",
             "DEMO_SITE_SECRET",
             "POSTGRES_PASSWORD",
+            "MLFLOW_ADMIN_PASSWORD",
+            "MLFLOW_TRAINER_PASSWORD",
+            "MLFLOW_SERVING_PASSWORD",
+            "MLFLOW_FLASK_SECRET_KEY",
         )
     },
 }
@@ -127,6 +132,53 @@ def test_production_variable_names() -> None:
         "MODEL_OUTPUT_ROOT",
         "PHASE_B_PROBLEM_IMAGE_ROOT",
     } <= gpu
+
+
+def _required_name(value: str) -> str:
+    """The variable a ``${VAR:?…}`` value requires (fails the test when the value is anything else)."""
+    match = REQUIRED_VAR.fullmatch(value)
+    assert match, f"{value!r} is not a required variable"
+    return match["name"]
+
+
+def test_the_registry_needs_a_user_and_serving_only_reads() -> None:
+    """Security review finding 7: MLflow runs its basic-auth app with required secrets; the AI server logs in as
+    the read-only user the MLflow container creates, and serves versions promoted with --force only on request."""
+    services = _load(ROOT / "docker-compose.gpu.yml")["services"]
+    dockerfile = (ROOT / "docker" / "mlflow.Dockerfile").read_text()
+    entrypoint = (ROOT / "docker" / "mlflow" / "entrypoint.sh").read_text()
+    assert 'CMD ["/opt/tcurity/entrypoint.sh"]' in dockerfile
+    assert "MLFLOW_AUTH_CONFIG_PATH=/opt/tcurity/basic_auth.ini" in dockerfile
+    assert "mlflow server --app-name basic-auth" in entrypoint
+    assert "command" not in services["mlflow"] and "entrypoint" not in services["mlflow"]
+    ini = configparser.ConfigParser()
+    ini.read(ROOT / "docker" / "mlflow" / "basic_auth.ini")
+    assert ini["mlflow"]["default_permission"] == "READ"
+    assert "admin_password" not in ini["mlflow"], "the admin password comes from the environment"
+    auth_db = ini["mlflow"]["database_uri"]
+    assert auth_db.startswith("sqlite:////auth/"), "the user store lives apart from the served artifacts"
+    assert "mlflow-auth:/auth" in services["mlflow"]["volumes"]
+    registry_env = _environment(services["mlflow"])
+    for key in (
+        "MLFLOW_AUTH_ADMIN_PASSWORD",
+        "MLFLOW_TRAINER_PASSWORD",
+        "MLFLOW_SERVING_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    ):
+        _required_name(registry_env[key])
+    users = (ROOT / "docker" / "mlflow" / "users.py").read_text()
+    ai = _environment(services["ai-server"])
+    assert ai["MLFLOW_TRACKING_USERNAME"] == "tcurity-serving" and 'SERVING = "tcurity-serving"' in users
+    assert _required_name(ai["MLFLOW_TRACKING_PASSWORD"]) == _required_name(
+        registry_env["MLFLOW_SERVING_PASSWORD"]
+    )
+    admin_or_trainer = {
+        _required_name(registry_env[k]) for k in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_TRAINER_PASSWORD")
+    }
+    assert not any(name in value for name in admin_or_trainer for value in ai.values())
+    assert ai["SERVE_FORCED_MODELS"] == "${SERVE_FORCED_MODELS:-false}"
+    lock = (ROOT / "docker" / "requirements" / "mlflow.lock").read_text()
+    assert "\nflask-wtf==" in lock, "the basic-auth app needs Flask-WTF in the image"
 
 
 def _redis_flags(svc: dict) -> dict[str, str]:

@@ -54,8 +54,10 @@ def train_and_register(paths: list[Path2], seed: int) -> str:
     return str(version.version)
 
 
-def promote(version: str) -> None:
-    MlflowClient().set_registered_model_alias(PHASE_A, registry.CHAMPION, version)
+def promote(version: str, name: str = PHASE_A) -> None:
+    """Promotes ``version`` as the promotion step does: a passed promotion record, then the alias."""
+    registry.record_promotion(name, version, registry.PASSED, "pipeline")
+    MlflowClient().set_registered_model_alias(name, registry.CHAMPION, version)
 
 
 def settings(**overrides: object) -> Settings:

@@ -10,14 +10,14 @@ from pathlib import Path
 import mlflow
 import pytest
 from fastapi.testclient import TestClient
-from mlflow.tracking import MlflowClient
 
 from serving.app import create_app
 from tcurity import registry
 from tcurity.images.bank import ImageBank
-from tcurity.images.classifier import spec_as_dict
+from tcurity.images.tracking import log_classifier
 from tests.images.tiny import tiny_classifier, write_tiny_bank
-from tests.serving.conftest import AUTH, settings
+from tests.serving.conftest import AUTH, promote, settings
+from tests.serving.test_models import _Tripwire
 
 EFFNET = "tcurity-phase-b-effnet"
 TILES_PER_CLASS = 7
@@ -33,15 +33,9 @@ def register_classifier(bank: ImageBank) -> str:
     """The small real classifier of ``tests.images.tiny``, logged as training logs it."""
     model, spec = tiny_classifier(bank)
     with mlflow.start_run(experiment_id=registry.ensure_experiment("serving-tests")):
-        info = mlflow.pytorch.log_model(
-            model,
-            name="model",
-            serialization_format="pickle",
-            pip_requirements=["torch", "timm"],
-            metadata=spec_as_dict(spec),
-        )
+        info = log_classifier(model, spec, ["torch", "timm"])
     version = str(registry.register_challenger(info.model_uri, EFFNET).version)
-    MlflowClient().set_registered_model_alias(EFFNET, registry.CHAMPION, version)
+    promote(version, EFFNET)
     return version
 
 
@@ -63,6 +57,7 @@ def test_problems_are_checked_and_leak_nothing(client: TestClient) -> None:
     for problem in problems:
         client_view, answer = problem["client"], problem["answer"]
         assert set(client_view) == {"problem_id", "target", "prompt", "grid", "tiles"}
+        assert set(client_view["target"]) == {"en", "ko"}, "display names only, no class key (review 8)"
         assert len(client_view["tiles"]) == 9
         assert set(answer["answer"]) <= {t["tile_id"] for t in client_view["tiles"]}
         assert 2 <= len(answer["answer"]) <= 4
@@ -90,3 +85,19 @@ def test_without_a_classifier_there_are_no_problems(mlflow_registry: str, bank_d
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "bank_unavailable"
         assert "effnet" in c.get("/ready").json()["missing"]
+
+
+def test_the_classifier_is_loaded_from_its_state_dict_never_its_pickle(
+    mlflow_registry: str, bank_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Security review 7: the registered module's pickle would run code on load; serving never reads it."""
+    marker = tmp_path / "unpickled"
+    model, spec = tiny_classifier(ImageBank.load(bank_dir))
+    model.tripwire = _Tripwire(marker)  # pickled with the module, not part of its state dict
+    with mlflow.start_run(experiment_id=registry.ensure_experiment("serving-tests")):
+        info = log_classifier(model, spec, ["torch", "timm"])
+    promote(str(registry.register_challenger(info.model_uri, EFFNET).version), EFFNET)
+    with TestClient(create_app(settings(phase_b_problem_image_root=bank_dir))) as client:
+        assert client.post("/v1/phase-b/problems", json={"count": 1}, headers=AUTH).status_code == 200
+    assert not marker.exists(), "the classifier's pickle was loaded"
+    assert "holds no state dict" not in caplog.text

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 DeviceName = Literal["auto", "cpu", "cuda"]
 SPEC_FILE = "classifier.json"
 WEIGHTS_FILE = "model.pt"
+EXTRA_FILES_DIR = (
+    "extra_files"  # where ``mlflow.pytorch.log_model(extra_files=…)`` puts the state dict and spec
+)
 
 
 class ClassifierSpec(BaseModel):
@@ -127,6 +130,29 @@ def load_registered_classifier(model_uri: str, device: DeviceName | str = "auto"
     spec = ClassifierSpec.model_validate(info.metadata or {})
     model = mlflow.pytorch.load_model(model_uri, map_location="cpu")
     logger.info("loaded %s (%d classes, %d px)", model_uri, len(spec.classes), spec.input_size)
+    return TileClassifier(model, spec, device=device)
+
+
+def load_downloaded_classifier(model_dir: Path, device: DeviceName | str = "auto") -> TileClassifier:
+    """The classifier of a downloaded registered model folder, read without unpickling code when possible.
+
+    A version logged with its state dict (``extra_files/model.pt`` and ``extra_files/classifier.json``, what
+    :func:`tcurity.images.tracking.log_classifier` writes) is rebuilt from the architecture and loaded with
+    ``torch.load(weights_only=True)``. A version from before has only MLflow's pickled module; it is loaded that
+    way, with a warning. Serving calls this only after the version's promotion record and artefact digest
+    were checked (:mod:`serving.models`).
+    """
+    extra = model_dir / EXTRA_FILES_DIR
+    if (extra / WEIGHTS_FILE).is_file() and (extra / SPEC_FILE).is_file():
+        return load_local_classifier(extra, device=device)
+    logger.warning(
+        "%s holds no state dict (logged before weights-only loading); unpickling its module. "
+        "Retrain the classifier to drop the pickle.",
+        model_dir,
+    )
+    info = mlflow.models.get_model_info(str(model_dir))
+    spec = ClassifierSpec.model_validate(info.metadata or {})
+    model = mlflow.pytorch.load_model(str(model_dir), map_location="cpu")
     return TileClassifier(model, spec, device=device)
 
 

@@ -2,13 +2,16 @@
 
 The run holds per-epoch metrics, the validation confusion matrix (figure), the classifier spec
 (``classifier.json``) and the model itself (``mlflow.pytorch``, pickle format) whose metadata is that same
-spec, so a consumer of ``models:/<name>@champion`` knows the classes, input size and normalisation.
+spec, so a consumer of ``models:/<name>@champion`` knows the classes, input size and normalisation. Beside the
+pickle, the model folder holds the state dict and the spec as ``extra_files/`` (:func:`log_classifier`): the AI
+server rebuilds the network and loads the weights with ``torch.load(weights_only=True)``, never the pickle.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -17,10 +20,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.models.model import ModelInfo
+from torch import nn
 
 from tcurity.config import Params
-from tcurity.images.classifier import spec_as_dict
+from tcurity.images.classifier import SPEC_FILE, WEIGHTS_FILE, ClassifierSpec, save_classifier, spec_as_dict
 from tcurity.images.plots import confusion_figure, history_figure
 from tcurity.images.train import TrainConfig, TrainResult
 from tcurity.registry import configure, ensure_experiment, register_challenger
@@ -53,6 +58,29 @@ class Registration:
 def pip_requirements() -> list[str]:
     """Exact pins of what loading and running the pickled timm model needs."""
     return [f"{name}=={version(name).split('+')[0]}" for name in _SERVING_PACKAGES]
+
+
+def log_classifier(
+    model: nn.Module,
+    spec: ClassifierSpec,
+    requirements: list[str],
+    signature: ModelSignature | None = None,
+) -> ModelInfo:
+    """Logs the classifier in the active run: MLflow's pytorch model plus its state dict and spec as extra files.
+
+    The extra files (``extra_files/model.pt``, ``extra_files/classifier.json``) are what serving loads.
+    """
+    with tempfile.TemporaryDirectory(prefix="tcurity-effnet-") as tmp:
+        save_classifier(model, spec, Path(tmp))
+        return mlflow.pytorch.log_model(
+            model,
+            name="model",
+            serialization_format="pickle",
+            pip_requirements=requirements,
+            metadata=spec_as_dict(spec),
+            signature=signature,
+            extra_files=[str(Path(tmp) / WEIGHTS_FILE), str(Path(tmp) / SPEC_FILE)],
+        )
 
 
 def log_and_register(
@@ -96,14 +124,7 @@ def log_and_register(
         signature = infer_signature(
             np.zeros((1, 3, size, size), np.float32), np.zeros((1, len(result.spec.classes)), np.float32)
         )
-        info = mlflow.pytorch.log_model(
-            result.model.cpu().eval(),
-            name="model",
-            serialization_format="pickle",
-            pip_requirements=pip_requirements(),
-            metadata=spec,
-            signature=signature,
-        )
+        info = log_classifier(result.model.cpu().eval(), result.spec, pip_requirements(), signature)
     tags = {
         "profile": profile,
         "run_id": run.info.run_id,

@@ -619,13 +619,11 @@ export interface components {
         };
         /**
          * TargetView
-         * @description The class asked for, with its display names.
+         * @description The class asked for, by its display names only (the class key stays on the server: review 8).
          */
         TargetView: {
             /** En */
             en: string;
-            /** Key */
-            key: string;
             /** Ko */
             ko: string;
         };
@@ -1141,7 +1139,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description rate_limited */
+            /** @description rate_limited, solve_budget_exhausted (Phase B problems per IP and per /24 in the budget window) */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -13,7 +13,7 @@ export type TcurityErrorCode =
   | "network_error"
   /** A request took longer than `timeoutMs`. */
   | "timeout"
-  /** Too many challenges from this browser or site; try again later. */
+  /** Too many challenges (or Phase B problems) from this browser, network or site; try again later. */
   | "rate_limited"
   /** The sitekey names no site. */
   | "invalid_sitekey"
@@ -66,6 +66,7 @@ const ANSWER_CODES = new Set([
 
 const DIRECT: Record<string, TcurityErrorCode> = {
   rate_limited: "rate_limited",
+  solve_budget_exhausted: "rate_limited",
   invalid_sitekey: "invalid_sitekey",
   origin_not_allowed: "origin_not_allowed",
   session_not_found: "session_expired",

@@ -78,7 +78,7 @@ export class GridPhase {
     task.slots.forEach((rect, k) => this.addSlot(rect, k));
     const target = problem.target[lang];
     this.element = el(doc, "div", { class: "phase-b" }, [
-      el(doc, "p", { class: "prompt" }, [problem.prompt[lang], " ", el(doc, "strong", { class: "target", "data-target": problem.target.key }, [t("find", { target })])]),
+      el(doc, "p", { class: "prompt" }, [problem.prompt[lang], " ", el(doc, "strong", { class: "target" }, [t("find", { target })])]),
       el(doc, "p", { class: "help", id: "tc-help" }, [t("gridHelp")]),
       this.area,
     ]);

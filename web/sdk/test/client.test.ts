@@ -98,6 +98,12 @@ describe("ChallengeClient", () => {
     }
   });
 
+  it("reads a spent Phase B budget as a rate limit, with its Retry-After", async () => {
+    const body = { error: { code: "solve_budget_exhausted", message: "m", details: { scope: "network" } } };
+    const fetch: FetchLike = async () => json(429, body, { "Retry-After": "900" });
+    await expect(client(fetch).made.issuePhaseB("s1")).rejects.toMatchObject({ code: "rate_limited", retryAfterS: 900 });
+  });
+
   it("reads Retry-After on rate limits", async () => {
     const fetch: FetchLike = async () => json(429, { error: { code: "rate_limited", message: "slow" } }, { "Retry-After": "17" });
     await expect(client(fetch).made.issuePhaseA("s1")).rejects.toMatchObject({ code: "rate_limited", retryAfterS: 17 });

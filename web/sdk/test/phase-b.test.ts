@@ -16,7 +16,7 @@ const TASK: GridTask = {
 const PNG = "data:image/png;base64,iVBORw0KGgo=";
 const PROBLEM: ProblemView = {
   problem_id: "p1",
-  target: { key: "palm_tree", en: "palm trees", ko: "야자수" },
+  target: { en: "palm trees", ko: "야자수" },
   prompt: { en: "Select all images with palm trees", ko: "야자수가 있는 그림을 모두 고르세요" },
   grid: { rows: 3, cols: 3 },
   tiles: cells.map((_, i) => ({ tile_id: `t${i}`, position: i, image: PNG })),
@@ -36,6 +36,7 @@ describe("GridPhase (keyboard: Enter on a picture, then on a slot)", () => {
   it("shows the class to find in the page's language and every picture", () => {
     const { grid } = make();
     expect(grid.element.querySelector(".target")?.textContent).toBe("찾을 것: 야자수");
+    expect(grid.element.innerHTML).not.toContain("palm_tree"); // no class key in the page (review 8)
     expect(grid.element.querySelectorAll(".tile")).toHaveLength(9);
     expect(grid.element.querySelector('[data-tile-id="t5"]')?.getAttribute("aria-label")).toBe("2행 3열 그림");
   });

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         rate_limit_window_s: the fixed window of every rate limit.
         rate_limit_per_ip / rate_limit_per_sitekey: challenge requests per window per client IP / per site.
         secret_failures_per_ip: wrong secrets per window per IP on siteverify and report before 429.
+        phase_b_budget_window_s / phase_b_budget_per_ip / phase_b_budget_per_network: Phase B problems a
+            client IP, and its /24 (IPv6: /64), may be issued per window before 429 ``solve_budget_exhausted``
+            (security review finding 8: a solver model must not get problems without limit).
         idempotency_ttl_s: the longest a siteverify answer is kept for retries with the same idempotency key
             (it never outlives its token by more than a few seconds).
         trusted_proxies: the proxies (``TRUSTED_PROXIES``: IPs or CIDRs, comma-separated; empty by default)
@@ -103,6 +106,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = Field(default=120, ge=1)
     rate_limit_per_sitekey: int = Field(default=60_000, ge=1)
     secret_failures_per_ip: int = Field(default=10, ge=1)
+    phase_b_budget_window_s: int = Field(default=3600, ge=60, le=86_400)
+    phase_b_budget_per_ip: int = Field(default=30, ge=1)
+    phase_b_budget_per_network: int = Field(default=300, ge=1)
     idempotency_ttl_s: int = Field(default=3600, ge=60)
     replay_window_s: int = Field(default=86_400, ge=60)
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()

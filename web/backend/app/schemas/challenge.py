@@ -75,9 +75,8 @@ class PhaseAAnswer(BaseModel):
 
 
 class TargetView(BaseModel):
-    """The class asked for, with its display names."""
+    """The class asked for, by its display names only (the class key stays on the server: review 8)."""
 
-    key: str
     en: str
     ko: str
 

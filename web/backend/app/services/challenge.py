@@ -60,7 +60,7 @@ from web.backend.app.services.ai_client import (
     AiUnavailableError,
 )
 from web.backend.app.services.collect import Collector
-from web.backend.app.services.ratelimit import RateLimiter, too_many
+from web.backend.app.services.ratelimit import RateLimiter, spend_phase_b_budget, too_many
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import (
     OpenTask,
@@ -319,6 +319,7 @@ class ChallengeFlow:
             )
         await self.limiter.hit("problem_ip", ip, self.settings.problems_per_ip, "problems")
         await self.limiter.hit("problem_net", network_of(ip), self.settings.problems_per_network, "problems")
+        await self._spend_phase_b_budget(ip)
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
         try:
@@ -346,6 +347,18 @@ class ChallengeFlow:
             time_limit_ms=deadline - issued,
             expires_at=_iso(deadline),
             attempts_left=self._attempts_left(record, site.policy),
+        )
+
+    async def _spend_phase_b_budget(self, ip: str) -> None:
+        """Counts the problem against the IP's and its /24's Phase B budget (review 8), before the AI call."""
+        s = self.settings
+        await spend_phase_b_budget(
+            self.limiter.store,
+            self.telemetry,
+            ip,
+            s.phase_b_budget_per_ip,
+            s.phase_b_budget_per_network,
+            s.phase_b_budget_window_s,
         )
 
     async def answer_phase_b(

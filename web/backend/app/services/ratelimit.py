@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from web.backend.app.core.errors import ApiError
+from web.backend.app.core.security import client_network
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.store.base import RateDecision, Store
 
@@ -31,6 +32,11 @@ class RateLimiter:
         self._store = store
         self._telemetry = telemetry
         self.window_s = window_s
+
+    @property
+    def store(self) -> Store:
+        """The store the counters live in (shared with :func:`spend_phase_b_budget`)."""
+        return self._store
 
     async def hit(self, scope: str, key: str, limit: int, what: str = "requests") -> None:
         """Counts one request (or one ``what``: sessions, passes).
@@ -62,3 +68,43 @@ class RateLimiter:
     async def count_failure(self, scope: str, key: str) -> None:
         """Counts one failure (e.g. a wrong secret) without refusing this request."""
         await self._store.hit(f"{scope}:{key}", 1 << 30, self.window_s)
+
+
+# --- Phase B solve budget (security review finding 8) -----------------------------------------------------------
+# Apart from RateLimiter's per-minute request limits: problems issued per client IP and per network over a longer
+# window, so one address (or one /24) cannot farm problems for a solver model. Own key prefix, own function.
+PHASE_B_BUDGET_PREFIX = "pbbudget"
+
+
+def budget_network(ip: str) -> str:
+    """The network an IP's Phase B budget is shared with: the same /24 (IPv4) or /64 (IPv6) as every other
+    per-network limit (:func:`web.backend.app.core.security.client_network`; the IP itself if unparsable)."""
+    return client_network(ip) or ip
+
+
+def budget_exhausted(retry_after_s: int, scope: str) -> ApiError:
+    """The 429 ``solve_budget_exhausted`` answer: ``scope`` is ``ip`` or ``network``, ``Retry-After`` set."""
+    return ApiError(
+        429,
+        "solve_budget_exhausted",
+        f"too many Phase B problems from this {'address' if scope == 'ip' else 'network'}; "
+        f"retry after {retry_after_s} s",
+        {"retry_after_s": retry_after_s, "scope": scope},
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+async def spend_phase_b_budget(
+    store: Store, telemetry: Telemetry, ip: str, per_ip: int, per_network: int, window_s: int
+) -> None:
+    """Counts one Phase B problem issued to ``ip`` against its own budget and its network's.
+
+    Raises:
+        ApiError: 429 ``solve_budget_exhausted`` when either count passes its budget in this window.
+    """
+    network = budget_network(ip)
+    for scope, key, limit in (("ip", ip, per_ip), ("network", network, per_network)):
+        decision = await store.hit(f"{PHASE_B_BUDGET_PREFIX}:{scope}:{key}", limit, window_s)
+        if not decision.allowed:
+            telemetry.rate_limited.labels(f"phase_b_budget_{scope}").inc()
+            raise budget_exhausted(decision.retry_after_s, scope)

@@ -86,6 +86,10 @@ async def answer_phase_a(
     responses=errors(
         *_COMMON,
         (409, "invalid_state, attempts_exhausted, conflict"),
+        (
+            429,
+            "rate_limited, solve_budget_exhausted (Phase B problems per IP and per /24 in the budget window)",
+        ),
         (503, "ai_unavailable (retry: the attempt is not used), service_not_ready, store_unavailable"),
     ),
 )
