@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.config import Params, SimulateBotsParams, load_params, resolve, setup_logging
 from tcurity.data.balabit import Stroke, read_strokes
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.geometry import perforation_length_px, random_perforation
@@ -76,6 +76,14 @@ def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.rand
     )
 
 
+def browser_emission(cfg: SimulateBotsParams) -> BrowserEmission | None:
+    """The displays bots are recorded on, or ``None`` for the tools' own events (``browser_emission: false``)."""
+    if not cfg.browser_emission:
+        return None
+    e = cfg.emission
+    return BrowserEmission(tuple(e.frame_rates_hz), tuple(e.shares), e.frame_jitter_ms)
+
+
 def simulate_bots(p: Params) -> dict[str, int]:
     """Writes ``phase_a.parquet`` and ``phase_a_human_sampling.parquet``; returns the count per family."""
     rng = np.random.default_rng(p.base.seed + 2)
@@ -85,13 +93,7 @@ def simulate_bots(p: Params) -> dict[str, int]:
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
     models = load_bot_models(resolve(p.fit_bot_models.out_dir))
     cfg = p.simulate_bots
-    emission = (
-        BrowserEmission(
-            tuple(cfg.emission.frame_rates_hz), tuple(cfg.emission.shares), cfg.emission.frame_jitter_ms
-        )
-        if cfg.browser_emission
-        else None
-    )
+    emission = browser_emission(cfg)
     records: list[TraceRecord] = []
     for name in tqdm(sorted(FAMILIES), desc="bot families", unit="family"):
         records.extend(simulate_family(name, cfg.traces_per_family, rng, attacker, models, emission))
