@@ -7,7 +7,7 @@ Writes two reports (``params.yaml: feature_separation``, ``docs/sampling.md``):
   family emitted at a 60 Hz browser's pace (:func:`tcurity.evaluate.separation.separation_report`).
 
 Only the training people of ``params.yaml: sapimouse_split`` are read as people, and the attacker users as the
-replay bot's sources.
+replay bot's sources; the fitted families draw from the models of stage ``fit_bot_models``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.data import sapimouse
 from tcurity.evaluate.invariance import rate_invariance_report
 from tcurity.evaluate.separation import separation_report
+from tcurity.simulate.fitted import load_bot_models
 
 logger = logging.getLogger("pipelines.feature_separation")
 
@@ -38,7 +39,8 @@ def feature_separation(p: Params) -> dict[str, Path]:
     for path in (invariance, separation):
         path.parent.mkdir(parents=True, exist_ok=True)
     invariance.write_text(json.dumps(rate_invariance_report(high, standard, p.base.seed), indent=2) + "\n")
-    report = separation_report(people, attackers, cfg.bots_per_family, p.base.seed)
+    models = load_bot_models(resolve(p.fit_bot_models.out_dir))
+    report = separation_report(people, attackers, cfg.bots_per_family, p.base.seed, models)
     separation.write_text(json.dumps(report, indent=2) + "\n")
     logger.info("wrote %s and %s", invariance, separation)
     return {"rate_invariance": invariance, "feature_separation": separation}

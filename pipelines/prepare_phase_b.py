@@ -37,6 +37,7 @@ from tcurity.geometry import GridMove, random_grid_answer
 from tcurity.sampling import HumanSampler, Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
+from tcurity.simulate.fitted import BotModel, load_bot_models
 from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, GridTask, TraceArrays
 
@@ -134,10 +135,12 @@ def bot_records(
     sources: list[Stroke],
     p: Params,
     scripted_waits: float = 0.0,
+    models: dict[str, BotModel] | None = None,
 ) -> list[TraceRecord]:
     """``n`` correct answers of one family; a ``scripted_waits`` share of them with a script's human-like waits
-    around the tool's moves (``-sw`` in their ids)."""
+    around the tool's moves (``-sw`` in their ids). Fitted families draw from their model in ``models``."""
     low, high = target_range(p)
+    model = (models or {}).get(name)
     records = []
     for i in range(n):
         task, moves = random_grid_answer(rng, low, high)
@@ -148,7 +151,7 @@ def bot_records(
         )
         waits = scripted_waits > 0.0 and rng.random() < scripted_waits
         arrays = phase_b_trace(
-            task, moves, name, rng, sources=paths, timing=SCRIPTED_WAITS if waits else None
+            task, moves, name, rng, sources=paths, timing=SCRIPTED_WAITS if waits else None, model=model
         )
         trace_id = f"{name}-{split}-{i:05d}{'-sw' if waits else ''}"
         records.append(TraceRecord(trace_id, "bot", name, "", split, task, arrays))
@@ -202,6 +205,7 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "strokes.parquet")
     humans = human_records(strokes, p)
     sources = attacker_sources(strokes, p)
+    models = load_bot_models(resolve(p.fit_bot_models.out_dir))
     bots: list[TraceRecord] = []
     for split, n, offset, waits in (
         ("train", cfg.train_bots_per_family, TRAIN_BOT_SEED, cfg.train_scripted_waits),
@@ -209,7 +213,7 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     ):
         rng = np.random.default_rng(p.base.seed + offset)
         for name in tqdm(sorted(FAMILIES), desc=f"{split} bots", unit="family"):
-            bots.extend(bot_records(name, n, split, rng, sources[split], p, waits))
+            bots.extend(bot_records(name, n, split, rng, sources[split], p, waits, models))
     out = resolve(cfg.out_dir)
     write_traces(humans, out / "humans.parquet")
     write_traces(bots, out / "bots.parquet")
@@ -223,7 +227,9 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     waiting = [
         TraceRecord(r.trace_id + "-sw", r.source, r.family, r.user, r.split, r.task, r.arrays)
         for name in sorted(FAMILIES)
-        for r in bot_records(name, cfg.test_bots_per_family // 4, "test", rng, sources["test"], p, 1.0)
+        for r in bot_records(
+            name, cfg.test_bots_per_family // 4, "test", rng, sources["test"], p, 1.0, models
+        )
     ]
     write_traces(waiting, out / "bots_scripted_waits.parquet")
     summary: dict[str, object] = {

@@ -1,9 +1,12 @@
 """DVC stage ``simulate_bots``: Phase A traces of every bot family, on random perforations.
 
 Each family answers ``traces_per_family`` tasks with its own motion and timing. The replay family re-targets
-real movements of SapiMouse's *attacker* users (whom no model ever trains or is evaluated on as humans). Every trace is
-also re-emitted with the humans' measured sampling process, to show that no bot passes merely by being recorded
-the way the human data were.
+real movements of SapiMouse's *attacker* users (whom no model ever trains or is evaluated on as humans); the
+fitted families (learned generator, sigma-lognormal) draw from models fitted on the same users (stage
+``fit_bot_models``). With ``simulate_bots.browser_emission`` (the default), every movement is recorded as the SDK
+records it in a browser on a display drawn per trace (:mod:`tcurity.simulate.emission`); without it, the tools'
+own event clocks are kept. Every trace is also re-emitted with the humans' measured sampling process, to show
+that no bot passes merely by being recorded the way the human data were.
 """
 
 from __future__ import annotations
@@ -15,26 +18,39 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.config import Params, SimulateBotsParams, load_params, resolve, setup_logging
 from tcurity.data.balabit import Stroke, read_strokes
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.geometry import perforation_length_px, random_perforation
 from tcurity.sampling import HumanSampler, Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_a_trace
+from tcurity.simulate.emission import BrowserEmission
+from tcurity.simulate.fitted import BotModel, load_bot_models
 from tcurity.traces import Event, PerforationTask, TraceArrays
 
 logger = logging.getLogger("pipelines.simulate_bots")
 
 
-def simulate_family(name: str, n: int, rng: np.random.Generator, sources: list[Stroke]) -> list[TraceRecord]:
-    """``n`` Phase A traces of one family (replays draw their source movements from ``sources``)."""
+def simulate_family(
+    name: str,
+    n: int,
+    rng: np.random.Generator,
+    sources: list[Stroke],
+    models: dict[str, BotModel] | None = None,
+    emission: BrowserEmission | None = None,
+) -> list[TraceRecord]:
+    """``n`` Phase A traces of one family (replays draw their source movements from ``sources``, fitted families
+    from their model in ``models``), recorded through ``emission`` when given."""
     family = FAMILIES[name]
+    model = (models or {}).get(name)
     records = []
     for i in range(n):
         task = random_perforation(rng)
         source = pick_source(sources, perforation_length_px(task), rng) if family.needs_source else None
-        arrays = phase_a_trace(task, name, rng, source=source.path if source else None)
+        arrays = phase_a_trace(
+            task, name, rng, source=source.path if source else None, model=model, emission=emission
+        )
         user = source.user if source else ""
         records.append(TraceRecord(f"{name}-{i:05d}", "bot", name, user, "test", task, arrays))
     return records
@@ -60,6 +76,14 @@ def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.rand
     )
 
 
+def browser_emission(cfg: SimulateBotsParams) -> BrowserEmission | None:
+    """The displays bots are recorded on, or ``None`` for the tools' own events (``browser_emission: false``)."""
+    if not cfg.browser_emission:
+        return None
+    e = cfg.emission
+    return BrowserEmission(tuple(e.frame_rates_hz), tuple(e.shares), e.frame_jitter_ms)
+
+
 def simulate_bots(p: Params) -> dict[str, int]:
     """Writes ``phase_a.parquet`` and ``phase_a_human_sampling.parquet``; returns the count per family."""
     rng = np.random.default_rng(p.base.seed + 2)
@@ -67,9 +91,12 @@ def simulate_bots(p: Params) -> dict[str, int]:
     strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "sapimouse_strokes.parquet")
     attacker = [s for s in strokes if s.user in p.sapimouse_split.attacker_users]
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
+    models = load_bot_models(resolve(p.fit_bot_models.out_dir))
+    cfg = p.simulate_bots
+    emission = browser_emission(cfg)
     records: list[TraceRecord] = []
     for name in tqdm(sorted(FAMILIES), desc="bot families", unit="family"):
-        records.extend(simulate_family(name, p.simulate_bots.traces_per_family, rng, attacker))
+        records.extend(simulate_family(name, cfg.traces_per_family, rng, attacker, models, emission))
     out = resolve(p.simulate_bots.out_dir)
     write_traces(records, out / "phase_a.parquet")
     write_traces(

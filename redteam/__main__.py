@@ -34,9 +34,10 @@ from redteam.humans import HeldOutPeople
 from redteam.osinput import OsMover, OsSession, VirtualDisplay
 from redteam.selenium_bot import SeleniumBot
 from redteam.stack import Stack, start_real_stack
-from tcurity.config import PROJECT_ROOT, params
+from tcurity.config import PROJECT_ROOT, Params, params, resolve
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_a_trace, phase_b_trace
+from tcurity.simulate.fitted import BotModel, load_bot_models
 
 logger = logging.getLogger("redteam")
 
@@ -44,7 +45,15 @@ GHOST = PROJECT_ROOT / "redteam/ghost"
 PASS_TOKEN_TTL_S = 10  # the stack's pass tokens live this long, so the relay's expired token is quick to test
 HUMANISED_PATH = "bezier_eased"  # the Playwright script's humanised path generator (a Bézier with easing)
 # The humanised generators a scalper sends through the OS (pyautogui-style, XTEST) once CDP input is caught.
-OS_FAMILIES = ("bezier_eased", "windmouse", "ghost_cursor", "minimum_jerk", "replay")
+OS_FAMILIES = (
+    "bezier_eased",
+    "windmouse",
+    "ghost_cursor",
+    "minimum_jerk",
+    "replay",
+    "learned_pca",
+    "sigma_lognormal",
+)
 GHOST_SPREAD_PX = 4  # a ghost-cursor spread that keeps its tear on the perforation (what an attacker tunes)
 MIN_FREE_SEATS = 30  # the demo shop is restarted (every seat back on sale) when fewer are left
 
@@ -60,6 +69,8 @@ class Config:
     out_dir: Path = PROJECT_ROOT / "reports/redteam"
     humans: HeldOutPeople | None = None
     replay_sources: HeldOutPeople | None = None
+    # The fitted families' models (stage fit_bot_models); read from params.yaml's fit_bot_models.out_dir when None.
+    bot_models: dict[str, BotModel] | None = None
     token_ttl_s: float = PASS_TOKEN_TTL_S
     relay_variants: tuple[str, ...] = RELAY_VARIANTS
     traces_dir: Path | None = None  # where each attacker's sent answers go (JSON lines), when set
@@ -79,24 +90,32 @@ def _human_mover(people: HeldOutPeople) -> TimedMover:
 
 
 def _family_mover(
-    family: str, rng: np.random.Generator, sources: HeldOutPeople, via: str = "cdp"
+    family: str,
+    rng: np.random.Generator,
+    sources: HeldOutPeople,
+    via: str = "cdp",
+    models: dict[str, BotModel] | None = None,
 ) -> TimedMover:
-    """A solver bot moving with one simulator family (a ``replay`` family re-uses attacker users' strokes)."""
+    """A solver bot moving with one simulator family (a ``replay`` family re-uses attacker users' strokes, a
+    fitted family draws from its model in ``models``)."""
     needs_source = FAMILIES[family].needs_source
+    model = (models or {}).get(family)
 
     def tear(task: Any) -> Any:
         source = sources.take_path() if needs_source else None
-        return phase_a_trace(task, family, rng, source=source)
+        return phase_a_trace(task, family, rng, source=source, model=model)
 
     def grid(task: Any, moves: list[tuple[int, int]]) -> Any:
         paths = [sources.take_path() for _ in range(2 * len(moves))] if needs_source else None
-        return phase_b_trace(task, moves, family, rng, sources=paths)
+        return phase_b_trace(task, moves, family, rng, sources=paths, model=model)
 
     return TimedMover(tear, grid, via=via)
 
 
-def _os_family_mover(family: str, rng: np.random.Generator, sources: HeldOutPeople) -> OsMover:
-    mover = _family_mover(family, rng, sources)
+def _os_family_mover(
+    family: str, rng: np.random.Generator, sources: HeldOutPeople, models: dict[str, BotModel] | None
+) -> OsMover:
+    mover = _family_mover(family, rng, sources, models=models)
     return OsMover(mover.tear_trace, mover.grid_trace)
 
 
@@ -116,7 +135,7 @@ def browser_attackers(cfg: Config, rng: np.random.Generator) -> dict[str, tuple[
     for family in cfg.families:
         attackers[f"solver_{family}"] = (
             f"solver bot: right answer, {family} movement dispatched through CDP with its own timing",
-            _family_mover(family, rng, cfg.replay_sources),
+            _family_mover(family, rng, cfg.replay_sources, models=cfg.bot_models),
         )
     return {name: a for name, a in attackers.items() if cfg.wanted(name)}
 
@@ -148,6 +167,22 @@ def _in_page(
         context.close()
 
 
+def _attacker_inputs(cfg: Config, p: Params) -> None:
+    """Fills what the simulator attackers draw from, where the caller gave none: the attacker users' strokes
+    (replay) and, when an attacker that needs them is wanted, the fitted families' models (``fit_bot_models``)."""
+    cfg.replay_sources = cfg.replay_sources or HeldOutPeople(
+        p, list(p.sapimouse_split.attacker_users), seed=cfg.seed + 1
+    )
+    if cfg.bot_models is not None:
+        return
+    fitted = [f for f, fam in FAMILIES.items() if fam.fitted]
+    wanted = [f for f in fitted if cfg.wanted(f"solver_{f}") and f in cfg.families] + [
+        f for f in fitted if cfg.os_input and cfg.wanted(f"os_{f}") and f in OS_FAMILIES
+    ]
+    if wanted:
+        cfg.bot_models = load_bot_models(resolve(p.fit_bot_models.out_dir))
+
+
 def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
     """Runs the attackers and the people against ``stack``; returns the summary (not written). ``browser``: a
     Playwright Chromium to use (one is launched when ``None``)."""
@@ -160,9 +195,7 @@ def run(stack: Stack, cfg: Config, browser: Any = None) -> dict[str, Any]:
         cfg.os_input = False
     p = params()
     people = cfg.humans or HeldOutPeople(p, list(p.sapimouse_split.test_users), seed=cfg.seed)
-    cfg.replay_sources = cfg.replay_sources or HeldOutPeople(
-        p, list(p.sapimouse_split.attacker_users), seed=cfg.seed + 1
-    )
+    _attacker_inputs(cfg, p)
     human = _human_mover(people)
     rows: dict[str, dict[str, Any]] = {}
     began = datetime.now(UTC)
@@ -267,7 +300,7 @@ def _os_attackers(
             name = f"os_{family}"
             if not cfg.wanted(name):
                 continue
-            mover = _os_family_mover(family, rng, cfg.replay_sources)
+            mover = _os_family_mover(family, rng, cfg.replay_sources, cfg.bot_models)
 
             def go(mover: OsMover = mover) -> tuple[list[Outcome], bool]:
                 outcomes, truncated = _run_attempts(

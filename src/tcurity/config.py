@@ -83,9 +83,27 @@ class PrepareHumansParams(_Section):
     max_strokes_per_user: int
 
 
+class FitBotModelsParams(_Section):
+    """The fitted bot families' models (stage ``fit_bot_models``, :mod:`tcurity.simulate.fitted`)."""
+
+    out_dir: Path = Path("models/bot_zoo")
+    max_sigma_strokes: int = 500
+
+
+class BrowserEmissionParams(_Section):
+    """The displays bots are recorded on (:class:`tcurity.simulate.emission.BrowserEmission`)."""
+
+    frame_rates_hz: list[float] = [60.0, 120.0, 144.0]
+    shares: list[float] = [0.8, 0.1, 0.1]
+    frame_jitter_ms: float = 0.5
+
+
 class SimulateBotsParams(_Section):
     out_dir: Path
     traces_per_family: int
+    # True: every movement as the SDK records it on a drawn display; False: the tools' own events (old output).
+    browser_emission: bool = True
+    emission: BrowserEmissionParams = BrowserEmissionParams()
 
 
 class FeaturizeParams(_Section):
@@ -176,6 +194,7 @@ class Params(BaseModel):
     sampling: SamplingParams
     mlflow: MlflowParams
     prepare_humans: PrepareHumansParams
+    fit_bot_models: FitBotModelsParams = FitBotModelsParams()
     simulate_bots: SimulateBotsParams
     featurize: FeaturizeParams
     feature_separation: FeatureSeparationParams = FeatureSeparationParams()

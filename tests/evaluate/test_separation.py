@@ -15,6 +15,8 @@ from tcurity.evaluate.separation import (
     single_feature_auc,
 )
 from tcurity.sampling import Path2
+from tcurity.simulate import FAMILIES
+from tcurity.simulate.fitted import fit_bot_models
 
 
 def test_single_feature_auc_by_hand() -> None:
@@ -55,11 +57,18 @@ def test_bots_are_emitted_at_a_browser_pace() -> None:
 
 
 def test_the_report_covers_every_family_and_feature() -> None:
-    report = separation_report(PEOPLE, PEOPLE, 3, seed=1)
+    attackers = [_stroke(i, 150.0 + 15 * i, 380.0 + 30 * i) for i in range(12)]  # user "u" as the attacker
+    models = fit_bot_models(attackers, {"u"}, max_sigma_strokes=12, seed=0)
+    report = separation_report(PEOPLE, attackers, 3, seed=1, models=models)
     families = report["families"]
     assert isinstance(families, dict)
-    assert {"bezier_eased", "minimum_jerk", "replay", "teleport"} <= set(families)
+    assert set(families) == set(FAMILIES)
     for entry in families.values():
         assert set(entry["features"]) == set(SEPARATION_FEATURES)
         for value in entry["features"].values():
             assert 0.5 <= value["separation"] <= 1.0
+
+
+def test_a_fitted_family_without_its_model_stops_the_report() -> None:
+    with pytest.raises(ValueError, match="fitted model"):
+        separation_report(PEOPLE, PEOPLE, 3, seed=1)

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.feature_separation import feature_separation
+from pipelines.fit_bot_models import fit_bot_models
 from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
 from tcurity.evaluate.invariance import BROWSER_FEATURE_NAMES
 from tcurity.evaluate.separation import SEPARATION_FEATURES
@@ -37,9 +38,11 @@ def test_the_stage_writes_both_reports_from_training_people(tmp_path: Path) -> N
         "invariance_path": str(tmp_path / "rate_invariance.json"),
         "separation_path": str(tmp_path / "feature_separation.json"),
     }
+    params["fit_bot_models"] = {"out_dir": str(tmp_path / "bot_zoo"), "max_sigma_strokes": 30}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
 
+    fit_bot_models(load_params(path))  # the fitted families' models, from the attacker user
     written = feature_separation(load_params(path))
 
     invariance = json.loads(written["rate_invariance"].read_text())

@@ -10,6 +10,7 @@ import yaml
 
 from pipelines.evaluate_phase_a import evaluate_phase_a
 from pipelines.featurize import featurize
+from pipelines.fit_bot_models import fit_bot_models
 from pipelines.prepare_humans import prepare_humans
 from pipelines.promote_phase_a import promote_phase_a
 from pipelines.simulate_bots import simulate_bots
@@ -51,6 +52,7 @@ def small_params(tmp_path: Path) -> Path:
         out_dir=str(tmp_path / "humans"), sampler_path=str(tmp_path / "sampler.json")
     )
     params["prepare_humans"]["max_strokes_per_user"] = 300
+    params["fit_bot_models"] = {"out_dir": str(tmp_path / "bot_zoo"), "max_sigma_strokes": 40}
     params["simulate_bots"].update(out_dir=str(tmp_path / "bots"), traces_per_family=15)
     params["featurize"]["out_dir"] = str(tmp_path / "processed")
     params["train_phase_a"].update(
@@ -93,6 +95,7 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
         "balabit_test",
     }
     assert set(summary["phase_a_traces_by_population"]) == {"sapimouse", "balabit"}  # type: ignore[arg-type]
+    fit_bot_models(p)  # the fitted families draw from models of the attacker user
     assert simulate_bots(p) == dict.fromkeys(FAMILIES, 15)
     table = featurize(p)
     assert set(table.source) == {"human", "bot"}

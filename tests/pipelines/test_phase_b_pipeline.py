@@ -10,6 +10,7 @@ import yaml
 
 from pipelines.evaluate_phase_b import evaluate_phase_b
 from pipelines.featurize_phase_b import featurize_phase_b
+from pipelines.fit_bot_models import fit_bot_models
 from pipelines.prepare_humans import prepare_humans
 from pipelines.prepare_phase_b import prepare_phase_b
 from pipelines.promote_phase_b import promote_phase_b
@@ -47,6 +48,7 @@ def small_params(tmp_path: Path) -> Path:
         sampler_path=str(tmp_path / "sampler.json"),
         max_strokes_per_user=400,
     )
+    params["fit_bot_models"] = {"out_dir": str(tmp_path / "bot_zoo"), "max_sigma_strokes": 40}
     params["prepare_phase_b"].update(
         out_dir=str(tmp_path / "phase_b"), train_bots_per_family=12, test_bots_per_family=8
     )
@@ -80,6 +82,7 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     p = load_params(params_path)
 
     prepare_humans(p)
+    fit_bot_models(p)  # the fitted families draw from models of the attacker user
     summary = prepare_phase_b(p)
     assert set(summary["humans_by_user"]) == {u for k, us in USERS.items() if k != "attacker" for u in us}  # type: ignore[arg-type]
     assert summary["bots_by_split"] == {"train": 12 * len(FAMILIES), "test": 8 * len(FAMILIES)}

@@ -12,7 +12,7 @@ from tcurity.simulate.compose import follow_perforation, phase_a_trace, phase_b_
 from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
-from .conftest import make_human_stroke
+from .conftest import fitted_models, make_human_stroke
 
 GRID = grid_layout(3)
 GRID_MOVES = [(0, 0), (4, 1), (8, 2)]
@@ -27,11 +27,21 @@ def _sources(name: str, count: int, seed: int) -> list[Path2] | None:
 
 def _phase_a(name: str, task: PerforationTask, seed: int) -> TraceArrays:
     sources = _sources(name, 1, seed)
-    return phase_a_trace(task, name, np.random.default_rng(seed), source=sources[0] if sources else None)
+    source = sources[0] if sources else None
+    return phase_a_trace(
+        task, name, np.random.default_rng(seed), source=source, model=fitted_models().get(name)
+    )
 
 
 def _phase_b(name: str, seed: int) -> TraceArrays:
-    return phase_b_trace(GRID, GRID_MOVES, name, np.random.default_rng(seed), sources=_sources(name, 6, seed))
+    return phase_b_trace(
+        GRID,
+        GRID_MOVES,
+        name,
+        np.random.default_rng(seed),
+        sources=_sources(name, 6, seed),
+        model=fitted_models().get(name),
+    )
 
 
 def _same(a: TraceArrays, b: TraceArrays) -> bool:

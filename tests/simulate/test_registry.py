@@ -18,6 +18,8 @@ EXPECTED_KINDS = {
     "windmouse": "humanised",
     "minimum_jerk": "humanised",
     "replay": "humanised",
+    "learned_pca": "humanised",
+    "sigma_lognormal": "humanised",
 }
 
 
@@ -42,3 +44,15 @@ def test_replay_without_source_is_refused() -> None:
 def test_unknown_family_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="teleport"):
         get_family("selenium_stealth")
+
+
+def test_only_the_two_fitted_families_draw_from_a_model() -> None:
+    assert [name for name, f in FAMILIES.items() if f.fitted] == ["learned_pca", "sigma_lognormal"]
+    for name in ("learned_pca", "sigma_lognormal"):
+        assert "attacker-source" in FAMILIES[name].description
+
+
+@pytest.mark.parametrize("name", ["learned_pca", "sigma_lognormal"])
+def test_fitted_family_without_its_model_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="fitted model"):
+        FAMILIES[name].move((0.0, 0.0), (100.0, 0.0), np.random.default_rng(0))

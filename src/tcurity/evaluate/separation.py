@@ -15,7 +15,7 @@ the resolution adds. A feature near 0.5 for a family cannot see that family.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from tcurity.data.strokes import Stroke
 from tcurity.features.fine import FINE_FEATURE_NAMES, fine_features, fit_fitts, fitts_residual
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, browser_grid, canonical_grid, sdk_event_stream
 from tcurity.simulate import FAMILIES, FAMILY_KIND
+from tcurity.simulate.fitted import BotModel
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +71,20 @@ def bot_movements(
     sources: Sequence[Stroke],
     count: int,
     rng: np.random.Generator,
+    models: Mapping[str, BotModel] | None = None,
 ) -> list[Path2]:
     """``count`` movements of ``family`` between the end points of randomly drawn people's strokes, as a 60 Hz
-    browser records them. Replaying families replay randomly drawn ``sources`` (attacker users)."""
+    browser records them. Replaying families replay randomly drawn ``sources`` (attacker users); fitted families
+    draw from their model in ``models``."""
     fam = FAMILIES[family]
+    model = (models or {}).get(family)
     out = []
     for _ in range(count):
         stroke = people[int(rng.integers(len(people)))]
         start = (float(stroke.path.x[0]), float(stroke.path.y[0]))
         end = (float(stroke.path.x[-1]), float(stroke.path.y[-1]))
         source = sources[int(rng.integers(len(sources)))].path if fam.needs_source else None
-        native = fam.move(start, end, rng, source=source)
+        native = fam.move(start, end, rng, source=source, model=model)
         out.append(sdk_event_stream(native, rng))
     return out
 
@@ -99,14 +103,18 @@ def separation_report(
     sources: Sequence[Stroke],
     bots_per_family: int,
     seed: int,
+    models: Mapping[str, BotModel] | None = None,
 ) -> dict[str, object]:
-    """The report of the module docstring: per family, per feature, AUC on the browser and the 100 ms grid."""
+    """The report of the module docstring: per family, per feature, AUC on the browser and the 100 ms grid.
+
+    ``models`` holds the fitted families' models (:func:`tcurity.simulate.fitted.load_bot_models`).
+    """
     rng = np.random.default_rng(seed)
     fitts = fit_people_fitts(people)
     human = movement_features([s.path for s in people], fitts)
     families: dict[str, object] = {}
     for family in FAMILIES:
-        bots = movement_features(bot_movements(family, people, sources, bots_per_family, rng), fitts)
+        bots = movement_features(bot_movements(family, people, sources, bots_per_family, rng, models), fitts)
         per_feature: dict[str, dict[str, object]] = {}
         for i, name in enumerate(SEPARATION_FEATURES):
             auc = single_feature_auc(human.browser[:, i], bots.browser[:, i])

@@ -5,13 +5,16 @@ Each family produces one pointer movement in task-area pixels with the timing th
 :mod:`tcurity.simulate.compose` turns movements into whole Phase A and Phase B traces. Families are *naive*
 (straight or function-shaped moves with machine timing) or *humanised* (tools and models built to look human).
 
-Use :data:`FAMILIES` to look a family up by name and :meth:`Family.move` to run it.
+Use :data:`FAMILIES` to look a family up by name and :meth:`Family.move` to run it. *Fitted* families learn from
+the attacker-source people's strokes: :func:`tcurity.simulate.fitted.fit_bot_models` fits them once (DVC stage
+``fit_bot_models``), :func:`tcurity.simulate.fitted.load_bot_models` reads them back, and
+:meth:`Family.move` takes the family's model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 
@@ -20,9 +23,11 @@ from tcurity.simulate import (
     bezier_eased,
     function_based,
     ghost_cursor,
+    learned,
     linear_steps,
     minimum_jerk,
     replay,
+    sigma_lognormal,
     teleport,
     windmouse,
 )
@@ -43,6 +48,12 @@ class ReplayFn(Protocol):
     def __call__(self, source: Path2, start_px: Point, end_px: Point, rng: np.random.Generator) -> Path2: ...
 
 
+class FittedFn(Protocol):
+    """A movement generator that draws from a ``model`` fitted on attacker-source people."""
+
+    def __call__(self, model: Any, start_px: Point, end_px: Point, rng: np.random.Generator) -> Path2: ...
+
+
 @dataclass(frozen=True)
 class Family:
     """One bot family: its name, kind, a one-line description naming its source, generator and delays.
@@ -51,26 +62,40 @@ class Family:
         name: the registry key (also the ``family`` label stored with simulated traces).
         kind: ``naive`` or ``humanised``.
         description: what it imitates, with the tool or paper.
-        generator: the movement function; a :class:`ReplayFn` when ``needs_source``, else a :class:`MoveFn`.
+        generator: the movement function; a :class:`ReplayFn` when ``needs_source``, a :class:`FittedFn` when
+            ``fitted``, else a :class:`MoveFn`.
         timing: the tool's delays around presses and between drags.
         needs_source: whether every movement needs a recorded human movement to replay.
+        fitted: whether every movement draws from a model fitted on attacker-source people
+            (:mod:`tcurity.simulate.fitted`).
     """
 
     name: str
     kind: Kind
     description: str
-    generator: MoveFn | ReplayFn
+    generator: MoveFn | ReplayFn | FittedFn
     timing: BotTiming
     needs_source: bool = False
+    fitted: bool = False
 
     def move(
-        self, start_px: Point, end_px: Point, rng: np.random.Generator, source: Path2 | None = None
+        self,
+        start_px: Point,
+        end_px: Point,
+        rng: np.random.Generator,
+        source: Path2 | None = None,
+        model: object | None = None,
     ) -> Path2:
         """One movement of this family from ``start_px`` to ``end_px`` (pixels).
 
         Raises:
-            ValueError: when the family replays recordings and ``source`` is missing.
+            ValueError: when the family replays recordings and ``source`` is missing, or draws from a fitted
+                model and ``model`` is missing.
         """
+        if self.fitted:
+            if model is None:
+                raise ValueError(f"family {self.name!r} draws from a fitted model: pass its model")
+            return cast(FittedFn, self.generator)(model, start_px, end_px, rng)
         if self.needs_source:
             if source is None:
                 raise ValueError(f"family {self.name!r} replays recorded movements: pass a source path")
@@ -152,6 +177,24 @@ _FAMILY_LIST = [
         timing=replay.TIMING,
         needs_source=True,
     ),
+    Family(
+        name="learned_pca",
+        kind="humanised",
+        description="Learned generator: a Gaussian over principal components of SapiMouse attacker-source users'"
+        " strokes (chord-frame shape and time-normalised speed), conditioned on distance and direction.",
+        generator=learned.learned_pca,
+        timing=learned.TIMING,
+        fitted=True,
+    ),
+    Family(
+        name="sigma_lognormal",
+        kind="humanised",
+        description="Plamondon's sigma-lognormal model (kinematic theory of rapid movements), parameters fitted"
+        " per stroke on SapiMouse attacker-source users and drawn from that population (smoothed bootstrap).",
+        generator=sigma_lognormal.sigma_lognormal,
+        timing=sigma_lognormal.TIMING,
+        fitted=True,
+    ),
 ]
 
 FAMILIES: dict[str, Family] = {f.name: f for f in _FAMILY_LIST}
@@ -170,4 +213,14 @@ def get_family(name: str) -> Family:
         raise KeyError(f"unknown bot family {name!r}; known: {', '.join(FAMILIES)}") from None
 
 
-__all__ = ["FAMILIES", "FAMILY_KIND", "BotTiming", "Family", "Kind", "MoveFn", "ReplayFn", "get_family"]
+__all__ = [
+    "FAMILIES",
+    "FAMILY_KIND",
+    "BotTiming",
+    "Family",
+    "FittedFn",
+    "Kind",
+    "MoveFn",
+    "ReplayFn",
+    "get_family",
+]

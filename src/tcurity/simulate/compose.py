@@ -14,6 +14,10 @@ human also makes the tear pass the follow check, so the movement is mapped onto 
 :func:`follow_perforation`; it is the equivalent of turning the tool's curvature knobs down (ghost-cursor's
 ``spreadOverride``, pyclick's boundary) and steering it along the bend, and it leaves the tool's timing and
 speed profile untouched.
+
+Event timing. By default a movement keeps the events its tool dispatched. With a
+:class:`~tcurity.simulate.emission.BrowserEmission`, every movement of a trace is re-emitted as the SDK records it
+on one display (60 Hz for most, 120 or 144 Hz for some): rAF-aligned, coalesced (``docs/data.md``, bot zoo).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 from tcurity.geometry import perforation_polyline
 from tcurity.sampling import Path2
 from tcurity.simulate import Family, get_family
+from tcurity.simulate.emission import BrowserEmission
 from tcurity.simulate.motion import BotTiming, FloatArray, Point, bezier, chord_frame, make_path, pin_ends
 from tcurity.traces import COORD_MAX, COORD_MIN, Event, GridTask, PerforationTask, Rect, TraceArrays
 
@@ -165,6 +170,22 @@ def _quadratic_normals(control_px: FloatArray, u: FloatArray) -> FloatArray:
     return np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
 
 
+@dataclass(frozen=True)
+class _Display:
+    """One trace's recording: the emission model and the display drawn for the trace (none: the tool's events)."""
+
+    emission: BrowserEmission | None
+    frame_hz: float
+
+    @classmethod
+    def draw(cls, emission: BrowserEmission | None, rng: np.random.Generator) -> _Display:
+        """Draws the display only when there is an emission, so traces without one keep their old random stream."""
+        return cls(emission, emission.draw_display(rng) if emission else 0.0)
+
+    def record(self, movement: Path2, rng: np.random.Generator) -> Path2:
+        return self.emission.emit(movement, self.frame_hz, rng) if self.emission else movement
+
+
 def _source_at(sources: Sequence[Path2] | None, index: int) -> Path2 | None:
     """The recorded movement for the ``index``-th movement of a trace, cycling through ``sources``."""
     return sources[index % len(sources)] if sources else None
@@ -176,6 +197,8 @@ def phase_a_trace(
     rng: np.random.Generator,
     source: Path2 | None = None,
     follow: bool | None = None,
+    model: object | None = None,
+    emission: BrowserEmission | None = None,
 ) -> TraceArrays:
     """A bot's Phase A answer: approach the perforation's start, press, tear to its end, release.
 
@@ -186,22 +209,29 @@ def phase_a_trace(
         source: the human movement a ``replay`` bot re-uses (for both its approach and its tear).
         follow: whether the tear is mapped onto the bent perforation (:func:`follow_perforation`); by default
             humanised families follow it and naive ones go along their own path.
+        model: the fitted model a fitted family draws from (:func:`tcurity.simulate.fitted.load_bot_models`).
+        emission: when given, the approach and the tear are recorded as the SDK records them on one display
+            drawn for the trace; when ``None``, the tool's own events are kept (and the random stream is that of
+            earlier versions).
 
     Returns:
         The events in task-normalised units; they pass :func:`tcurity.traces.make_trace`.
 
     Raises:
-        KeyError: for an unknown family. ValueError: when a replay family gets no source.
+        KeyError: for an unknown family. ValueError: when a replay family gets no source, or a fitted family
+            no model.
     """
     fam = get_family(family)
+    display = _Display.draw(emission, rng)
     start_px, end_px = _perforation_ends_px(task)
     rec = _Recorder()
-    _hover(rec, fam.move(_hover_origin(task.area_px, rng), start_px, rng, source), wait_ms=0.0)
-    tear = fam.move(start_px, end_px, rng, source)
+    approach = fam.move(_hover_origin(task.area_px, rng), start_px, rng, source, model)
+    _hover(rec, display.record(approach, rng), wait_ms=0.0)
+    tear = fam.move(start_px, end_px, rng, source, model)
     follows = fam.kind == "humanised" if follow is None else follow
     if follows:
         tear = follow_perforation(tear, task, rng)
-    _press(rec, tear, fam.timing, rng)
+    _press(rec, display.record(tear, rng), fam.timing, rng)
     return rec.to_arrays(task.area_px)
 
 
@@ -229,6 +259,8 @@ def _drag_all(
     rng: np.random.Generator,
     sources: Sequence[Path2] | None,
     timing: BotTiming,
+    model: object | None,
+    display: _Display,
 ) -> None:
     """Records every drag: hover to the cell (after a pause, except the first), press, drag to the slot."""
     pauses = _Pauses(timing, rng)
@@ -237,8 +269,10 @@ def _drag_all(
         cell_px = _centre_px(task.cells[cell], task.area_px)
         slot_px = _centre_px(task.slots[slot], task.area_px)
         wait_ms = pauses.next_ms() if k else 0.0
-        _hover(rec, fam.move(position, cell_px, rng, _source_at(sources, 2 * k)), wait_ms)
-        _press(rec, fam.move(cell_px, slot_px, rng, _source_at(sources, 2 * k + 1)), timing, rng)
+        approach = fam.move(position, cell_px, rng, _source_at(sources, 2 * k), model)
+        _hover(rec, display.record(approach, rng), wait_ms)
+        drag = fam.move(cell_px, slot_px, rng, _source_at(sources, 2 * k + 1), model)
+        _press(rec, display.record(drag, rng), timing, rng)
         position = slot_px
 
 
@@ -249,6 +283,8 @@ def phase_b_trace(
     rng: np.random.Generator,
     sources: list[Path2] | None = None,
     timing: BotTiming | None = None,
+    model: object | None = None,
+    emission: BrowserEmission | None = None,
 ) -> TraceArrays:
     """A bot's Phase B answer: for each ``(cell_index, slot_index)`` in order, drag the cell to the slot.
 
@@ -265,16 +301,30 @@ def phase_b_trace(
             move ``k``) replays ``sources[i % len(sources)]``; pass ``2 · len(moves)`` strokes for no repeats.
         timing: waits that replace the family's own (e.g. :data:`tcurity.simulate.motion.SCRIPTED_WAITS`, a
             script's sleeps around the tool's moves); the movements stay the tool's.
+        model: the fitted model a fitted family draws from.
+        emission: when given, every movement is recorded as the SDK records it on one display drawn for the
+            answer; when ``None``, the tool's own events are kept.
 
     Returns:
         The events in task-normalised units; they pass :func:`tcurity.traces.make_trace`.
 
     Raises:
-        KeyError: for an unknown family. ValueError: for no moves, an index outside the grid, or a replay
-            family without sources.
+        KeyError: for an unknown family. ValueError: for no moves, an index outside the grid, a replay
+            family without sources or a fitted family without its model.
     """
     _check_moves(task, moves)
     fam = get_family(family)
+    display = _Display.draw(emission, rng)
     rec = _Recorder()
-    _drag_all(rec, fam, task, moves, rng=rng, sources=sources, timing=timing or fam.timing)
+    _drag_all(
+        rec,
+        fam,
+        task,
+        moves,
+        rng=rng,
+        sources=sources,
+        timing=timing or fam.timing,
+        model=model,
+        display=display,
+    )
     return rec.to_arrays(task.area_px)
