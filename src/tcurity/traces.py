@@ -412,15 +412,16 @@ def make_trace(
 
 
 def with_browser_signals(trace: Trace, pointer_type: PointerType = "mouse") -> Trace:
-    """The trace as the SDK sends a pointer recording: every event trusted, of one pointer type, one
-    coalesced sample each.
+    """The trace as the SDK sends a pointer recording: every event trusted, of one pointer type, and a coalesced
+    count of 0, which a browser without ``getCoalescedEvents`` sends.
 
     Datasets and simulators record no browser signals; harnesses that play the SDK over HTTP (tests, the red
     team's HTTP clients, benchmarks) add them, since the AI server flags a trace without them
-    (``missing_signals``).
+    (``missing_signals``). They record no input path either, so they claim no coalesced samples and carry no
+    integrity evidence: the integrity layer (:mod:`tcurity.integrity`) then has too little to judge them by.
     """
     n = len(trace.points.x)
     points = trace.points.model_copy(
-        update={"pointer_type": [pointer_type] * n, "trusted": [True] * n, "coalesced": [1] * n}
+        update={"pointer_type": [pointer_type] * n, "trusted": [True] * n, "coalesced": [0] * n}
     )
     return trace.model_copy(update={"points": points})

@@ -13,6 +13,11 @@ tile order in constant time, then that drag ``k`` moved tile ``k`` from its cell
 (``ai_unavailable``, the task reopens for a retry, no pass) or fail open (the phase passes ``unscored``).
 An AI server that answers but lacks a model is not an outage: that is ``service_not_ready`` (503), whatever the
 site's policy, so a missing model never lets a phase pass unscored.
+
+The AI server's integrity reasons (``injected_input``, ``automation_env``: docs/integrity.md) never change its
+``passed``; the site's ``integrity`` policy says what they cost here (:meth:`ChallengeFlow._apply_integrity`):
+``log`` reports them, ``block`` fails the answer, ``escalate`` asks one more Phase B round once per session. They
+reach siteverify's ``reasons`` whatever the policy.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -94,6 +99,8 @@ class Decision:
     passed: bool
     reasons: list[str]
     result: PhaseResult | None = None
+    integrity: list[str] = field(default_factory=list)  # the integrity layer's reasons (never ``passed``'s)
+    integrity_model: str | None = None
 
 
 @dataclass(slots=True)
@@ -366,11 +373,29 @@ class ChallengeFlow:
             await self.repo.save(claim.record, claim.rev)
             raise _ai_unavailable() from exc
         result = PhaseResult(score=ai.score, threshold=ai.threshold, model=ai.model)
-        return Decision(ai.passed, [] if ai.passed else (ai.reasons or ["model_below_threshold"]), result)
+        reasons = [] if ai.passed else (ai.reasons or ["model_below_threshold"])
+        return Decision(ai.passed, reasons, result, list(ai.integrity), ai.integrity_model)
+
+    def _apply_integrity(self, claim: Claim, phase: PhaseName, decision: Decision) -> Decision:
+        """The site's integrity policy on a scored answer: its reasons always join the session's (siteverify)
+        and the metrics; under ``block`` they also fail the answer. (``escalate`` acts on a pass, in
+        :meth:`_passed`.)"""
+        if decision.integrity_model:
+            claim.record.results["integrity"] = PhaseResult(model=decision.integrity_model)
+        if not decision.integrity:
+            return decision
+        action = claim.site.policy.integrity
+        for reason in decision.integrity:
+            self.telemetry.integrity.labels(phase, reason, action).inc()
+        claim.record.add_reasons(decision.integrity)
+        if action == "block" and decision.passed:
+            return Decision(False, list(decision.integrity), decision.result, decision.integrity)
+        return decision
 
     async def _conclude(
         self, claim: Claim, phase: PhaseName, trace: Trace | None, decision: Decision
     ) -> AnswerResult:
+        decision = self._apply_integrity(claim, phase, decision)
         self.telemetry.answers.labels(phase, "pass" if decision.passed else "fail").inc()
         if trace is not None:
             await self.collector.record(
@@ -388,7 +413,15 @@ class ChallengeFlow:
         policy = site.policy
         record.results[phase] = decision.result or PhaseResult(unscored=True)
         record.add_reasons(decision.reasons)
-        if phase == "phase_a" and policy.phase_b == "always":
+        if decision.integrity and policy.integrity == "escalate" and not record.escalated:
+            record.escalated = True
+            logger.info(
+                "session escalated", extra={"fields": {"session": ref(record.session_id), "phase": phase}}
+            )
+        if phase == "phase_b":
+            record.phase_b_passes += 1
+        rounds = (1 if policy.phase_b == "always" else 0) + (1 if record.escalated else 0)
+        if record.phase_b_passes < rounds:
             record.state = "phase_b"
             await self.repo.save(record, rev)
             return AnswerResult(

@@ -1,0 +1,115 @@
+"""A site's integrity policy where the backend combines the phases (``SitePolicy.integrity``, docs/integrity.md):
+``log`` reports, ``block`` fails the answer, ``escalate`` asks one more Phase B round once per session. The
+integrity verdicts come from the real layer (in the AI server and in the Phase B contract double); a trace is
+flagged here by its environment report (``navigator.webdriver``), the one tell a test can set without a browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tcurity.sampling import Path2
+from tcurity.traces import EnvReport, PerforationTask, Trace
+from tests.backend.conftest import Backend, human_answer
+from tests.backend.test_phase_b_api import answer_b, drags, issue_b, kept_answer
+from web.backend.app.sites import SitePolicy
+
+AUTOMATED = EnvReport(webdriver=True, headless=False, brands=["Chromium"])
+PERSON = EnvReport(webdriver=False, headless=False, brands=["Chromium"])
+METRICS_TOKEN = "metrics-token-0123456789"
+
+
+def metrics(backend: Backend) -> str:
+    response = backend.client.get("/api/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200
+    return response.text
+
+
+def tear(path: Path2, task: PerforationTask, env: EnvReport) -> Trace:
+    """A held-out person's stroke as the SDK sends it from a browser without ``getCoalescedEvents`` (so the
+    pointer tells stay unevaluated and only ``env`` decides the verdict)."""
+    trace = human_answer(path, task)
+    points = trace.points.model_copy(update={"coalesced": [0] * len(trace.points.x)})
+    return trace.model_copy(update={"points": points, "env": env})
+
+
+def answer_a(backend: Backend, sid: str, path: Path2, env: EnvReport) -> dict[str, Any]:
+    response = backend.answer_a(sid, tear(path, backend.issue_a(sid), env))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def pass_b(backend: Backend, sid: str, env: EnvReport | None = None, seed: int = 0) -> dict[str, Any]:
+    problem = issue_b(backend, sid)
+    answer = kept_answer(backend, sid)
+    trace = drags(problem, answer, seed).model_copy(update={"env": env})
+    return answer_b(backend, sid, answer, trace)
+
+
+def test_log_reports_the_reason_in_siteverify_and_metrics_and_passes(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    backend: Backend = make_backend(metrics_token=METRICS_TOKEN)  # the default policy: log
+    sid = backend.create()["session_id"]
+    result = answer_a(backend, sid, passing_paths[0], AUTOMATED)
+    assert result["outcome"] == "passed"
+    verdict = backend.siteverify(result["token"]).json()
+    assert verdict["success"] is True
+    assert "automation_env" in verdict["reasons"]
+    assert verdict["models"]["integrity"] == "tcurity-integrity@1"
+    assert 'backend_integrity_total{action="log",phase="phase_a",reason="automation_env"} 1.0' in metrics(
+        backend
+    )
+
+
+def test_a_clean_answer_carries_no_integrity_reason(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="never", integrity="block")})
+    sid = backend.create()["session_id"]
+    result = answer_a(backend, sid, passing_paths[0], PERSON)
+    assert result["outcome"] == "passed"
+    verdict = backend.siteverify(result["token"]).json()
+    assert not {"automation_env", "injected_input"} & set(verdict["reasons"])
+
+
+def test_block_fails_the_answer_and_runs_out_the_attempts(make_backend, passing_paths: list[Path2]) -> None:
+    policy = SitePolicy(phase_b="never", integrity="block")
+    backend: Backend = make_backend(sites={"main": policy}, metrics_token=METRICS_TOKEN)
+    sid = backend.create()["session_id"]
+    outcomes = [answer_a(backend, sid, path, AUTOMATED)["outcome"] for path in passing_paths[:3]]
+    assert outcomes == ["retry", "retry", "blocked"]
+    assert 'backend_block_reasons_total{phase="phase_a",reason="automation_env"} 3.0' in metrics(backend)
+
+
+def test_escalate_asks_phase_b_of_a_site_that_never_does(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="never", integrity="escalate")})
+    sid = backend.create()["session_id"]
+    first = answer_a(backend, sid, passing_paths[0], AUTOMATED)
+    assert (first["outcome"], first["state"]) == ("next_phase", "phase_b")
+    result = pass_b(backend, sid)
+    assert result["outcome"] == "passed"
+    assert "automation_env" in backend.siteverify(result["token"]).json()["reasons"]
+
+
+def test_escalate_asks_a_second_phase_b_round_once(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", integrity="escalate")})
+    sid = backend.create()["session_id"]
+    assert answer_a(backend, sid, passing_paths[0], AUTOMATED)["outcome"] == "next_phase"
+    second = pass_b(backend, sid, AUTOMATED, seed=1)
+    assert (second["outcome"], second["state"]) == ("next_phase", "phase_b")
+    assert second["attempts_left"]["phase"] == 2
+    result = pass_b(backend, sid, AUTOMATED, seed=2)  # flagged again: the one escalation is spent
+    assert result["outcome"] == "passed"
+
+
+def test_escalate_in_phase_b_adds_one_round(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", integrity="escalate")})
+    sid = backend.create()["session_id"]
+    assert answer_a(backend, sid, passing_paths[0], PERSON)["outcome"] == "next_phase"
+    assert pass_b(backend, sid, AUTOMATED, seed=3)["outcome"] == "next_phase"
+    assert pass_b(backend, sid, PERSON, seed=4)["outcome"] == "passed"
+
+
+def test_escalate_leaves_a_clean_session_alone(make_backend, passing_paths: list[Path2]) -> None:
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", integrity="escalate")})
+    sid = backend.create()["session_id"]
+    assert answer_a(backend, sid, passing_paths[0], PERSON)["outcome"] == "next_phase"
+    assert pass_b(backend, sid, PERSON, seed=5)["outcome"] == "passed"
