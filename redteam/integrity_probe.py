@@ -1,8 +1,9 @@
 """Records what Chromium's pointer events and environment look like on each input path (docs/integrity.md).
 
 A small page logs every pointer event raw (client and screen positions, ``movementX/Y``, pressure and contact
-size, coalesced sub-events, the next animation frame's time) and an environment report, and posts the log back
-to a loopback server. Input comes one of three ways:
+size, coalesced sub-events, the next animation frame's time) and an environment report, records the same press
+with the SDK's own recorder (``web/sdk/src/capture.ts`` and ``integrity.ts``, bundled by esbuild), and posts both
+back to a loopback server: the SDK's trace is what the fixtures hold. Input comes one of three ways:
 
 - ``cdp-headless``: Playwright, headless, ``page.mouse`` (DevTools ``Input.dispatchMouseEvent``);
 - ``cdp-headed``: the same, but a headed Chromium on an Xvfb display (so headless traits are apart from CDP's);
@@ -10,7 +11,8 @@ to a loopback server. Input comes one of three ways:
   DevTools port) on Xvfb, the pointer moved through the X server's XTEST extension by ``xdotool`` at a mouse's
   125 Hz polling rate, as a person's hand reaches the browser.
 
-Usage: ``python -m redteam.integrity_probe OUT_DIR`` (needs ``Xvfb`` and ``xdotool``; Debian packages).
+Usage: ``python -m redteam.integrity_probe OUT_DIR [--fixtures DIR]`` (needs ``Xvfb`` and ``xdotool``, Debian
+packages, and the SDK's node_modules for esbuild).
 """
 
 from __future__ import annotations
@@ -30,16 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from redteam.browser import CHROMIUM, CHROMIUM_ARGS
-from tcurity.traces import MAX_FRAME_MS, MAX_SUB_PER_EVENT, Trace
+from tcurity.traces import Trace
 
 log = logging.getLogger(__name__)
 
+SDK_DIR = Path(__file__).resolve().parents[1] / "web/sdk"
 AREA = (120, 100, 600, 300)  # the task area on the page: left, top, width, height (CSS px)
 POLL_S = 0.008  # a USB mouse's polling interval (125 Hz)
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body{margin:0} #a{position:absolute;left:AREA_LEFTpx;top:AREA_TOPpx;width:AREA_Wpx;height:AREA_Hpx;background:#eee;touch-action:none}
-</style></head><body><div id="a"></div><script>
+</style></head><body><div id="a"></div><script>SDK_BUNDLE</script><script>
 const log = {events: [], env: {}, frames: 0};
 let pending = [], lastFrame = 0;
 function frame(ts) { log.frames++; lastFrame = ts; for (const e of pending) e.frame = ts; pending = []; requestAnimationFrame(frame); }
@@ -69,7 +72,18 @@ function env() {
     globals: Object.getOwnPropertyNames(window).filter(n => /playwright|puppeteer|cdc_|webdriver|selenium|__pw/i.test(n)),
     notification: typeof Notification === "undefined" ? null : Notification.permission};
 }
+const TASK = {kind: "perforation", area_px: [AREA_W, AREA_H], start: {x: 0.1, y: 0.5}, end: {x: 0.9, y: 0.5},
+  bend: 0, band: 0.1};
+const area = document.getElementById("a");
+const clock = new tcCapture.FrameClock(window, () => area.isConnected);
+clock.start();
+const recorder = new tcCapture.TraceRecorder(() => area.getBoundingClientRect(), 8000,
+  () => clock.since(performance.now()));
+area.addEventListener("pointerdown", (e) => { recorder.clear(); recorder.down(e); });
+area.addEventListener("pointermove", (e) => { if (recorder.pressed) recorder.move(e); });
+area.addEventListener("pointerup", (e) => recorder.end(e, "up"));
 function send() {
+  log.sdk_trace = recorder.trace(TASK, tcCapture.currentViewport(window), tcCapture.environmentReport(navigator));
   log.env = env();
   fetch("/log", {method: "POST", body: JSON.stringify(log)});
 }
@@ -80,17 +94,36 @@ for _key, _value in zip(("AREA_LEFT", "AREA_TOP", "AREA_W", "AREA_H"), AREA, str
     PAGE = PAGE.replace(_key, str(_value))
 
 
+def sdk_bundle() -> str:
+    """The SDK's recorder and integrity helpers as one script (``tcCapture``), bundled by the SDK's esbuild."""
+    entry = 'export { TraceRecorder, currentViewport } from "./src/capture";\n'
+    entry += 'export { FrameClock, environmentReport } from "./src/integrity";\n'
+    esbuild = SDK_DIR / "node_modules/.bin/esbuild"
+    args = [str(esbuild), "--bundle", "--format=iife", "--global-name=tcCapture", "--target=es2020"]
+    done = subprocess.run(
+        [*args, "--sourcefile=probe.ts", "--loader=ts"],
+        input=entry,
+        cwd=SDK_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
 class _Probe:
-    """The loopback server: serves the page, keeps what it posts."""
+    """The loopback server: serves the page (with the SDK's recorder in it), keeps what it posts."""
 
     def __init__(self) -> None:
+        page = PAGE.replace("SDK_BUNDLE", sdk_bundle())
         self.posted: dict[str, Any] = {}
         self.event = threading.Event()
         probe = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = PAGE.encode()
+                body = page.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(body)))
@@ -198,72 +231,26 @@ def record_os(display: str, steps: int) -> dict[str, Any]:
         probe.server.shutdown()
 
 
-def to_trace(raw: dict[str, Any]) -> dict[str, Any]:
-    """The probe's raw log as the SDK sends it (the trace schema, docs/integrity.md), from the press on.
-
-    Mirrors ``web/sdk/src/capture.ts``: positions normalised to the area and rounded to 1e-5, times to 0.01 ms,
-    per-event evidence, sub-events only for events with two or more (the last :data:`MAX_SUB_PER_EVENT`).
-    """
-    kinds = {"pointerdown": "down", "pointermove": "move", "pointerup": "up"}
-    events = raw["events"]
-    first = next(i for i, e in enumerate(events) if e["type"] == "pointerdown")
-    cols: dict[str, list[Any]] = {k: [] for k in ("x", "y", "t_ms", "event", "pointer_type", "trusted")}
-    cols |= {k: [] for k in ("coalesced", "screen_dx", "screen_dy", "movement_x", "movement_y", "frame_ms")}
-    sub: dict[str, list[Any]] = {"index": [], "x": [], "y": [], "t_ms": []}
-
-    def norm(cx: float, cy: float) -> tuple[float, float]:
-        return round((cx - AREA[0]) / AREA[2], 5), round((cy - AREA[1]) / AREA[3], 5)
-
-    for e in events[first:]:
-        i = len(cols["x"])
-        x, y = norm(e["cx"], e["cy"])
-        row = {"x": x, "y": y, "t_ms": round(e["t"], 2), "event": kinds[e["type"]], "pointer_type": e["pt"]}
-        row |= {
-            "trusted": e["trusted"],
-            "coalesced": len(e["co"]),
-            "movement_x": e["mx"],
-            "movement_y": e["my"],
-        }
-        row |= {"screen_dx": round(e["sx"] - e["cx"], 2), "screen_dy": round(e["sy"] - e["cy"], 2)}
-        row["frame_ms"] = round(min(MAX_FRAME_MS, max(0.0, e["now"] - e["lf"])), 1)
-        for key, value in row.items():
-            cols[key].append(value)
-        if len(e["co"]) >= 2:
-            for cx, cy, t, *_ in e["co"][-MAX_SUB_PER_EVENT:]:
-                sx, sy = norm(cx, cy)
-                sub["index"].append(i)
-                sub["x"].append(sx)
-                sub["y"].append(sy)
-                sub["t_ms"].append(round(t, 2))
-        if e["type"] == "pointerup":
-            break
-    points: dict[str, Any] = cols | ({"sub": sub} if sub["index"] else {})
-    env = raw["env"]
-    task: dict[str, Any] = {
-        "kind": "perforation",
-        "area_px": [AREA[2], AREA[3]],
-        "start": {"x": 0.1, "y": 0.5},
-    }
-    task |= {"end": {"x": 0.9, "y": 0.5}, "bend": 0.0, "band": 0.1}
-    return {
-        "points": points,
-        "viewport": {"width_px": env["inner"][0], "height_px": env["inner"][1], "device_pixel_ratio": 1.0},
-        "task": task,
-        "env": {"webdriver": env["webdriver"], "headless": "Headless" in env["ua"], "brands": env["brands"]},
-    }
-
-
-def start_xvfb(display: str) -> subprocess.Popen[bytes]:
-    """An X server with XTEST (Xvfb has it on by default)."""
-    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-    time.sleep(1.0)
-    return server
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """An X server with XTEST (Xvfb has it on by default) on a free display; returns it and its ``:N`` name."""
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as announced:
+        number = announced.readline().strip()
+    if not number:
+        server.kill()
+        raise RuntimeError("Xvfb did not start")
+    return server, f":{number}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--display", default=":97")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--modes", default="cdp-headless,cdp-headed,os-xdotool")
     parser.add_argument(
@@ -272,16 +259,16 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    xvfb = start_xvfb(args.display)
+    xvfb, display = start_xvfb()
     try:
         for mode in args.modes.split(","):
             if mode == "os-xdotool":
-                result = record_os(args.display, args.steps)
+                result = record_os(display, args.steps)
             else:
-                result = record_cdp(mode == "cdp-headless", args.steps, args.display)
+                result = record_cdp(mode == "cdp-headless", args.steps, display)
             (args.out_dir / f"{mode}.json").write_text(json.dumps(result))
             if args.fixtures is not None:
-                trace = Trace.model_validate(to_trace(result)).model_dump(mode="json", exclude_none=True)
+                trace = Trace.model_validate(result["sdk_trace"]).model_dump(mode="json", exclude_none=True)
                 args.fixtures.mkdir(parents=True, exist_ok=True)
                 name = mode.replace("-", "_")
                 (args.fixtures / f"{name}.json").write_text(json.dumps(trace, separators=(",", ":")) + "\n")

@@ -67,7 +67,7 @@ def test_os_input_through_xtest_is_clean() -> None:
 def test_the_recorded_paths_differ_where_the_rules_look() -> None:
     cdp, os_input = fixture("cdp_headed"), fixture("os_xdotool")
     assert max(cdp.points.coalesced or []) == 1
-    assert max(os_input.points.coalesced or []) == 2
+    assert max(os_input.points.coalesced or []) >= 2
     assert cdp.env == EnvReport(webdriver=True, headless=False, brands=["Not:A-Brand", "Chromium"])
     assert os_input.env == EnvReport(webdriver=False, headless=False, brands=["Not:A-Brand", "Chromium"])
     headless = fixture("cdp_headless").env
