@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tcurity.config import IntegrityParams, params
-from tcurity.traces import Event, GridTask, Trace
+from tcurity.traces import Event, GridTask, Trace, TraceArrays
 
 NAME = "tcurity-integrity"
 REASONS = ("injected_input", "automation_env")
@@ -48,12 +48,12 @@ class IntegrityResult:
     version: str = ""
 
 
-def pressed_mouse_moves(trace: Trace) -> np.ndarray | None:
+def pressed_mouse_moves(trace: Trace, arrays: TraceArrays | None = None) -> np.ndarray | None:
     """Indexes of the pressed moves of a pure mouse trace (``None`` for touch, pen or keyboard traces)."""
     points = trace.points
     if points.pointer_type is None or any(p != "mouse" for p in points.pointer_type):
         return None
-    arrays = trace.arrays()
+    arrays = arrays or trace.arrays()
     pressed = np.zeros(len(arrays), dtype=bool)
     for down, up in arrays.press_spans():
         pressed[down + 1 : up] = True
@@ -68,9 +68,11 @@ def coalesced_single(trace: Trace, moves: np.ndarray, p: IntegrityParams) -> boo
     return float(np.mean(counts[moves] >= 2)) <= p.max_multi_coalesced_share
 
 
-def fractional_steps(trace: Trace, moves: np.ndarray, p: IntegrityParams) -> bool | None:
+def fractional_steps(
+    trace: Trace, moves: np.ndarray, p: IntegrityParams, arrays: TraceArrays | None = None
+) -> bool | None:
     """Most steps between moves are neither whole CSS pixels nor whole device pixels (``None``: too few steps)."""
-    arrays = trace.arrays()
+    arrays = arrays or trace.arrays()
     width, height = trace.task.area_px
     dpr = trace.viewport.device_pixel_ratio
     moves = moves[moves > 0]
@@ -96,12 +98,12 @@ def sparse_moves(trace: Trace, moves: np.ndarray, p: IntegrityParams) -> bool:
     return moves.size < p.min_moves_per_press * presses
 
 
-def exact_centres(trace: Trace, p: IntegrityParams) -> bool | None:
+def exact_centres(trace: Trace, p: IntegrityParams, arrays: TraceArrays | None = None) -> bool | None:
     """Every press of a Phase B answer (two or more) lands within ``centre_tolerance_px`` of a cell's centre."""
     task = trace.task
     if not isinstance(task, GridTask):
         return None
-    arrays = trace.arrays()
+    arrays = arrays or trace.arrays()
     downs = np.flatnonzero(arrays.event == Event.DOWN)
     if downs.size < 2:
         return None
@@ -129,13 +131,14 @@ def assess(trace: Trace, p: IntegrityParams | None = None) -> IntegrityResult:
     p = p or params().integrity
     tells: list[str] = []
     evaluated: list[str] = []
-    moves = pressed_mouse_moves(trace)
+    arrays = trace.arrays() if trace.points.pointer_type is not None else None
+    moves = pressed_mouse_moves(trace, arrays) if arrays is not None else None
     if moves is not None:
         checks = {
             "coalesced_single": coalesced_single(trace, moves, p),
-            "fractional_steps": fractional_steps(trace, moves, p),
+            "fractional_steps": fractional_steps(trace, moves, p, arrays),
             "sparse_moves": sparse_moves(trace, moves, p),
-            "exact_centres": exact_centres(trace, p),
+            "exact_centres": exact_centres(trace, p, arrays),
         }
         evaluated = [name for name, found in checks.items() if found is not None]
         tells = [name for name, found in checks.items() if found]
