@@ -100,7 +100,7 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
             "model": {"passed": verdict.passed},
         },
         model={"name": loaded.name, "version": loaded.version},
-        integrity=integrity_part(assess(trace)),
+        integrity=integrity_part(assess(trace, arrays=arrays)),
     )
 
 
@@ -126,5 +126,5 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
             "model": {"passed": verdict.passed},
         },
         model={"name": loaded.name, "version": loaded.version},
-        integrity=integrity_part(assess(trace)),
+        integrity=integrity_part(assess(trace, arrays=arrays)),
     )

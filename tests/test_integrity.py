@@ -23,6 +23,7 @@ from tcurity.integrity import (
     exact_centres,
     fractional_steps,
     pressed_mouse_moves,
+    slow_moves,
     sparse_moves,
 )
 from tcurity.traces import EnvReport, Trace
@@ -61,7 +62,13 @@ def test_os_input_through_xtest_is_clean() -> None:
     result = assess(fixture("os_xdotool"))
     assert result.reasons == []
     assert result.tells == []
-    assert result.evaluated == ["coalesced_single", "fractional_steps", "sparse_moves", "automation_env"]
+    assert result.evaluated == [
+        "coalesced_single",
+        "fractional_steps",
+        "sparse_moves",
+        "slow_moves",
+        "automation_env",
+    ]
 
 
 def test_the_recorded_paths_differ_where_the_rules_look() -> None:
@@ -128,6 +135,29 @@ def test_sparse_moves_counts_moves_per_press() -> None:
     assert moves is not None and sparse_moves(jump, moves, P) is True
     full = pressed_mouse_moves(cdp)
     assert full is not None and sparse_moves(cdp, full, P) is False
+
+
+def test_slow_moves_reads_the_median_interval_between_pressed_moves() -> None:
+    os_input = fixture("os_xdotool")
+    moves = pressed_mouse_moves(os_input)
+    assert moves is not None and slow_moves(os_input, moves, P, os_input.arrays()) is False  # 17 ms
+    times = [round(t * 6, 2) for t in os_input.points.t_ms]  # ~100 ms apart: a recording's rate
+    slowed = with_points(os_input, t_ms=times, sub=None)
+    assert slow_moves(slowed, moves, P, slowed.arrays()) is True
+    assert slow_moves(slowed, moves[:3], P, slowed.arrays()) is None  # two intervals say nothing
+
+
+def test_a_short_tear_replayed_at_a_recordings_rate_is_injected_input() -> None:
+    # What the browser tests' replayed people send over DevTools: 4 moves, ~110 ms apart, fractional positions.
+    cdp = fixture("cdp_headed")
+    keep = [0, 10, 20, 30, 40, len(cdp.points.x) - 1]
+    columns = cdp.points.model_dump(exclude_none=True)
+    short = {k: [v[i] for i in keep] for k, v in columns.items() if k != "sub"}
+    short["t_ms"] = [1000.0 + 110.0 * k for k in range(len(keep))]
+    trace = with_env(with_points(cdp, **short), None)
+    result = assess(trace)
+    assert result.tells == ["coalesced_single", "fractional_steps", "slow_moves"]
+    assert result.reasons == ["injected_input"]
 
 
 def grid_trace(offset_px: float) -> Trace:

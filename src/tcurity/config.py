@@ -156,6 +156,7 @@ class IntegrityParams(_Section):
     whole_px_tolerance: float  # fractional_steps: a step this close to a whole pixel counts as whole
     min_fractional_share: float  # fractional_steps: at least this share of steps are fractional
     min_moves_per_press: int  # sparse_moves: fewer pressed moves per press than this
+    max_median_move_interval_ms: float  # slow_moves: median interval between pressed moves above this
     centre_tolerance_px: float  # exact_centres: a press this close to a cell's centre is "exact"
 
 

@@ -14,6 +14,9 @@ Pointer tells, each weak alone (a person's setup can produce any one of them):
 - ``fractional_steps``: the steps between moves are fractions of a pixel, both in CSS and in device pixels. A
   mouse moves in whole device pixels; a driver moves along computed curves.
 - ``sparse_moves``: fewer moves per press than any drag by hand (an agent's ``mouse.move`` without steps).
+- ``slow_moves``: the median time between consecutive pressed moves is longer than a hand's mouse gives while it
+  moves (one move per animation frame, 17 ms at 60 Hz): a script replaying a recording or a simulator at its own
+  low rate (the red team's people and solver bots at ~9 Hz, 110 ms).
 - ``exact_centres``: every press of a Phase B answer starts within a fraction of a pixel of its cell's centre.
 
 ``injected_input`` needs at least ``min_tells`` of them. ``automation_env`` is the browser stating that it is
@@ -51,7 +54,7 @@ class IntegrityResult:
 def pressed_mouse_moves(trace: Trace, arrays: TraceArrays | None = None) -> np.ndarray | None:
     """Indexes of the pressed moves of a pure mouse trace (``None`` for touch, pen or keyboard traces)."""
     points = trace.points
-    if points.pointer_type is None or any(p != "mouse" for p in points.pointer_type):
+    if points.pointer_type is None or set(points.pointer_type) != {"mouse"}:
         return None
     arrays = arrays or trace.arrays()
     pressed = np.zeros(len(arrays), dtype=bool)
@@ -92,6 +95,16 @@ def fractional_steps(
     return float(np.mean(fractional)) >= p.min_fractional_share
 
 
+def slow_moves(trace: Trace, moves: np.ndarray, p: IntegrityParams, arrays: TraceArrays) -> bool | None:
+    """The median interval between consecutive pressed moves exceeds ``max_median_move_interval_ms`` (``None``:
+    fewer than three such intervals)."""
+    adjacent = np.flatnonzero(np.diff(moves) == 1)
+    if adjacent.size < 3:
+        return None
+    intervals = arrays.t_ms[moves[adjacent + 1]] - arrays.t_ms[moves[adjacent]]
+    return float(np.median(intervals)) > p.max_median_move_interval_ms
+
+
 def sparse_moves(trace: Trace, moves: np.ndarray, p: IntegrityParams) -> bool:
     """Fewer pressed moves per press than ``min_moves_per_press``."""
     presses = trace.points.event.count("down")
@@ -125,19 +138,29 @@ def automation_env(trace: Trace) -> bool:
     return env.webdriver is True or env.headless or headless_brand
 
 
-def assess(trace: Trace, p: IntegrityParams | None = None) -> IntegrityResult:
+def assess(
+    trace: Trace, p: IntegrityParams | None = None, arrays: TraceArrays | None = None
+) -> IntegrityResult:
     """The integrity verdict of one trace: ``injected_input`` when at least ``min_tells`` pointer tells agree,
-    ``automation_env`` when the environment says so. Never raises on a valid trace."""
+    ``automation_env`` when the environment says so. Never raises on a valid trace.
+
+    Args:
+        trace: a validated trace.
+        p: the thresholds (default: ``params.yaml``'s ``integrity``).
+        arrays: the trace's arrays when the caller has them already (the decisions do), so they are built once.
+    """
     p = p or params().integrity
     tells: list[str] = []
     evaluated: list[str] = []
-    arrays = trace.arrays() if trace.points.pointer_type is not None else None
+    if trace.points.pointer_type is not None and arrays is None:
+        arrays = trace.arrays()
     moves = pressed_mouse_moves(trace, arrays) if arrays is not None else None
-    if moves is not None:
+    if arrays is not None and moves is not None:
         checks = {
             "coalesced_single": coalesced_single(trace, moves, p),
             "fractional_steps": fractional_steps(trace, moves, p, arrays),
             "sparse_moves": sparse_moves(trace, moves, p),
+            "slow_moves": slow_moves(trace, moves, p, arrays),
             "exact_centres": exact_centres(trace, p, arrays),
         }
         evaluated = [name for name, found in checks.items() if found is not None]
