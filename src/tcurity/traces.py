@@ -417,8 +417,9 @@ def with_browser_signals(trace: Trace, pointer_type: PointerType = "mouse") -> T
 
     Datasets and simulators record no browser signals; harnesses that play the SDK over HTTP (tests, the red
     team's HTTP clients, benchmarks) add them, since the AI server flags a trace without them
-    (``missing_signals``). They record no input path either, so they claim no coalesced samples and carry no
-    integrity evidence: the integrity layer (:mod:`tcurity.integrity`) then has too little to judge them by.
+    (``missing_signals``). They record no input path either, so they claim no coalesced samples and carry no other
+    integrity evidence; the integrity layer (:mod:`tcurity.integrity`) still sees what they are, recordings replayed
+    (``fractional_steps``, ``slow_moves``), and a site's default policy (``log``) only reports it.
     """
     n = len(trace.points.x)
     points = trace.points.model_copy(

@@ -25,10 +25,14 @@ def metrics(backend: Backend) -> str:
 
 
 def tear(path: Path2, task: PerforationTask, env: EnvReport) -> Trace:
-    """A held-out person's stroke as the SDK sends it from a browser without ``getCoalescedEvents`` (so the
-    pointer tells stay unevaluated and only ``env`` decides the verdict)."""
+    """A held-out person's stroke as a mouse at a device pixel ratio of 1 gives it (whole pixels) from a browser
+    without ``getCoalescedEvents``: of the pointer tells only ``slow_moves`` (the recording's ~9 Hz) can show, one
+    tell is never a reason, so ``env`` alone decides the verdict."""
     trace = human_answer(path, task)
-    points = trace.points.model_copy(update={"coalesced": [0] * len(trace.points.x)})
+    width, height = task.area_px
+    xs = [round(round(x * width) / width, 5) for x in trace.points.x]
+    ys = [round(round(y * height) / height, 5) for y in trace.points.y]
+    points = trace.points.model_copy(update={"x": xs, "y": ys, "coalesced": [0] * len(xs)})
     return trace.model_copy(update={"points": points, "env": env})
 
 

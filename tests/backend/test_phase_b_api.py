@@ -162,7 +162,13 @@ def test_phase_b_fails_closed_or_open_by_policy(make_backend, passing_paths: lis
     result = opened.post(f"/api/v1/challenge/sessions/{sid}/phase-b").json()
     assert result["outcome"] == "passed"
     verdict = opened.siteverify(result["token"]).json()
-    assert (verdict["success"], verdict["unscored"], verdict["reasons"]) == (True, True, ["ai_unavailable"])
+    # The harness's Phase A tear is a ~9 Hz recording replayed at fractional positions: the integrity layer logs it
+    # as injected (the site's default policy, log), beside the fail-open pass.
+    assert (verdict["success"], verdict["unscored"], verdict["reasons"]) == (
+        True,
+        True,
+        ["injected_input", "ai_unavailable"],
+    )
 
 
 def test_the_answer_never_leaves_the_server(
