@@ -5,13 +5,19 @@ flagged here by its environment report (``navigator.webdriver``), the one tell a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tcurity.sampling import Path2
 from tcurity.traces import EnvReport, PerforationTask, Trace
 from tests.backend.conftest import Backend, human_answer
 from tests.backend.test_phase_b_api import answer_b, drags, issue_b, kept_answer
-from web.backend.app.sites import SitePolicy
+from tests.backend.test_sites_and_security import cli_env, run_cli  # noqa: F401  (a fixture used here)
+from web.backend.app.cli import main as cli_main
+from web.backend.app.sites import SitePolicy, load_file
 
 AUTOMATED = EnvReport(webdriver=True, headless=False, brands=["Chromium"])
 PERSON = EnvReport(webdriver=False, headless=False, brands=["Chromium"])
@@ -117,3 +123,23 @@ def test_escalate_leaves_a_clean_session_alone(make_backend, passing_paths: list
     sid = backend.create()["session_id"]
     assert answer_a(backend, sid, passing_paths[0], PERSON)["outcome"] == "next_phase"
     assert pass_b(backend, sid, PERSON, seed=5)["outcome"] == "passed"
+
+
+def test_the_policy_is_a_cli_option_and_old_files_default_to_log(
+    cli_env: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    strict = run_cli(
+        capsys, "sites", "add", "--name", "S", "--hostname", "s.example.com", "--integrity", "block"
+    )
+    plain = run_cli(capsys, "sites", "add", "--name", "P", "--hostname", "p.example.com")
+    assert isinstance(strict, dict) and isinstance(plain, dict)
+    policies = {s.sitekey: s.policy.integrity for s in load_file(cli_env).sites}
+    assert policies == {strict["sitekey"]: "block", plain["sitekey"]: "log"}
+    content = json.loads(cli_env.read_text())
+    for site in content["sites"]:
+        site["policy"].pop("integrity")  # a file written before the option existed
+    cli_env.write_text(json.dumps(content))
+    assert [s.policy.integrity for s in load_file(cli_env).sites] == ["log", "log"]
+    with pytest.raises(SystemExit):
+        cli_main(["sites", "add", "--name", "X", "--hostname", "x.example.com", "--integrity", "ban"])
