@@ -9,11 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tcurity.sampling import Path2
-from tcurity.traces import EnvReport, PerforationTask, Trace
-from tests.backend.conftest import Backend, human_answer
+from tcurity.traces import MAX_POINTS, MAX_SUBSAMPLES, EnvReport, PerforationTask, Trace
+from tests.backend.conftest import ORIGIN, Backend, human_answer
 from tests.backend.test_phase_b_api import answer_b, drags, issue_b, kept_answer
 from tests.backend.test_sites_and_security import cli_env, run_cli  # noqa: F401  (a fixture used here)
 from web.backend.app.cli import main as cli_main
@@ -143,3 +144,67 @@ def test_the_policy_is_a_cli_option_and_old_files_default_to_log(
     assert [s.policy.integrity for s in load_file(cli_env).sites] == ["log", "log"]
     with pytest.raises(SystemExit):
         cli_main(["sites", "add", "--name", "X", "--hostname", "x.example.com", "--integrity", "ban"])
+
+
+def test_the_largest_trace_with_every_integrity_column_fits_the_body_limits(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """8,000 pen events with every column the SDK sends (contact columns included) and the most sub-events, at
+    the SDK's rounding and with JSON.stringify's compact separators, stay under the backend's and the AI server's
+    1 MiB and are scored, not refused."""
+    backend: Backend = make_backend()
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    stroke = human_answer(passing_paths[0], task).arrays()
+    n = MAX_POINTS
+    t = np.linspace(stroke.t_ms[0], stroke.t_ms[-1], n)
+    xs = np.round(np.interp(t, stroke.t_ms, stroke.x), 5)
+    ys = np.round(np.interp(t, stroke.t_ms, stroke.y), 5)
+    ts = np.round(1_234_567.0 + t, 2)
+    width, height = task.area_px
+    points: dict[str, Any] = {
+        "x": xs.tolist(),
+        "y": ys.tolist(),
+        "t_ms": ts.tolist(),
+        "event": ["down"] + ["move"] * (n - 2) + ["up"],
+        "pointer_type": ["pen"] * n,
+        "trusted": [True] * n,
+        "coalesced": [3] * n,
+        "screen_dx": [1_287.5] * n,
+        "screen_dy": [-1_024.25] * n,
+        "movement_x": np.round(np.diff(xs, prepend=xs[0]) * width, 2).tolist(),
+        "movement_y": np.round(np.diff(ys, prepend=ys[0]) * height, 2).tolist(),
+        "frame_ms": np.round(np.linspace(0.1, 16.6, n), 1).tolist(),
+        "pressure": np.round(np.linspace(0.123, 0.987, n), 3).tolist(),
+        "contact_w": [12.75] * n,
+        "contact_h": [13.25] * n,
+        "tilt_x": [-37.5] * n,
+        "tilt_y": [42.5] * n,
+    }
+    per_event = MAX_SUBSAMPLES // (n - 1)
+    owners = [i for i in range(1, n) for _ in range(per_event)][:MAX_SUBSAMPLES]
+    owners += list(range(1, MAX_SUBSAMPLES - len(owners) + 1))
+    owners.sort()
+    points["sub"] = {
+        "index": owners,
+        "x": [points["x"][i] for i in owners],
+        "y": [points["y"][i] for i in owners],
+        "t_ms": [round(points["t_ms"][i] - 0.37, 2) for i in owners],
+    }
+    body = {
+        "trace": {
+            "points": points,
+            "viewport": {"width_px": 1280, "height_px": 800},
+            "task": task.model_dump(),
+        }
+    }
+    encoded = json.dumps(body, separators=(",", ":"))
+    assert 800_000 < len(encoded) < backend.settings.max_body_bytes
+    backend.clock.advance((t[-1] - t[0]) / 1000.0 + 0.05)
+    response = backend.client.post(
+        f"/api/v1/challenge/sessions/{sid}/phase-a/answer",
+        content=encoded,
+        headers={"Origin": ORIGIN, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] in {"passed", "retry"}

@@ -25,7 +25,7 @@ const COORD_MIN = -1;
 const COORD_MAX = 2;
 const MAX_COALESCED = 1_000;
 export const MAX_SUB_PER_EVENT = 8;
-export const MAX_SUBSAMPLES = 16_000;
+export const MAX_SUBSAMPLES = 4_000;
 /**
  * Precision on the wire: 1e-5 of the task area (a tenth of a pixel on a 10,000 px area) and 0.01 ms. A full
  * trace's JSON is then about half the size of one with every float's 17 digits.
