@@ -27,6 +27,7 @@ down: ## Stop everything `make up` started (by pid)
 
 bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
 	python -m bench.serving
+	python -m bench.integrity
 
 redteam: setup redteam-drivers ## Attackers and held-out people against the whole system on the champions → reports/redteam/
 	python -m tcurity.cli champions >/dev/null || dvc repro

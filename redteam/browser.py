@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import numpy as np
+from pydantic import ValidationError
 
 from redteam.stack import Stack
-from tcurity.traces import Event, GridTask, PerforationTask, TraceArrays
+from tcurity.integrity import assess
+from tcurity.traces import Event, GridTask, PerforationTask, Trace, TraceArrays
 
 # Debian's Chromium and its flags, shared with the browser tests and the Node attacker (never a downloaded browser).
 _CHROMIUM = json.loads((Path(__file__).parent / "chromium.json").read_text())
@@ -185,8 +188,13 @@ class Network:
 
 
 def trace_signals(trace: dict[str, Any]) -> dict[str, Any]:
-    """What the browser said about the events of one sent trace (these are not model features)."""
+    """What the browser said about the events of one sent trace (these are not model features), and the integrity
+    layer's reasons for it (``None`` when the trace breaks the schema)."""
     points = trace["points"]
+    try:
+        integrity: list[str] | None = assess(Trace.model_validate(trace)).reasons
+    except ValidationError:
+        integrity = None
     t = np.asarray(points["t_ms"], dtype=np.float64)
     duration_s = max(float(t[-1] - t[0]) / 1000.0, 1e-3)
     coalesced = points.get("coalesced") or []
@@ -196,6 +204,7 @@ def trace_signals(trace: dict[str, Any]) -> dict[str, Any]:
         "trusted": float(np.mean(trusted)) if trusted else None,
         "coalesced_per_event": float(np.mean(coalesced)) if coalesced else None,
         "events_per_s": len(t) / duration_s,
+        "integrity": integrity,
     }
 
 
@@ -210,6 +219,17 @@ def summarise_signals(signals: list[dict[str, Any]]) -> dict[str, Any]:
         "trusted": median("trusted"),
         "coalesced_per_event": median("coalesced_per_event"),
         "events_per_s": median("events_per_s"),
+        **integrity_summary(signals),
+    }
+
+
+def integrity_summary(signals: list[dict[str, Any]]) -> dict[str, Any]:
+    """The integrity layer's verdicts on the traces sent: the share flagged and each reason's count."""
+    judged = [s["integrity"] for s in signals if s.get("integrity") is not None]
+    reasons = Counter(r for found in judged for r in found)
+    return {
+        "integrity_flagged": round(sum(bool(found) for found in judged) / len(judged), 4) if judged else None,
+        "integrity_reasons": dict(sorted(reasons.items())),
     }
 
 

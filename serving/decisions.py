@@ -6,6 +6,11 @@ browser marked events as synthetic), ``missing_signals`` (the browser signals th
 for the features furthest outside the human range. Phase B's geometry check is the answer's shape (every drag
 from a cell into its own slot, one per slot); *which* cells is the backend's check against the problem's
 answer, which the AI server never stores.
+
+Beside them, the input-integrity layer (:mod:`tcurity.integrity`) says whether the events came from a person's
+input device (``injected_input``, ``automation_env``). Its reasons travel in the decision's ``integrity`` part
+and do not change ``passed``: what they cost is each site's policy (``block``, ``escalate`` or ``log``), applied
+by the backend where it combines the phases.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from tcurity.features.phase_a import phase_a_features
 from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
 from tcurity.features.phase_b import answer_shape_ok, phase_b_features
 from tcurity.geometry import check_follow
+from tcurity.integrity import IntegrityResult, assess
 from tcurity.scoring import ModelBundle
 from tcurity.traces import GridTask, PerforationTask, Trace
 
@@ -34,6 +40,18 @@ class Decision:
     reasons: list[str]
     checks: dict[str, object]
     model: dict[str, str]
+    integrity: dict[str, object]
+
+
+def integrity_part(result: IntegrityResult) -> dict[str, object]:
+    """The integrity layer's verdict as the decision reports it (versioned like a model)."""
+    return {
+        "name": result.name,
+        "version": result.version,
+        "reasons": result.reasons,
+        "tells": result.tells,
+        "evaluated": result.evaluated,
+    }
 
 
 def signal_reasons(trace: Trace) -> list[str]:
@@ -82,6 +100,7 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
             "model": {"passed": verdict.passed},
         },
         model={"name": loaded.name, "version": loaded.version},
+        integrity=integrity_part(assess(trace, arrays=arrays)),
     )
 
 
@@ -107,4 +126,5 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
             "model": {"passed": verdict.passed},
         },
         model={"name": loaded.name, "version": loaded.version},
+        integrity=integrity_part(assess(trace, arrays=arrays)),
     )

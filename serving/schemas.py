@@ -21,6 +21,16 @@ class ModelRef(BaseModel):
     version: str
 
 
+class IntegrityVerdict(BaseModel):
+    """The input-integrity layer's verdict (docs/integrity.md); it never changes ``passed``."""
+
+    name: str
+    version: str
+    reasons: list[str] = Field(description="injected_input, automation_env (empty when nothing was found)")
+    tells: list[str] = Field(description="the individual tells found (each weak alone)")
+    evaluated: list[str] = Field(description="the checks the trace's evidence allowed")
+
+
 class ScoreResponse(BaseModel):
     """The decision for one trace."""
 
@@ -30,6 +40,7 @@ class ScoreResponse(BaseModel):
     reasons: list[str] = Field(description="why it did not pass (empty on a pass)")
     checks: dict[str, Any]
     model: ModelRef
+    integrity: IntegrityVerdict
 
 
 class ProblemsRequest(BaseModel):

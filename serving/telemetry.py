@@ -34,6 +34,12 @@ class Telemetry:
             ["phase", "outcome"],
             registry=self.registry,
         )
+        self.integrity = Counter(
+            "ai_integrity_total",
+            "Integrity reasons and tells found, by phase",
+            ["phase", "kind", "code"],
+            registry=self.registry,
+        )
         self.model_version = Gauge(
             "ai_model_version",
             "Loaded model version (value) per role and name",
@@ -54,6 +60,13 @@ class Telemetry:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def count_integrity(self, phase: str, integrity: dict[str, object]) -> None:
+        """Counts a decision's integrity reasons and tells (``kind`` says which)."""
+        for kind in ("reasons", "tells"):
+            codes = integrity.get(kind)
+            for code in codes if isinstance(codes, list) else []:
+                self.integrity.labels(phase, kind.rstrip("s"), str(code)).inc()
 
     def set_versions(self, versions: dict[str, tuple[str, str]]) -> None:
         self.model_version.clear()

@@ -1,7 +1,7 @@
 """The AI server's Phase B contract as a double, for the backend and browser tests (no Phase B model is trained
 in tests): problems from the real generator on a bank of real tiles, without the classifier check, and a
 stand-in score that passes a trace of one press per slot whose events the browser marked trusted (the AI
-server's own signal rule)."""
+server's own signal rule), with the real integrity layer's verdict beside it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from serving.decisions import integrity_part
 from tcurity.images.bank import ImageBank
+from tcurity.integrity import assess
 from tcurity.problems import ProblemConfig, ProblemGenerator
 from tcurity.traces import GridTask, Trace
 
@@ -59,6 +61,7 @@ def phase_b_double(bank: ImageBank) -> APIRouter:
             "reasons": reasons,
             "checks": {},
             "model": SCORE_MODEL,
+            "integrity": integrity_part(assess(trace)),  # the real integrity layer, as the AI server runs it
         }
 
     return router

@@ -13,9 +13,12 @@ from tcurity.geometry import grid_layout
 from tcurity.traces import (
     MAX_DURATION_MS,
     MAX_POINTS,
+    MAX_SUB_PER_EVENT,
+    EnvReport,
     Event,
     PerforationTask,
     Point2,
+    SubSamples,
     Trace,
     TraceArrays,
     TracePoints,
@@ -69,6 +72,11 @@ def test_a_valid_press_passes() -> None:
         {"pointer_type": ["mouse", "mouse"]},
         {"trusted": [True, True, True, True]},
         {"coalesced": [1]},
+        {"screen_dx": [0.0, 0.0], "screen_dy": [0.0, 0.0, 0.0]},
+        {"movement_x": [0.0] * 4, "movement_y": [0.0] * 4},
+        {"frame_ms": [1.0]},
+        {"pressure": [0.5, 0.5]},
+        {"tilt_x": [0.0] * 2, "tilt_y": [0.0] * 2},
     ],
 )
 def test_length_mismatch(overrides: dict[str, Any]) -> None:
@@ -230,7 +238,7 @@ def test_extra_fields_are_forbidden() -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         Point2(x=0.5, y=0.5, z=0.0)  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        TracePoints(**points(pressure=[0.5, 0.5, 0.5]))
+        TracePoints(**points(force=[0.5, 0.5, 0.5]))
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         Trace(points=TracePoints(**points()), viewport=VIEWPORT, task=TASK, label="human")  # type: ignore[call-arg]
 
@@ -321,3 +329,80 @@ def test_make_trace_keeps_a_given_viewport_and_refuses_bad_arrays() -> None:
     backwards = TraceArrays(arrays.x, arrays.y, arrays.t_ms[::-1].copy(), arrays.event)
     with pytest.raises(ValidationError, match="time_not_monotonic"):
         make_trace(backwards, TASK)
+
+
+# --- integrity evidence (docs/integrity.md) ----------------------------------------------------------------------
+
+
+def evidence() -> dict[str, Any]:
+    """Every integrity column, valid, for the three-event press of :func:`points`."""
+    return {
+        "screen_dx": [40.0, 40.0, 40.0],
+        "screen_dy": [86.0, 86.0, 86.0],
+        "movement_x": [0.0, 3.0, 0.0],
+        "movement_y": [0.0, -1.0, 0.0],
+        "frame_ms": [15.2, 14.9, 0.4],
+        "pressure": [0.5, 0.5, 0.0],
+        "contact_w": [1.0, 1.0, 1.0],
+        "contact_h": [1.0, 1.0, 1.0],
+        "tilt_x": [0.0, 10.0, 0.0],
+        "tilt_y": [0.0, -5.0, 0.0],
+        "sub": {"index": [1, 1], "x": [0.69, 0.7], "y": [0.4, 0.5], "t_ms": [92.0, 100.0]},
+    }
+
+
+def test_every_integrity_column_of_the_right_length_passes() -> None:
+    t = trace(**evidence())
+    assert t.points.movement_x == [0.0, 3.0, 0.0]
+    assert t.points.sub == SubSamples(index=[1, 1], x=[0.69, 0.7], y=[0.4, 0.5], t_ms=[92.0, 100.0])
+
+
+@pytest.mark.parametrize("column", ["screen_dx", "movement_y", "contact_w"])
+def test_paired_columns_come_together(column: str) -> None:
+    fields = evidence()
+    del fields[column]
+    assert code_of(**fields) == "unpaired_column"
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [
+        ("screen_dx", [1e6, 0.0, 0.0]),
+        ("movement_x", [0.0, 20_000.0, 0.0]),
+        ("frame_ms", [-1.0, 0.0, 0.0]),
+        ("frame_ms", [0.0, 1_000.5, 0.0]),
+        ("pressure", [0.0, 1.5, 0.0]),
+        ("tilt_x", [0.0, 91.0, 0.0]),
+        ("contact_h", [0.0, float("nan"), 0.0]),
+    ],
+)
+def test_integrity_values_out_of_range_are_refused(column: str, bad: list[float]) -> None:
+    with pytest.raises(ValidationError, match=column):
+        trace(**(evidence() | {column: bad}))
+
+
+@pytest.mark.parametrize(
+    "sub",
+    [
+        {"index": [1, 1], "x": [0.69], "y": [0.4, 0.5], "t_ms": [92.0, 100.0]},  # lengths differ
+        {"index": [2, 1], "x": [0.69, 0.7], "y": [0.4, 0.5], "t_ms": [92.0, 100.0]},  # out of order
+        {"index": [3], "x": [0.7], "y": [0.5], "t_ms": [100.0]},  # past the last event
+        {"index": [1], "x": [0.7], "y": [0.5], "t_ms": [101.5]},  # after its own event
+        {"index": [2], "x": [0.7], "y": [0.5], "t_ms": [50.0]},  # before the previous event
+        {"index": [1] * (MAX_SUB_PER_EVENT + 1), "x": [0.7] * 9, "y": [0.5] * 9, "t_ms": [100.0] * 9},
+    ],
+)
+def test_bad_subsamples(sub: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="bad_subsamples"):
+        trace(sub=sub)
+
+
+def test_env_report_limits() -> None:
+    env = EnvReport(webdriver=False, headless=False, brands=["Chromium", "Not:A-Brand"])
+    assert Trace(points=TracePoints(**points()), viewport=VIEWPORT, task=TASK, env=env).env == env
+    with pytest.raises(ValidationError, match="brands"):
+        EnvReport(brands=["x"] * 11)
+    with pytest.raises(ValidationError, match="brands"):
+        EnvReport(brands=["x" * 65])
+    with pytest.raises(ValidationError, match="webdriver"):
+        EnvReport.model_validate({"webdriver": [True]})

@@ -10,6 +10,8 @@ from fastapi.responses import ORJSONResponse, Response
 
 from serving.auth import require_token
 from serving.deps import Metrics, Models, Store
+from tcurity.config import params
+from tcurity.integrity import NAME as INTEGRITY_NAME
 
 router = APIRouter(tags=["ops"])
 
@@ -30,10 +32,11 @@ def ready(models: Models) -> ORJSONResponse:
 
 @router.get("/version", dependencies=[Depends(require_token)])
 def version(models: Models, store: Store) -> dict[str, Any]:
-    """The loaded models (name, version, alias) and the device the image model runs on."""
+    """The loaded models (name, version, alias), the integrity rules' version and the image model's device."""
     roles = {"phase_a": models.phase_a, "phase_b": models.phase_b, "effnet": models.effnet}
     return {
         "models": {role: m.describe() if m else None for role, m in roles.items()},
+        "integrity": {"name": INTEGRITY_NAME, "version": params().integrity.version},
         "device": store.device(),
         "reloads": store.reloads,
     }
@@ -43,7 +46,8 @@ def version(models: Models, store: Store) -> dict[str, Any]:
 def metrics(telemetry: Metrics, models: Models) -> Response:
     """Prometheus metrics: requests and latency per endpoint, decisions, model versions."""
     roles = {"phase_a": models.phase_a, "phase_b": models.phase_b, "effnet": models.effnet}
-    telemetry.set_versions({r: (m.name, m.version) for r, m in roles.items() if m is not None})
+    versions = {r: (m.name, m.version) for r, m in roles.items() if m is not None}
+    telemetry.set_versions(versions | {"integrity": (INTEGRITY_NAME, params().integrity.version)})
     return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -183,6 +183,24 @@ class EvaluatePhaseBParams(_Section):
     timing_traces: int
 
 
+class IntegrityParams(_Section):
+    """Thresholds of the input-integrity layer (:mod:`tcurity.integrity`, docs/integrity.md).
+
+    ``version`` is reported beside every decision like a model version; change it whenever a threshold or rule
+    changes, so decisions stay traceable to the rules that made them.
+    """
+
+    version: str
+    min_tells: int  # pointer tells that must agree before ``injected_input``
+    min_moves: int  # pressed mouse moves (or steps) a statistical tell needs
+    max_multi_coalesced_share: float  # coalesced_single: at most this share of moves held >= 2 samples
+    whole_px_tolerance: float  # fractional_steps: a step this close to a whole pixel counts as whole
+    min_fractional_share: float  # fractional_steps: at least this share of steps are fractional
+    min_moves_per_press: int  # sparse_moves: fewer pressed moves per press than this
+    max_median_move_interval_ms: float  # slow_moves: median interval between pressed moves above this
+    centre_tolerance_px: float  # exact_centres: a press this close to a cell's centre is "exact"
+
+
 class Params(BaseModel):
     """Every section of ``params.yaml``; unknown sections are kept for stages that type their own."""
 
@@ -206,6 +224,7 @@ class Params(BaseModel):
     train_phase_b: TrainPhaseBParams
     evaluate_phase_b: EvaluatePhaseBParams
     promote_phase_b: PromoteParams
+    integrity: IntegrityParams
 
 
 def load_params(path: Path | None = None) -> Params:

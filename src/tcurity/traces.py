@@ -33,6 +33,14 @@ MAX_DURATION_MS = 180_000.0
 # Pointer positions may leave the task area (overshoot, a drag released beside a slot) but not by much.
 COORD_MIN = -1.0
 COORD_MAX = 2.0
+# Input-integrity evidence (docs/integrity.md): coalesced sub-events are sent only for events that had two or
+# more (one is the event itself), at most MAX_SUB_PER_EVENT each (the last ones) and MAX_SUBSAMPLES in all.
+MAX_SUB_PER_EVENT = 8
+MAX_SUBSAMPLES = 4_000
+MAX_SCREEN_OFFSET_PX = 100_000.0
+MAX_MOVEMENT_PX = 10_000.0
+MAX_FRAME_MS = 1_000.0
+MAX_BRANDS = 10
 
 EventName = Literal["down", "move", "up", "cancel"]
 PointerType = Literal["mouse", "pen", "touch"]
@@ -136,11 +144,40 @@ class Viewport(BaseModel):
     device_pixel_ratio: Annotated[float, Field(allow_inf_nan=False, gt=0.0, le=10.0)] = 1.0
 
 
+ScreenOffset = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_SCREEN_OFFSET_PX, le=MAX_SCREEN_OFFSET_PX)]
+Movement = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MOVEMENT_PX, le=MAX_MOVEMENT_PX)]
+FrameTime = Annotated[float, Field(allow_inf_nan=False, ge=0.0, le=MAX_FRAME_MS)]
+Unit = Annotated[float, Field(allow_inf_nan=False, ge=0.0, le=1.0)]
+ContactSize = Annotated[float, Field(allow_inf_nan=False, ge=0.0, le=10_000.0)]
+Tilt = Annotated[float, Field(allow_inf_nan=False, ge=-90.0, le=90.0)]
+
+
+class SubSamples(BaseModel):
+    """Coalesced sub-events (``PointerEvent.getCoalescedEvents()``) of the events that had two or more.
+
+    ``index`` names the event (into :class:`TracePoints`) each sample belongs to, in non-decreasing order; ``x``,
+    ``y`` and ``t_ms`` are in the trace's units. They carry the device's own rate (a mouse's 125-1000 Hz) where the
+    events carry at most the display's frame rate.
+    """
+
+    model_config = _STRICT
+    index: Annotated[list[Annotated[int, Field(ge=0, lt=MAX_POINTS)]], Field(max_length=MAX_SUBSAMPLES)]
+    x: Annotated[list[Coordinate], Field(max_length=MAX_SUBSAMPLES)]
+    y: Annotated[list[Coordinate], Field(max_length=MAX_SUBSAMPLES)]
+    t_ms: Annotated[list[NonNegative], Field(max_length=MAX_SUBSAMPLES)]
+
+
 class TracePoints(BaseModel):
     """Pointer events, one list per field, all of one length.
 
     ``pointer_type``, ``trusted`` and ``coalesced`` are the browser's per-event signals (``PointerEvent.pointerType``,
     ``Event.isTrusted`` and ``getCoalescedEvents().length``); recorded data sets that lack them leave them out.
+
+    The integrity evidence (docs/integrity.md) is optional too, per event: ``screen_dx``/``screen_dy`` (``screenX -
+    clientX``, ``screenY - clientY``, CSS px), ``movement_x``/``movement_y`` (``movementX/Y``), ``frame_ms`` (how
+    long after the last animation frame began the handler ran), and, only in traces with a pen or touch event,
+    ``pressure``, ``contact_w``/``contact_h`` (``width``/``height``) and ``tilt_x``/``tilt_y``; ``sub`` holds the
+    coalesced sub-events.
     """
 
     model_config = _STRICT
@@ -153,6 +190,54 @@ class TracePoints(BaseModel):
     coalesced: Annotated[list[Annotated[int, Field(ge=0, le=1_000)]], Field(max_length=MAX_POINTS)] | None = (
         None
     )
+    screen_dx: Annotated[list[ScreenOffset], Field(max_length=MAX_POINTS)] | None = None
+    screen_dy: Annotated[list[ScreenOffset], Field(max_length=MAX_POINTS)] | None = None
+    movement_x: Annotated[list[Movement], Field(max_length=MAX_POINTS)] | None = None
+    movement_y: Annotated[list[Movement], Field(max_length=MAX_POINTS)] | None = None
+    frame_ms: Annotated[list[FrameTime], Field(max_length=MAX_POINTS)] | None = None
+    pressure: Annotated[list[Unit], Field(max_length=MAX_POINTS)] | None = None
+    contact_w: Annotated[list[ContactSize], Field(max_length=MAX_POINTS)] | None = None
+    contact_h: Annotated[list[ContactSize], Field(max_length=MAX_POINTS)] | None = None
+    tilt_x: Annotated[list[Tilt], Field(max_length=MAX_POINTS)] | None = None
+    tilt_y: Annotated[list[Tilt], Field(max_length=MAX_POINTS)] | None = None
+    sub: SubSamples | None = None
+
+    def columns(self) -> list[list[object] | None]:
+        """Every optional per-event column (absent ones as ``None``)."""
+        return [getattr(self, name) for name in OPTIONAL_COLUMNS]
+
+
+OPTIONAL_COLUMNS = (
+    "pointer_type",
+    "trusted",
+    "coalesced",
+    "screen_dx",
+    "screen_dy",
+    "movement_x",
+    "movement_y",
+    "frame_ms",
+    "pressure",
+    "contact_w",
+    "contact_h",
+    "tilt_x",
+    "tilt_y",
+)
+# Columns that come only as a pair.
+PAIRED_COLUMNS = (("screen_dx", "screen_dy"), ("movement_x", "movement_y"), ("contact_w", "contact_h"))
+
+
+class EnvReport(BaseModel):
+    """What the browser says about itself that tells an automated one (docs/integrity.md).
+
+    ``webdriver`` is ``navigator.webdriver`` (``None`` where the browser lacks it), ``headless`` whether the user
+    agent string names a headless browser, ``brands`` the ``navigator.userAgentData`` brand names (the low-entropy
+    ones every request already sends in ``Sec-CH-UA``; ``None`` where the browser lacks the API).
+    """
+
+    model_config = _STRICT
+    webdriver: bool | None = None
+    headless: bool = False
+    brands: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=MAX_BRANDS)] | None = None
 
 
 class Trace(BaseModel):
@@ -162,6 +247,7 @@ class Trace(BaseModel):
     points: TracePoints
     viewport: Viewport
     task: TaskGeometry
+    env: EnvReport | None = None
 
     @model_validator(mode="after")
     def _check_points(self) -> Trace:
@@ -179,15 +265,18 @@ def check_points(points: TracePoints) -> None:
 
     Raises:
         TraceValidationError: with code ``length_mismatch``, ``too_few_points``, ``too_many_points``,
-            ``time_not_monotonic``, ``duration_too_long`` or ``bad_event_sequence``.
+            ``time_not_monotonic``, ``duration_too_long``, ``bad_event_sequence`` or (the coalesced sub-events
+            and paired columns) ``bad_subsamples``, ``unpaired_column``.
     """
     n = len(points.x)
-    optional = [points.pointer_type, points.trusted, points.coalesced]
     lengths = {len(points.y), len(points.t_ms), len(points.event)} | {
-        len(c) for c in optional if c is not None
+        len(c) for c in points.columns() if c is not None
     }
     if lengths != {n}:
         raise TraceValidationError("length_mismatch", "every point field must have the same length")
+    for a, b in PAIRED_COLUMNS:
+        if (getattr(points, a) is None) != (getattr(points, b) is None):
+            raise TraceValidationError("unpaired_column", f"{a} and {b} come together or not at all")
     if n < MIN_POINTS:
         raise TraceValidationError("too_few_points", f"a trace needs at least {MIN_POINTS} points, got {n}")
     if n > MAX_POINTS:
@@ -198,6 +287,38 @@ def check_points(points: TracePoints) -> None:
     if t[-1] - t[0] > MAX_DURATION_MS:
         raise TraceValidationError("duration_too_long", f"a trace lasts at most {MAX_DURATION_MS:.0f} ms")
     _check_event_sequence(points.event)
+    if points.sub is not None:
+        check_subsamples(points.sub, points.t_ms)
+
+
+def check_subsamples(sub: SubSamples, t_ms: list[float]) -> None:
+    """Sub-events belong to events of the trace, in order, at most :data:`MAX_SUB_PER_EVENT` each, and lie in
+    time between the previous event and their own (the browser coalesced them into it; 1 ms of rounding slack).
+
+    Raises:
+        TraceValidationError: ``bad_subsamples``.
+    """
+    m = len(sub.index)
+    if {len(sub.x), len(sub.y), len(sub.t_ms)} != {m}:
+        raise TraceValidationError("bad_subsamples", "every sub-event field must have the same length")
+    if m == 0:
+        return
+    index = np.asarray(sub.index, dtype=np.int64)
+    if np.any(np.diff(index) < 0):
+        raise TraceValidationError("bad_subsamples", "sub-event indexes must not decrease")
+    if index[-1] >= len(t_ms):
+        raise TraceValidationError("bad_subsamples", f"sub-event names event {index[-1]}, past the trace")
+    if np.bincount(index).max() > MAX_SUB_PER_EVENT:
+        raise TraceValidationError("bad_subsamples", f"an event has more than {MAX_SUB_PER_EVENT} sub-events")
+    times = np.asarray(t_ms, dtype=np.float64)
+    latest = times[index]
+    earliest = np.where(index > 0, times[np.maximum(index - 1, 0)], times[0] - MAX_FRAME_MS)
+    t = np.asarray(sub.t_ms, dtype=np.float64)
+    outside = np.flatnonzero((t < earliest - 1.0) | (t > latest + 1.0))
+    if outside.size:
+        raise TraceValidationError(
+            "bad_subsamples", f"sub-event {outside[0]} lies outside its event's interval"
+        )
 
 
 def _check_event_sequence(events: list[EventName]) -> None:
@@ -295,15 +416,17 @@ def make_trace(
 
 
 def with_browser_signals(trace: Trace, pointer_type: PointerType = "mouse") -> Trace:
-    """The trace as the SDK sends a pointer recording: every event trusted, of one pointer type, one
-    coalesced sample each.
+    """The trace as the SDK sends a pointer recording: every event trusted, of one pointer type, and a coalesced
+    count of 0, which a browser without ``getCoalescedEvents`` sends.
 
     Datasets and simulators record no browser signals; harnesses that play the SDK over HTTP (tests, the red
     team's HTTP clients, benchmarks) add them, since the AI server flags a trace without them
-    (``missing_signals``).
+    (``missing_signals``). They record no input path either, so they claim no coalesced samples and carry no other
+    integrity evidence; the integrity layer (:mod:`tcurity.integrity`) still sees what they are, recordings replayed
+    (``fractional_steps``, ``slow_moves``), and a site's default policy (``log``) only reports it.
     """
     n = len(trace.points.x)
     points = trace.points.model_copy(
-        update={"pointer_type": [pointer_type] * n, "trusted": [True] * n, "coalesced": [1] * n}
+        update={"pointer_type": [pointer_type] * n, "trusted": [True] * n, "coalesced": [0] * n}
     )
     return trace.model_copy(update={"points": points})

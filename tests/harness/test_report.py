@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
 
-from redteam.browser import Outcome
+from redteam.browser import Outcome, summarise_signals, trace_signals
 from redteam.oracle import AnswerBook
 from redteam.report import by_layer, summarise, targets
 
@@ -112,3 +113,15 @@ def test_block_reasons_are_summed_by_layer() -> None:
         "siteverify": 6,
     }
     assert summarise([], reasons)["block_layers"]["integrity"] == 3
+
+
+def test_the_signals_row_counts_the_integrity_layers_verdicts() -> None:
+    fixtures = Path(__file__).parents[1] / "fixtures/integrity"
+    sent = [orjson.loads((fixtures / f"{name}.json").read_bytes()) for name in ("cdp_headed", "os_xdotool")]
+    broken = sent[1] | {"points": {"x": [0.1, 0.2], "y": [0.5, 0.5], "t_ms": [0, 9], "event": ["down", "up"]}}
+    signals = [trace_signals(trace) for trace in [*sent, broken]]
+    assert [s["integrity"] for s in signals[:2]] == [["injected_input", "automation_env"], []]
+    row = summarise_signals(signals[:2])
+    assert row["integrity_flagged"] == 0.5
+    assert row["integrity_reasons"] == {"automation_env": 1, "injected_input": 1}
+    assert signals[2]["integrity"] is None

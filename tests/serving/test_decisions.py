@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from serving.decisions import signal_reasons
+from serving.decisions import integrity_part, signal_reasons
 from tcurity.geometry import random_perforation
+from tcurity.integrity import IntegrityResult
 from tcurity.traces import Event, Trace, TraceArrays, make_trace, with_browser_signals
 
 
@@ -54,3 +55,19 @@ def test_a_keyboard_trace_is_judged_by_its_key_events() -> None:
     assert signal_reasons(with_points(tear(), trusted=[True, False, True, True, True])) == [
         "untrusted_events"
     ]
+
+
+def test_the_integrity_part_reports_the_layer_like_a_model() -> None:
+    result = IntegrityResult(
+        reasons=["injected_input"],
+        tells=["coalesced_single", "fractional_steps"],
+        evaluated=["x"],
+        version="7",
+    )
+    assert integrity_part(result) == {
+        "name": "tcurity-integrity",
+        "version": "7",
+        "reasons": ["injected_input"],
+        "tells": ["coalesced_single", "fractional_steps"],
+        "evaluated": ["x"],
+    }

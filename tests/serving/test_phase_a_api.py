@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
+from tcurity.config import params
 from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_a_trace, phase_b_trace
 from tcurity.traces import make_trace
 from tests.serving.conftest import AUTH, PHASE_A, human_trace, promote, settings, train_and_register
 
+FIXTURES = Path(__file__).parents[1] / "fixtures/integrity"
 URL = "/v1/phase-a/score"
 
 
@@ -34,8 +38,10 @@ def test_a_human_tear_is_scored_with_the_champion(
     response = client.post(URL, json=body_of(human_trace(human_paths[0], 5)), headers=AUTH)
     assert response.status_code == 200
     payload = response.json()
-    assert set(payload) == {"score", "passed", "threshold", "reasons", "checks", "model"}
+    assert set(payload) == {"score", "passed", "threshold", "reasons", "checks", "model", "integrity"}
     assert payload["model"] == {"name": PHASE_A, "version": champion}
+    assert payload["integrity"]["name"] == "tcurity-integrity"
+    assert payload["integrity"]["version"] == params().integrity.version
     assert -1.0 <= payload["score"] <= 0.0
     assert payload["checks"]["geometry"]["passed"] is True
 
@@ -125,6 +131,23 @@ def test_version_metrics_and_openapi(client: TestClient, champion: str) -> None:
     assert "/v1/phase-a/score" in spec["paths"]
     assert "422" in spec["paths"]["/v1/phase-a/score"]["post"]["responses"]
     assert "model_unavailable" in spec["info"]["description"]
+
+
+def test_integrity_reasons_are_reported_counted_and_leave_passed_alone(client: TestClient) -> None:
+    # Playwright's recorded tear (tests/fixtures/integrity): injected input in an automated browser.
+    body = {"trace": json.loads((FIXTURES / "cdp_headed.json").read_text())}
+    payload = client.post(URL, json=body, headers=AUTH).json()
+    assert payload["integrity"]["reasons"] == ["injected_input", "automation_env"]
+    assert payload["integrity"]["tells"] == ["coalesced_single", "fractional_steps", "automation_env"]
+    assert not set(payload["integrity"]["reasons"]) & set(payload["reasons"])
+    clean = {"trace": json.loads((FIXTURES / "os_xdotool.json").read_text())}
+    assert client.post(URL, json=clean, headers=AUTH).json()["integrity"]["reasons"] == []
+    metrics = client.get("/metrics", headers=AUTH).text
+    assert 'ai_integrity_total{code="injected_input",kind="reason",phase="a"} 1.0' in metrics
+    assert 'ai_integrity_total{code="coalesced_single",kind="tell",phase="a"} 1.0' in metrics
+    assert 'ai_model_version{name="tcurity-integrity",role="integrity"}' in metrics
+    version = client.get("/version", headers=AUTH).json()
+    assert version["integrity"] == {"name": "tcurity-integrity", "version": params().integrity.version}
 
 
 def test_missing_champion_means_not_ready_and_503(mlflow_registry: str) -> None:

@@ -68,6 +68,12 @@ def _policy_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--requests-per-window", type=int, default=None, help="this site's own rate limit")
     parser.add_argument(
+        "--integrity",
+        choices=["block", "escalate", "log"],
+        default=defaults.integrity,
+        help="what injected input or an automated browser costs (docs/integrity.md)",
+    )
+    parser.add_argument(
         "--require-client-match",
         action="store_true",
         help="siteverify refuses tokens whose remoteip is not the solving client's /24 (/64)",
@@ -86,6 +92,7 @@ def _policy(args: argparse.Namespace) -> SitePolicy:
         collect_quota_mib=args.collect_quota_mib,
         requests_per_window=args.requests_per_window,
         require_client_match=args.require_client_match,
+        integrity=args.integrity,
     )
 
 

@@ -55,6 +55,10 @@ class SitePolicy(BaseModel):
             expire. 256 MiB holds some 8,000 records of the largest size (96 KiB), several times more of
             typical ones.
         requests_per_window: this site's own challenge rate limit (default ``RATE_LIMIT_PER_SITEKEY``).
+        integrity: what an integrity reason (``injected_input``, ``automation_env``, docs/integrity.md) costs: ``log``
+            (the default) only reports it in siteverify's ``reasons`` and the metrics; ``escalate`` asks Phase B
+            once more (a site with ``phase_b: never`` then asks it; one with ``always`` asks a second round), once
+            per session; ``block`` fails the answer with it.
         require_client_match: siteverify refuses a token (``client-mismatch``) unless ``remoteip`` is sent and lies
             in the solving client's network (``/24`` or ``/64``), and a ``user_agent`` sent matches the solving
             client's; off (the default), a mismatch is only reported (``client_match``).
@@ -71,6 +75,7 @@ class SitePolicy(BaseModel):
     collect_quota_mib: Annotated[float, Field(gt=0.0, le=1_048_576.0)] = 256.0
     requests_per_window: Annotated[int, Field(ge=1)] | None = None
     require_client_match: bool = False
+    integrity: Literal["block", "escalate", "log"] = "log"
 
 
 class Site(BaseModel):

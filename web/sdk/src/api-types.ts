@@ -292,6 +292,25 @@ export interface components {
              */
             sitekey: string;
         };
+        /**
+         * EnvReport
+         * @description What the browser says about itself that tells an automated one (docs/integrity.md).
+         *
+         *     ``webdriver`` is ``navigator.webdriver`` (``None`` where the browser lacks it), ``headless`` whether the user
+         *     agent string names a headless browser, ``brands`` the ``navigator.userAgentData`` brand names (the low-entropy
+         *     ones every request already sends in ``Sec-CH-UA``; ``None`` where the browser lacks the API).
+         */
+        EnvReport: {
+            /** Brands */
+            brands?: string[] | null;
+            /**
+             * Headless
+             * @default false
+             */
+            headless: boolean;
+            /** Webdriver */
+            webdriver?: boolean | null;
+        };
         /** ErrorDetail */
         ErrorDetail: {
             /** Code */
@@ -618,6 +637,24 @@ export interface components {
             unscored: boolean;
         };
         /**
+         * SubSamples
+         * @description Coalesced sub-events (``PointerEvent.getCoalescedEvents()``) of the events that had two or more.
+         *
+         *     ``index`` names the event (into :class:`TracePoints`) each sample belongs to, in non-decreasing order; ``x``,
+         *     ``y`` and ``t_ms`` are in the trace's units. They carry the device's own rate (a mouse's 125-1000 Hz) where the
+         *     events carry at most the display's frame rate.
+         */
+        SubSamples: {
+            /** Index */
+            index: number[];
+            /** T Ms */
+            t_ms: number[];
+            /** X */
+            x: number[];
+            /** Y */
+            y: number[];
+        };
+        /**
          * TargetView
          * @description The class asked for, by its display names only (the class key stays on the server: review 8).
          */
@@ -644,6 +681,7 @@ export interface components {
          * @description One answer to one task: the events, the viewport and the task geometry.
          */
         Trace: {
+            env?: components["schemas"]["EnvReport"] | null;
             points: components["schemas"]["TracePoints"];
             /** Task */
             task: components["schemas"]["PerforationTask"] | components["schemas"]["GridTask"];
@@ -655,16 +693,43 @@ export interface components {
          *
          *     ``pointer_type``, ``trusted`` and ``coalesced`` are the browser's per-event signals (``PointerEvent.pointerType``,
          *     ``Event.isTrusted`` and ``getCoalescedEvents().length``); recorded data sets that lack them leave them out.
+         *
+         *     The integrity evidence (docs/integrity.md) is optional too, per event: ``screen_dx``/``screen_dy`` (``screenX -
+         *     clientX``, ``screenY - clientY``, CSS px), ``movement_x``/``movement_y`` (``movementX/Y``), ``frame_ms`` (how
+         *     long after the last animation frame began the handler ran), and, only in traces with a pen or touch event,
+         *     ``pressure``, ``contact_w``/``contact_h`` (``width``/``height``) and ``tilt_x``/``tilt_y``; ``sub`` holds the
+         *     coalesced sub-events.
          */
         TracePoints: {
             /** Coalesced */
             coalesced?: number[] | null;
+            /** Contact H */
+            contact_h?: number[] | null;
+            /** Contact W */
+            contact_w?: number[] | null;
             /** Event */
             event: ("down" | "move" | "up" | "cancel")[];
+            /** Frame Ms */
+            frame_ms?: number[] | null;
+            /** Movement X */
+            movement_x?: number[] | null;
+            /** Movement Y */
+            movement_y?: number[] | null;
             /** Pointer Type */
             pointer_type?: ("mouse" | "pen" | "touch")[] | null;
+            /** Pressure */
+            pressure?: number[] | null;
+            /** Screen Dx */
+            screen_dx?: number[] | null;
+            /** Screen Dy */
+            screen_dy?: number[] | null;
+            sub?: components["schemas"]["SubSamples"] | null;
             /** T Ms */
             t_ms: number[];
+            /** Tilt X */
+            tilt_x?: number[] | null;
+            /** Tilt Y */
+            tilt_y?: number[] | null;
             /** Trusted */
             trusted?: boolean[] | null;
             /** X */

@@ -9,7 +9,8 @@
  * the same task, and the recorder starts afresh (the server reads the first press of the trace).
  */
 
-import { TraceRecorder, currentViewport, type PointerSample } from "./capture";
+import { MAX_POINTS, TraceRecorder, currentViewport, type PointerSample } from "./capture";
+import { FrameClock, environmentReport } from "./integrity";
 import type { PerforationTask, Trace } from "./client";
 import { arcLength, bezier, checkFollow, polyline, project, svgPath, type Vec } from "./geometry";
 import type { Translate } from "./i18n";
@@ -82,7 +83,12 @@ export class TearPhase {
       "data-phase": "a",
     });
     this.svg.style.aspectRatio = `${w} / ${h}`;
-    this.recorder = new TraceRecorder(() => this.svg.getBoundingClientRect());
+    const win = doc.defaultView;
+    const clock = new FrameClock(win, () => this.svg.isConnected);
+    clock.start();
+    this.recorder = new TraceRecorder(() => this.svg.getBoundingClientRect(), MAX_POINTS, () =>
+      clock.since(win ? win.performance.now() : NaN),
+    );
     this.stub = svgEl(doc, "g", { "clip-path": `url(#${id}-right)` });
     this.torn = svgEl(doc, "path", { class: "torn", d: svgPath(task), pathLength: 1, "stroke-dasharray": "1 1", "stroke-dashoffset": 1 });
     this.handle = this.buildHandle();
@@ -289,7 +295,7 @@ export class TearPhase {
     }
     this.done = true;
     this.callbacks.announce(this.t("torn"), "ok");
-    this.callbacks.onTrace(this.recorder.trace(this.task, currentViewport(this.doc.defaultView as Window)));
+    this.callbacks.onTrace(this.recorder.trace(this.task, currentViewport(this.doc.defaultView as Window), environmentReport(this.doc.defaultView?.navigator ?? {})));
   }
 
   private resetTear(): void {

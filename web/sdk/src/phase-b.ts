@@ -11,7 +11,8 @@
  * press from the picture's centre to the slot's centre, which drops the pointer signals from the whole trace.
  */
 
-import { TraceRecorder, currentViewport, type PointerSample } from "./capture";
+import { MAX_POINTS, TraceRecorder, currentViewport, type PointerSample } from "./capture";
+import { FrameClock, environmentReport } from "./integrity";
 import type { GridTask, ProblemView, Rect, Trace } from "./client";
 import type { Lang } from "./config";
 import type { Translate } from "./i18n";
@@ -73,7 +74,12 @@ export class GridPhase {
     this.slots = task.slots.map(() => null);
     this.area = el(doc, "div", { class: "area", "data-phase": "b" });
     this.area.style.aspectRatio = `${task.area_px[0]} / ${task.area_px[1]}`;
-    this.recorder = new TraceRecorder(() => this.area.getBoundingClientRect());
+    const win = doc.defaultView;
+    const clock = new FrameClock(win, () => this.area.isConnected);
+    clock.start();
+    this.recorder = new TraceRecorder(() => this.area.getBoundingClientRect(), MAX_POINTS, () =>
+      clock.since(win ? win.performance.now() : NaN),
+    );
     for (const tile of problem.tiles) this.addTile(tile.tile_id, tile.position, tile.image);
     task.slots.forEach((rect, k) => this.addSlot(rect, k));
     const target = problem.target[lang];
@@ -98,7 +104,7 @@ export class GridPhase {
   /** The trace of everything done over the grid (an unfinished keyboard press is cancelled first). */
   trace(): Trace {
     if (this.keyboardPress) this.endKeyboardPress("cancel", 0, true);
-    return this.recorder.trace(this.task, currentViewport(this.doc.defaultView as Window));
+    return this.recorder.trace(this.task, currentViewport(this.doc.defaultView as Window), environmentReport(this.doc.defaultView?.navigator ?? {}));
   }
 
   /** Focuses the first picture. */

@@ -2,7 +2,8 @@
  * One widget: the box in the page, the dialog, and the challenge flow between them.
  *
  * `session → Phase A (tear) → Phase B (grid, when the site asks it) → pass token`. An answer's outcome drives
- * the flow: `next_phase` moves on, `retry` asks for a new task of the same phase, `passed` ends with the token,
+ * the flow: `next_phase` moves on (after Phase B: one more Phase B round, which a site's integrity policy can ask
+ * for), `retry` asks for a new task of the same phase, `passed` ends with the token,
  * `blocked` ends without one. The token goes into the hidden field `tcurity-response` (in the enclosing form)
  * and to `onSuccess`; it is cleared, and `onExpired` called, a few seconds before the server would refuse it.
  *
@@ -149,7 +150,9 @@ export class Widget {
     throw new TcurityError("blocked", "too many tasks");
   }
 
-  private async phaseB(generation: number, sessionId: string, steps: number): Promise<AnswerResult> {
+  private async phaseB(generation: number, sessionId: string, phases: number): Promise<AnswerResult> {
+    const steps = Math.max(phases, 2); // a site without Phase B can still ask it (integrity policy "escalate")
+    let again = false;
     for (let task = 0; task < MAX_TASKS_PER_RUN; task++) {
       this.loading();
       const issued = await this.guard(generation, this.client.issuePhaseB(sessionId));
@@ -164,13 +167,15 @@ export class Widget {
         { name: "confirm", label: this.t("confirm"), primary: true, disabled: true, onClick: () => this.confirmGrid(grid) },
       ]);
       grid.focus();
+      if (again) this.dialog?.announce(this.t("oneMore"), "ok");
       const trace = await this.waitForTrace(generation);
       this.dialog?.announce(this.t("checking"));
       const tileIds = grid.answer();
       const result = await this.answer(generation, () => this.client.answerPhaseB(sessionId, tileIds, trace));
       if (result === null) continue;
       if (result.outcome === "passed") return result;
-      this.afterFailure(result);
+      again = result.outcome === "next_phase";
+      if (!again) this.afterFailure(result);
     }
     throw new TcurityError("blocked", "too many tasks");
   }

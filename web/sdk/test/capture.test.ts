@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_POINTS, TraceRecorder, normalise, type PointerSample } from "../src/capture";
+import { MAX_POINTS, MAX_SUBSAMPLES, TraceRecorder, normalise, type PointerSample } from "../src/capture";
 import type { PerforationTask } from "../src/client";
 
 const BOX = { left: 100, top: 50, width: 640, height: 260 };
@@ -133,5 +133,104 @@ describe("TraceRecorder", () => {
     expect(rec.length).toBe(0);
     expect(rec.pressed).toBe(false);
     expect(rec.hasSynthetic).toBe(false);
+  });
+});
+
+describe("integrity evidence", () => {
+  const mouse = (x: number, y: number, t: number, extra: Partial<PointerSample> = {}): PointerSample =>
+    sample(x, y, t, { screenX: x + 40, screenY: y + 86, movementX: 0, movementY: 0, ...extra });
+
+  it("records screen offsets, movement and the frame phase of each mouse event", () => {
+    const frames = [15.24, 16.01, 0.44];
+    const rec = new TraceRecorder(() => BOX, MAX_POINTS, () => frames.shift());
+    rec.down(mouse(484, 76, 1000));
+    rec.move(mouse(487, 75, 1016, { movementX: 3, movementY: -1 }));
+    rec.end(mouse(487, 75, 1032));
+    const points = rec.points();
+    expect(points.screen_dx).toEqual([40, 40, 40]);
+    expect(points.screen_dy).toEqual([86, 86, 86]);
+    expect(points.movement_x).toEqual([0, 3, 0]);
+    expect(points.movement_y).toEqual([0, -1, 0]);
+    expect(points.frame_ms).toEqual([15.2, 16, 0.4]);
+    expect(points.pressure).toBeUndefined(); // a mouse's pressure says nothing
+    expect(points.sub).toBeUndefined();
+  });
+
+  it("adds pressure, contact size and tilt to traces with a pen or touch event", () => {
+    const rec = new TraceRecorder(() => BOX);
+    const pen = { pointerType: "pen", pressure: 0.4567, width: 1.5, height: 2, tiltX: 30, tiltY: -95 };
+    rec.down(mouse(484, 76, 1000, pen));
+    rec.end(mouse(484, 80, 1010, { ...pen, pressure: 0 }));
+    const points = rec.points();
+    expect(points.pressure).toEqual([0.457, 0]);
+    expect(points.contact_w).toEqual([1.5, 1.5]);
+    expect(points.contact_h).toEqual([2, 2]);
+    expect(points.tilt_x).toEqual([30, 30]);
+    expect(points.tilt_y).toEqual([-90, -90]); // clamped to the schema's range
+  });
+
+  it("sends a column only when every event has it, and pairs together", () => {
+    const rec = new TraceRecorder(() => BOX);
+    rec.down(mouse(484, 76, 1000));
+    rec.move(mouse(485, 76, 1016, { movementY: undefined, screenX: undefined }));
+    rec.end(mouse(486, 76, 1032));
+    const points = rec.points();
+    expect(points.movement_x).toBeUndefined();
+    expect(points.movement_y).toBeUndefined();
+    expect(points.screen_dx).toBeUndefined();
+    expect(points.screen_dy).toBeUndefined();
+    expect(points.frame_ms).toBeUndefined(); // no frame clock
+  });
+
+  it("keeps the last coalesced sub-events of events that had two or more, timed within their interval", () => {
+    const rec = new TraceRecorder(() => BOX);
+    const co = (n: number, t0: number) => () =>
+      Array.from({ length: n }, (_, i) => ({ clientX: 100 + i * 64, clientY: 50, timeStamp: t0 + i }));
+    rec.down(mouse(100, 50, 1000));
+    rec.move(mouse(164, 50, 1016, { getCoalescedEvents: co(1, 1016) }));
+    rec.move(mouse(740, 50, 1032, { getCoalescedEvents: co(10, 1010) }));
+    rec.end(mouse(740, 50, 1040));
+    const points = rec.points();
+    expect(points.coalesced).toEqual([0, 1, 10, 0]);
+    expect(points.sub?.index).toEqual([2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(points.sub?.x).toEqual([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    // 1012..1019, but never before the previous event (1016)
+    expect(points.sub?.t_ms).toEqual([1016, 1016, 1016, 1016, 1016, 1017, 1018, 1019]);
+  });
+
+  it("caps the sub-events of a whole trace", () => {
+    const rec = new TraceRecorder(() => BOX);
+    const many = () => Array.from({ length: 8 }, () => ({ clientX: 200, clientY: 60, timeStamp: 5 }));
+    rec.down(mouse(200, 60, 5));
+    for (let i = 0; i < MAX_SUBSAMPLES / 8 + 5; i++) rec.move(mouse(200, 60, 5, { getCoalescedEvents: many }));
+    rec.end(mouse(200, 60, 5));
+    expect(rec.points().sub?.index.length).toBe(MAX_SUBSAMPLES);
+  });
+
+  it("ignores coalesced entries that are not events", () => {
+    const rec = new TraceRecorder(() => BOX);
+    rec.down(mouse(100, 50, 1));
+    rec.move(mouse(100, 50, 2, { getCoalescedEvents: () => [1, null, { clientX: "a" }] }));
+    rec.end(mouse(100, 50, 3));
+    expect(rec.points().coalesced).toEqual([0, 3, 0]);
+    expect(rec.points().sub).toBeUndefined();
+  });
+
+  it("sends no pointer evidence with keyboard steps", () => {
+    const rec = new TraceRecorder(() => BOX, MAX_POINTS, () => 5);
+    rec.syntheticStep("down", 0.6, 0.1, 1, true);
+    rec.syntheticStep("up", 0.6, 0.9, 2, true);
+    const points = rec.points();
+    expect(Object.keys(points).sort()).toEqual(["event", "t_ms", "trusted", "x", "y"]);
+  });
+
+  it("puts the environment report beside the points", () => {
+    const rec = new TraceRecorder(() => BOX);
+    rec.down(mouse(100, 50, 1));
+    rec.end(mouse(100, 50, 3));
+    const env = { webdriver: false, headless: false, brands: ["Chromium"] };
+    const viewport = { width_px: 1280, height_px: 800, device_pixel_ratio: 1 };
+    expect(rec.trace(TASK, viewport, env).env).toEqual(env);
+    expect("env" in rec.trace(TASK, viewport)).toBe(false);
   });
 });

@@ -149,3 +149,59 @@ describe("Widget", () => {
     expect(() => new Widget(container, { sitekey: "bad key" })).toThrow(/sitekey/);
   });
 });
+
+describe("Widget, one more Phase B round (a site's integrity policy: escalate)", () => {
+  const cells = Array.from({ length: 9 }, (_, i) => ({ x: (i % 3) / 3, y: Math.floor(i / 3) / 4, w: 0.3, h: 0.2 }));
+  const GRID = { kind: "grid", area_px: [420, 560], cells, slots: [{ x: 0.1, y: 0.8, w: 0.2, h: 0.15 }] };
+  const PROBLEM = {
+    problem_id: "p1",
+    target: { key: "palm_tree", en: "palm trees", ko: "야자수" },
+    prompt: { en: "Select all images with palm trees", ko: "야자수가 있는 그림을 모두 고르세요" },
+    grid: { rows: 3, cols: 3 },
+    tiles: cells.map((_, i) => ({ tile_id: `t${i}`, position: i, image: "data:image/png;base64,iVBORw0KGgo=" })),
+  };
+
+  it("asks the next problem after a Phase B pass answered next_phase, saying it passed", async () => {
+    const calls: string[] = [];
+    const answersB = ["next_phase", "passed"];
+    const fetch: FetchLike = async (url) => {
+      const path = url.replace("/api", "");
+      calls.push(path);
+      if (path === "/v1/challenge/sessions") {
+        return json(201, { session_id: "sid", state: "created", expires_at: "2030-01-01T00:00:00Z", phases: ["phase_a"], attempts_left: ATTEMPTS });
+      }
+      if (path.endsWith("/phase-a")) {
+        return json(200, { state: "phase_a", task: TASK, time_limit_ms: 30000, expires_at: "2030-01-01T00:00:00Z", attempts_left: ATTEMPTS });
+      }
+      if (path.endsWith("/phase-a/answer")) return json(200, { outcome: "next_phase", state: "phase_b", attempts_left: ATTEMPTS });
+      if (path.endsWith("/phase-b")) {
+        return json(200, { state: "phase_b", problem: PROBLEM, task: GRID, time_limit_ms: 90000, expires_at: "2030-01-01T00:00:00Z", attempts_left: ATTEMPTS });
+      }
+      const outcome = answersB.shift();
+      const token = outcome === "passed" ? { token: "tok.en", token_expires_at: "2030-01-01T00:00:00Z" } : {};
+      return json(200, { outcome, state: outcome === "passed" ? "passed" : "phase_b", attempts_left: ATTEMPTS, ...token });
+    };
+    const container = document.createElement("div");
+    document.body.append(container);
+    const widget = new Widget(container, { sitekey: "sitekey-1234", apiBase: "/api" }, { fetch });
+    const token = widget.execute();
+    await until(() => dialogRoot().querySelector('[data-role="handle"]') !== null);
+    pressArrows(dialogRoot(), 10);
+
+    const answerGrid = async (round: number): Promise<void> => {
+      await until(() => calls.filter((c) => c.endsWith("/phase-b")).length === round && dialogRoot().querySelector(".tile") !== null);
+      const root = dialogRoot();
+      (root.querySelector('[data-tile-id="t4"]') as HTMLButtonElement).click();
+      (root.querySelector('[data-slot="0"] .slot-target') as HTMLButtonElement).click();
+      (root.querySelector('[data-action="confirm"]') as HTMLButtonElement).click();
+    };
+    await answerGrid(1);
+    await until(() => calls.filter((c) => c.endsWith("/phase-b")).length === 2);
+    await until(() => dialogRoot().querySelector(".status")?.textContent === "Passed. One more, please: here are new pictures.");
+    expect(dialogRoot().querySelector(".status")?.getAttribute("data-tone")).toBe("ok");
+    await answerGrid(2);
+    await expect(token).resolves.toBe("tok.en");
+    expect(calls.filter((c) => c.endsWith("/phase-b/answer"))).toHaveLength(2);
+    widget.remove();
+  });
+});

@@ -42,6 +42,12 @@ class Telemetry:
             ["phase", "reason"],
             registry=r,
         )
+        self.integrity = Counter(
+            "backend_integrity_total",
+            "Integrity reasons of scored answers by phase and the site's policy action",
+            ["phase", "reason", "action"],
+            registry=r,
+        )
         self.ai_latency = Histogram(
             "backend_ai_seconds", "AI server call latency", ["call"], buckets=LATENCY_BUCKETS_S, registry=r
         )

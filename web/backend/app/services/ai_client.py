@@ -28,6 +28,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tcurity.integrity import REASONS as INTEGRITY_REASONS
 from tcurity.traces import Trace
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.schemas.challenge import ProblemView
@@ -76,6 +77,13 @@ class _Model(BaseModel):
     version: str
 
 
+class _Integrity(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    version: str
+    reasons: list[str] = Field(default_factory=list, max_length=len(INTEGRITY_REASONS))
+
+
 class _Score(BaseModel):
     model_config = ConfigDict(extra="ignore")
     score: float
@@ -83,6 +91,7 @@ class _Score(BaseModel):
     threshold: float
     reasons: list[str]
     model: _Model
+    integrity: _Integrity | None = None
 
 
 class _Answer(BaseModel):
@@ -112,6 +121,8 @@ class AiDecision:
     threshold: float
     reasons: list[str]
     model: str  # name@version
+    integrity: tuple[str, ...] = ()  # the integrity layer's reasons (known codes only)
+    integrity_model: str | None = None  # its name@version
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +240,16 @@ class AiClient:
         except ValidationError as exc:
             raise self._failed(phase, "malformed score") from exc
         model = f"{parsed.model.name}@{parsed.model.version}"
-        return AiDecision(parsed.score, parsed.passed, parsed.threshold, parsed.reasons, model)
+        integrity = parsed.integrity
+        return AiDecision(
+            parsed.score,
+            parsed.passed,
+            parsed.threshold,
+            parsed.reasons,
+            model,
+            tuple(r for r in integrity.reasons if r in INTEGRITY_REASONS) if integrity else (),
+            f"{integrity.name}@{integrity.version}" if integrity else None,
+        )
 
     async def problem(self) -> AiProblem:
         """A fresh Phase B problem."""

@@ -23,6 +23,11 @@ no problem shown there is no pass.
 Limits, cheapest and most specific first, so that one client is refused long before it can touch a shared
 budget: every request per client IP and per client network (``/24``, ``/64``); new sessions, Phase B problems and
 passes per IP and per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
+
+The AI server's integrity reasons (``injected_input``, ``automation_env``: docs/integrity.md) never change its
+``passed``; the site's ``integrity`` policy says what they cost here (:meth:`ChallengeFlow._apply_integrity`):
+``log`` reports them, ``block`` fails the answer, ``escalate`` asks one more Phase B round once per session. They
+reach siteverify's ``reasons`` whatever the policy.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -118,6 +123,8 @@ class Decision:
     passed: bool
     reasons: list[str]
     result: PhaseResult | None = None
+    integrity: list[str] = field(default_factory=list)  # the integrity layer's reasons (never ``passed``'s)
+    integrity_model: str | None = None
 
 
 @dataclass(slots=True)
@@ -433,7 +440,37 @@ class ChallengeFlow:
             await self._reopen(claim)
             raise _ai_unavailable() from exc
         result = PhaseResult(score=ai.score, threshold=ai.threshold, model=ai.model)
-        return Decision(ai.passed, [] if ai.passed else (ai.reasons or ["model_below_threshold"]), result)
+        reasons = [] if ai.passed else (ai.reasons or ["model_below_threshold"])
+        return Decision(ai.passed, reasons, result, list(ai.integrity), ai.integrity_model)
+
+    @staticmethod
+    def _phase_b_rounds(policy: SitePolicy, escalated: bool) -> int:
+        """How many Phase B passes a session needs: one where the site always asks for Phase B, one more once
+        the integrity policy escalated it."""
+        return (1 if policy.phase_b == "always" else 0) + (1 if escalated else 0)
+
+    def _final_pass(self, claim: Claim, phase: PhaseName, decision: Decision) -> bool:
+        """Whether this passing answer ends the challenge with a token (the pass limits count only those)."""
+        record, policy = claim.record, claim.site.policy
+        escalated = record.escalated or (bool(decision.integrity) and policy.integrity == "escalate")
+        passes = record.phase_b_passes + (1 if phase == "phase_b" else 0)
+        return passes >= self._phase_b_rounds(policy, escalated)
+
+    def _apply_integrity(self, claim: Claim, phase: PhaseName, decision: Decision) -> Decision:
+        """The site's integrity policy on a scored answer: its reasons always join the session's (siteverify)
+        and the metrics; under ``block`` they also fail the answer. (``escalate`` acts on a pass, in
+        :meth:`_passed`.)"""
+        if decision.integrity_model:
+            claim.record.results["integrity"] = PhaseResult(model=decision.integrity_model)
+        if not decision.integrity:
+            return decision
+        action = claim.site.policy.integrity
+        for reason in decision.integrity:
+            self.telemetry.integrity.labels(phase, reason, action).inc()
+        claim.record.add_reasons(decision.integrity)
+        if action == "block" and decision.passed:
+            return Decision(False, list(decision.integrity), decision.result, decision.integrity)
+        return decision
 
     async def _reopen(self, claim: Claim) -> None:
         """Puts the claimed task back (nothing was judged), so the same answer may be sent again in time."""
@@ -466,8 +503,8 @@ class ChallengeFlow:
     async def _conclude(
         self, claim: Claim, phase: PhaseName, trace: Trace | None, decision: Decision
     ) -> AnswerResult:
-        final = phase == "phase_b" or claim.site.policy.phase_b != "always"
-        if decision.passed and final:
+        decision = self._apply_integrity(claim, phase, decision)
+        if decision.passed and self._final_pass(claim, phase, decision):
             await self._limit_passes(claim)
         self.telemetry.answers.labels(phase, "pass" if decision.passed else "fail").inc()
         if trace is not None:
@@ -486,7 +523,15 @@ class ChallengeFlow:
         policy = site.policy
         record.results[phase] = decision.result or PhaseResult(unscored=True)
         record.add_reasons(decision.reasons)
-        if phase == "phase_a" and policy.phase_b == "always":
+        if decision.integrity and policy.integrity == "escalate" and not record.escalated:
+            record.escalated = True
+            logger.info(
+                "session escalated", extra={"fields": {"session": ref(record.session_id), "phase": phase}}
+            )
+        if phase == "phase_b":
+            record.phase_b_passes += 1
+        rounds = self._phase_b_rounds(policy, record.escalated)
+        if record.phase_b_passes < rounds:
             record.state = "phase_b"
             await self.repo.save(record, rev)
             return AnswerResult(

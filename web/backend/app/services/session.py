@@ -61,6 +61,8 @@ class SessionRecord(BaseModel):
     reasons: Annotated[list[str], Field(max_length=MAX_REASONS)] = []
     client_net: str | None = None  # the network of the client that answered last (/24 or /64)
     client_ua: str | None = None  # the keyed digest of its User-Agent
+    escalated: bool = False  # an integrity reason asked one more Phase B round (policy ``escalate``)
+    phase_b_passes: int = 0  # Phase B rounds passed so far
 
     def add_reasons(self, reasons: list[str]) -> None:
         """Keeps the first few distinct reason codes of the session (they go into the pass's claims)."""
