@@ -28,7 +28,7 @@ from tcurity.config import PROJECT_ROOT
 from web.backend.app.cli import sites_add
 from web.backend.app.core.config import CLIENT_LIMIT_VARIABLES
 from web.backend.app.core.config import Settings as BackendSettings
-from web.backend.app.sites import SitePolicy
+from web.backend.app.sites import IntegrityAction, SitePolicy
 
 START_TIMEOUT_S = 60.0
 
@@ -122,9 +122,11 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def register_site(root: Path, pepper: str, signing_key: str, ai_token: str, name: str) -> tuple[str, str]:
-    """Adds a site (both phases, on 127.0.0.1 and localhost) to the sites file; returns its sitekey and secret.
-    The backend picks up a changed sites file within ``SITES_RELOAD_INTERVAL_S``."""
+def register_site(
+    root: Path, pepper: str, signing_key: str, ai_token: str, name: str, integrity: IntegrityAction = "log"
+) -> tuple[str, str]:
+    """Adds a site (both phases, on 127.0.0.1 and localhost, the given integrity policy) to the sites file;
+    returns its sitekey and secret. The backend picks up a changed sites file within ``SITES_RELOAD_INTERVAL_S``."""
     settings = BackendSettings(
         tcurity_env="test",
         ai_server_token=ai_token,
@@ -132,7 +134,8 @@ def register_site(root: Path, pepper: str, signing_key: str, ai_token: str, name
         site_secret_pepper=pepper,
         sites_file=root / "sites.json",
     )
-    made = sites_add(settings, name, ["127.0.0.1", "localhost"], SitePolicy(phase_b="always"))
+    policy = SitePolicy(phase_b="always", integrity=integrity)
+    made = sites_add(settings, name, ["127.0.0.1", "localhost"], policy)
     return made["sitekey"], made["secret"]
 
 
@@ -142,6 +145,7 @@ def start_stack(
     ai_factory: str,
     ai_env: dict[str, str],
     backend_env: dict[str, str] | None = None,
+    integrity: IntegrityAction = "log",
 ) -> Stack:
     """Starts the four services; on any failure stops what started and raises with the logs.
 
@@ -151,12 +155,13 @@ def start_stack(
         ai_factory: the AI server's uvicorn app factory (``module:function``).
         ai_env: more environment for the AI server (e.g. ``PHASE_B_PROBLEM_IMAGE_ROOT``).
         backend_env: more environment for the backend (e.g. ``PASS_TOKEN_TTL_S``).
+        integrity: the demo site's integrity policy (the browser tests' people are CDP replays: ``log``).
     """
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         raise RuntimeError("nginx is not installed")
     ports = {name: free_port() for name in ("ai", "backend", "demo", "nginx")}
     ai_token, signing_key, pepper, metrics_token = (secrets.token_urlsafe(32) for _ in range(4))
-    sitekey, secret = register_site(root, pepper, signing_key, ai_token, "T-Tickets demo")
+    sitekey, secret = register_site(root, pepper, signing_key, ai_token, "T-Tickets demo", integrity)
     stack = Stack(
         root=root,
         url=f"http://127.0.0.1:{ports['nginx']}",
@@ -227,12 +232,15 @@ def start_stack(
     return stack
 
 
-def start_real_stack(root: Path, backend_env: dict[str, str] | None = None) -> Stack:
-    """The system on the project's registry (its ``@champion`` models) and curated bank, with the oracle."""
+def start_real_stack(
+    root: Path, backend_env: dict[str, str] | None = None, integrity: IntegrityAction = "block"
+) -> Stack:
+    """The system on the project's registry (its ``@champion`` models) and curated bank, with the oracle. The
+    demo site blocks injected input, as ``make up`` registers it: the policy of a ticket site on an on-sale."""
     from tcurity.config import tracking_uri
 
     ai_env = {"PHASE_B_PROBLEM_IMAGE_ROOT": str(PROJECT_ROOT / "data/bank")}
-    return start_stack(root, tracking_uri(), "redteam.oracle:create_app", ai_env, backend_env)
+    return start_stack(root, tracking_uri(), "redteam.oracle:create_app", ai_env, backend_env, integrity)
 
 
 def main() -> None:

@@ -82,11 +82,13 @@ ensure_secrets() {
 }
 
 ensure_demo_site() {
-  # The demo shop as a site of the backend (both phases), registered once with the backend's own CLI.
+  # The demo shop as a site of the backend (both phases, injected input blocked: docs/integrity.md), registered
+  # once with the backend's own CLI.
   export SITES_FILE="$PWD/$RUN/sites.json"
   if ! grep -q '^DEMO_SITE_SECRET=' "$RUN/demo-site.env" 2>/dev/null || [ ! -f "$SITES_FILE" ]; then
     rm -f "$SITES_FILE"
     python -m web.backend.app.cli sites add --name "T-Tickets demo" --hostname 127.0.0.1 --hostname localhost \
+      --integrity block \
       | python -c 'import json, sys; s = json.load(sys.stdin); print("DEMO_SITEKEY=" + s["sitekey"]); print("DEMO_SITE_SECRET=" + s["secret"])' \
       >"$RUN/demo-site.env.new"
     chmod 600 "$RUN/demo-site.env.new"

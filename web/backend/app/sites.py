@@ -38,6 +38,9 @@ _HOSTNAME = re.compile(
 _STRICT = ConfigDict(extra="forbid")
 
 
+IntegrityAction = Literal["block", "escalate", "log"]  # what a site does with an integrity reason
+
+
 class SitePolicy(BaseModel):
     """How a site's challenges run.
 
@@ -75,7 +78,7 @@ class SitePolicy(BaseModel):
     collect_quota_mib: Annotated[float, Field(gt=0.0, le=1_048_576.0)] = 256.0
     requests_per_window: Annotated[int, Field(ge=1)] | None = None
     require_client_match: bool = False
-    integrity: Literal["block", "escalate", "log"] = "log"
+    integrity: IntegrityAction = "log"
 
 
 class Site(BaseModel):
