@@ -73,6 +73,8 @@ def small_params(tmp_path: Path) -> Path:
         min_auc=0.5,
         min_naive_block_rate=0.3,
         min_human_pass_rate=0.85,
+        min_humanised_block_rate=0.0,
+        min_lofo_block_rate=0.0,
     )
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
