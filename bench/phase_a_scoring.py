@@ -43,18 +43,24 @@ def sample_traces(n: int, seed: int) -> list[TraceRecord]:
     return pick(humans, n // 2) + pick(bots, n - n // 2)
 
 
-def time_decisions(bundle: ModelBundle, traces: list[TraceRecord], repeats: int) -> list[float]:
-    """Milliseconds per trace for features plus verdict, ``repeats`` passes over ``traces``."""
+def time_decisions(
+    bundle: ModelBundle, traces: list[TraceRecord], repeats: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds per trace for features plus verdict, ``repeats`` passes over ``traces``: wall-clock, and the
+    thread's CPU time (what the decision costs when no other process takes the core away; on the shared 2-core
+    machine the wall-clock tail is mostly waiting for a core)."""
     idx = [FEATURE_NAMES.index(n) for n in bundle.feature_names]
-    times: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
     for _ in range(repeats):
         for r in traces:
             assert isinstance(r.task, PerforationTask)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             features = phase_a_features(r.task, r.arrays, bundle.grid_ms)[idx]
             bundle.verdict(features)
-            times.append((time.perf_counter() - start) * 1000.0)
-    return times
+            cpu.append((time.thread_time() - start_cpu) * 1000.0)
+            wall.append((time.perf_counter() - start) * 1000.0)
+    return wall, cpu
 
 
 def main() -> None:
@@ -68,7 +74,7 @@ def main() -> None:
     setup_logging(p.base.log_level)
     bundle = ModelBundle.load(args.bundle or resolve(p.train_phase_a.model_dir) / "bundle")
     traces = sample_traces(args.traces, p.base.seed)
-    times = time_decisions(bundle, traces, args.repeats)
+    times, cpu = time_decisions(bundle, traces, args.repeats)
     result = {
         "what": "phase_a_features on the bundle's grid + ModelBundle.verdict, one trace per call, in-process",
         "traces": len(traces),
@@ -79,8 +85,11 @@ def main() -> None:
         "score_p50_ms": round(float(np.percentile(times, 50)), 4),
         "score_p99_ms": round(float(np.percentile(times, 99)), 4),
         "score_mean_ms": round(float(np.mean(times)), 4),
+        "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 4),
+        "cpu_p99_ms": round(float(np.percentile(cpu, 99)), 4),
         "target_p99_ms": TARGET_P99_MS,
         "met": bool(np.percentile(times, 99) <= TARGET_P99_MS),
+        "met_in_cpu_time": bool(np.percentile(cpu, 99) <= TARGET_P99_MS),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
