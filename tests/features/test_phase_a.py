@@ -62,7 +62,9 @@ def test_the_fine_features_are_those_of_the_press_on_the_grid() -> None:
     arrays = press([0.5, 0.52, 0.49, 0.5, 0.51, 0.5], [0.1, 0.25, 0.4, 0.6, 0.8, 0.9], dt_ms=50.0)
     grid_ms = 1000.0 / 60.0
     vector = phase_a_features(VERTICAL, arrays, grid_ms)
-    fine = dict(zip(FINE_FEATURE_NAMES, fine_features(press_path(VERTICAL, arrays, grid_ms).path), strict=True))
+    fine = dict(
+        zip(FINE_FEATURE_NAMES, fine_features(press_path(VERTICAL, arrays, grid_ms).path), strict=True)
+    )
     assert vector[len(KINEMATIC_FEATURE_NAMES) :].tolist() == [fine[n] for n in FINE_MODEL_FEATURES]
 
 
