@@ -1,7 +1,9 @@
 """DVC stage ``featurize``: Phase A feature table of every human and bot trace.
 
-Reads the human traces of ``prepare_humans`` and the bot traces of ``simulate_bots`` (as emitted, and re-emitted
-with the humans' sampling process) and writes ``phase_a_features.parquet`` under ``params.yaml: featurize.out_dir``.
+Reads the human traces of ``prepare_humans`` and the bot traces of ``simulate_bots`` (evaluation bots as emitted and
+re-emitted with the humans' sampling process, training bots as emitted) and writes ``phase_a_features.parquet`` under
+``params.yaml: featurize.out_dir``. Features are computed on ``featurize.grid_ms`` (the 60 Hz browser grid), by the
+same :func:`tcurity.features.phase_a.phase_a_features` that serving calls.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ logger = logging.getLogger("pipelines.featurize")
 
 def featurize(p: Params) -> pd.DataFrame:
     """Computes and writes the Phase A feature table; returns it."""
-    grid_ms = p.sampling.grid_ms
+    grid_ms = p.featurize.grid_ms
     humans = read_traces(resolve(p.prepare_humans.out_dir) / "phase_a.parquet")
     bots_dir = resolve(p.simulate_bots.out_dir)
     parts = [
         feature_table(humans, grid_ms),
         feature_table(read_traces(bots_dir / "phase_a.parquet"), grid_ms),
         feature_table(read_traces(bots_dir / "phase_a_human_sampling.parquet"), grid_ms, sampling="human"),
+        feature_table(read_traces(bots_dir / "phase_a_train.parquet"), grid_ms),
     ]
     table = pd.concat(parts, ignore_index=True)
     out = resolve(p.featurize.out_dir) / "phase_a_features.parquet"

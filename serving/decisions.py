@@ -75,7 +75,10 @@ def select(bundle: ModelBundle, names: tuple[str, ...], values: np.ndarray) -> n
 
 
 def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> Decision:
-    """Scores a Phase A trace with the loaded Isolation Forest bundle."""
+    """Scores a Phase A trace with the loaded bundle: its Isolation Forest and, when it holds one, its supervised
+    forest (both must pass, :data:`tcurity.scoring.COMBINATION_RULES`); ``checks.model.layers`` gives each layer's
+    score, threshold and decision. Features come from :func:`phase_a_features` on the bundle's grid, the same
+    function training used."""
     bundle: ModelBundle = loaded.model
     arrays = trace.arrays()
     follow = check_follow(task, arrays)
@@ -97,7 +100,7 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
                 "inside_share": round(follow.inside_share, 4),
             },
             "signals": {"passed": not signal_reasons(trace)},
-            "model": {"passed": verdict.passed},
+            "model": {"passed": verdict.passed, "layers": verdict.layers},
         },
         model={"name": loaded.name, "version": loaded.version},
         integrity=integrity_part(assess(trace, arrays=arrays)),

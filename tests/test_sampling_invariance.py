@@ -32,7 +32,8 @@ from tcurity.scoring import ModelBundle
 from tcurity.train.behaviour import fit_isolation_forest
 
 SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
-# The model's features (params.yaml: train_phase_a.features) minus nothing: every one must be stable.
+# The coarse (100 ms grid) model features, as Phase A served them before the browser grid (params.yaml now lists
+# browser-grid features, held by the browser-resolution tests below): every one must be stable.
 MODEL_FEATURES = [
     "log_duration_s",
     "path_efficiency",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.preprocessing import QuantileTransformer
 
 from tcurity.scoring import (
+    ForestArrays,
     ModelBundle,
     QuantileNormal,
+    SupervisedLayer,
     average_path_length,
     flatten_isolation_forest,
     flatten_random_forest,
@@ -107,3 +110,153 @@ def test_one_row_at_a_time_walks_to_the_same_leaves_as_a_batch(data: np.ndarray)
         batch = forest.leaf_values(data[:25])
         single = np.vstack([forest.leaf_values(row) for row in data[:25]])
         np.testing.assert_array_equal(single, batch)
+
+
+# --- Two layers: the rule both_pass on forests small enough to follow by hand ---------------------------------------
+# Each forest is one tree: a root split and two leaves (node 0 the root, 1 its left leaf, 2 its right leaf).
+# Primary layer (a "random_forest" bundle, no transform): x0 <= 0.5 reaches a leaf of bot share 0 (score 1),
+# otherwise a leaf of bot share 1 (score 0); threshold 0.5, so it passes exactly the rows with x0 <= 0.5.
+# Supervised layer: x1 <= 2 reaches bot share 0.1 (score 0.9), otherwise 0.9 (score 0.1); the root holds 0.4;
+# threshold 0.5, so it passes exactly the rows with x1 <= 2.
+
+
+def _one_split(feature: int, threshold: float, values: list[float]) -> ForestArrays:
+    return ForestArrays(
+        left=np.array([[1, -1, -1]], dtype=np.int32),
+        right=np.array([[2, -1, -1]], dtype=np.int32),
+        feature=np.array([[feature, -1, -1]], dtype=np.int32),
+        threshold=np.array([[threshold, 0.0, 0.0]]),
+        value=np.array([values]),
+        max_depth=2,
+    )
+
+
+def _two_layers() -> ModelBundle:
+    return ModelBundle(
+        kind="random_forest",
+        feature_names=["f0", "f1"],
+        forest=_one_split(0, 0.5, [0.0, 0.0, 1.0]),
+        threshold=0.5,
+        transform=None,
+        reference_low=np.array([-10.0, -10.0]),
+        reference_high=np.array([0.8, 10.0]),
+        grid_ms=1000.0 / 60.0,
+        scale=0.5,
+        supervised=SupervisedLayer(
+            forest=_one_split(1, 2.0, [0.4, 0.1, 0.9]),
+            threshold=0.5,
+            reference_median=np.array([0.0, 1.0]),
+            scale=0.4,
+        ),
+    )
+
+
+ROWS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [1.0, 3.0]])
+
+
+def test_both_pass_lets_through_only_rows_that_pass_each_layer() -> None:
+    bundle = _two_layers()
+    assert bundle.scores(ROWS).tolist() == [1.0, 0.0, 1.0, 0.0]
+    supervised = bundle.supervised_scores(ROWS)
+    assert supervised is not None
+    np.testing.assert_allclose(supervised, [0.9, 0.9, 0.1, 0.1])
+    assert bundle.passes(ROWS).tolist() == [True, False, False, False]
+    # Margins: (1 - 0.5) / 0.5 = 1 and (0.9 - 0.5) / 0.4 = 1 pass; (0 - 0.5) / 0.5 = -1, (0.1 - 0.5) / 0.4 = -1 fail.
+    np.testing.assert_allclose(bundle.margins(ROWS), [1.0, -1.0, -1.0, -1.0])
+    assert [bundle.verdict(row).passed for row in ROWS] == [True, False, False, False]
+
+
+def test_a_one_layer_bundle_decides_by_its_threshold_alone() -> None:
+    bundle = _two_layers()
+    bundle.supervised = None
+    assert bundle.passes(ROWS).tolist() == [True, False, True, False]
+    np.testing.assert_allclose(bundle.margins(ROWS), [1.0, -1.0, 1.0, -1.0])
+    assert bundle.verdict(ROWS[2]).layers == {
+        "random_forest": {"score": 1.0, "threshold": 0.5, "passed": True}
+    }
+
+
+def test_supervised_contributions_credit_the_split_feature() -> None:
+    # Going right at the root moves the bot share from 0.4 to 0.9: +0.5, credited to f1; left: 0.1 - 0.4 = -0.3.
+    layer = _two_layers().supervised
+    assert layer is not None
+    np.testing.assert_allclose(layer.forest.contributions(np.array([0.0, 3.0]), 2), [0.0, 0.5])
+    np.testing.assert_allclose(layer.forest.contributions(np.array([0.0, 0.0]), 2), [0.0, -0.3])
+
+
+def test_reasons_name_the_feature_that_decided_in_each_layer() -> None:
+    bundle = _two_layers()
+    # Refused by the supervised layer only: f1 pushed it to the bots and lies above the people's median (1.0).
+    by_supervised = bundle.verdict(ROWS[2])
+    assert by_supervised.reasons == ["f1_high"]
+    assert by_supervised.score == 1.0  # the primary layer's score, as before
+    assert by_supervised.layers == {
+        "random_forest": {"score": 1.0, "threshold": 0.5, "passed": True},
+        "supervised": {"score": pytest.approx(0.1), "threshold": 0.5, "passed": False},
+    }
+    # Refused by the primary layer only: f0 = 1 is above its reference range (high 0.8).
+    assert bundle.verdict(ROWS[1]).reasons == ["f0_high"]
+    # Refused by both: the primary layer's code first, then the supervised layer's.
+    assert bundle.verdict(ROWS[3]).reasons == ["f0_high", "f1_high"]
+    assert bundle.verdict(ROWS[0]).reasons == []
+
+
+def test_two_layer_bundle_round_trip_is_json_and_arrays_only(tmp_path: Path) -> None:
+    bundle = _two_layers()
+    bundle.save(tmp_path / "b")
+    assert sorted(f.name for f in (tmp_path / "b").iterdir()) == ["bundle.json", "forest.npz"]
+    with np.load(tmp_path / "b" / "forest.npz", allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+        assert {k for k in z.files if k.startswith("supervised_")} == {
+            f"supervised_{k}" for k in ("left", "right", "feature", "threshold", "value", "max_depth")
+        }
+    payload = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert payload["supervised"] == {
+        "rule": "both_pass",
+        "threshold": 0.5,
+        "scale": 0.4,
+        "reference_median": [0.0, 1.0],
+    }
+    loaded = ModelBundle.load(tmp_path / "b")
+    assert loaded.supervised is not None
+    assert loaded.scale == 0.5
+    np.testing.assert_array_equal(loaded.margins(ROWS), bundle.margins(ROWS))
+    assert [loaded.verdict(r) for r in ROWS] == [bundle.verdict(r) for r in ROWS]
+
+
+def test_an_unknown_combination_rule_is_refused_on_load(tmp_path: Path) -> None:
+    _two_layers().save(tmp_path / "b")
+    path = tmp_path / "b" / "bundle.json"
+    payload = json.loads(path.read_text())
+    payload["supervised"]["rule"] = "either_passes"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="unknown combination rule"):
+        ModelBundle.load(tmp_path / "b")
+
+
+def test_a_bundle_saved_before_two_layers_still_loads(tmp_path: Path, data: np.ndarray) -> None:
+    # Bundles written before this change had no "scale" and no "supervised" key.
+    bundle = _bundle(data)
+    bundle.save(tmp_path / "b")
+    path = tmp_path / "b" / "bundle.json"
+    payload = json.loads(path.read_text())
+    assert "supervised" not in payload
+    del payload["scale"]
+    path.write_text(json.dumps(payload))
+    loaded = ModelBundle.load(tmp_path / "b")
+    assert loaded.supervised is None and loaded.scale == 1.0
+    np.testing.assert_array_equal(loaded.scores(data[:30]), bundle.scores(data[:30]))
+
+
+def test_node_values_leave_the_scores_alone(data: np.ndarray) -> None:
+    # Internal-node shares are only for naming the deciding feature: the walk reads leaves alone.
+    model = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(data, data[:, 0] > 0)
+    plain, full = flatten_random_forest(model), flatten_random_forest(model, node_values=True)
+    assert np.any(full.value != plain.value)
+    np.testing.assert_array_equal(full.leaf_values(data[:50]), plain.leaf_values(data[:50]))
+    # Contributions add up to the row's mean leaf value minus the mean root value (Saabas).
+    row = data[7]
+    root = float(np.mean(full.value[:, 0]))
+    assert full.contributions(row, data.shape[1]).sum() == pytest.approx(
+        float(full.leaf_values(row).mean()) - root
+    )

@@ -100,7 +100,10 @@ class BrowserEmissionParams(_Section):
 
 class SimulateBotsParams(_Section):
     out_dir: Path
-    traces_per_family: int
+    traces_per_family: int  # evaluation bots (split ``test``)
+    train_traces_per_family: int = (
+        0  # training bots (split ``train``, their own seed): Phase A's supervised layer
+    )
     # True: every movement as the SDK records it on a drawn display; False: the tools' own events (old output).
     browser_emission: bool = True
     emission: BrowserEmissionParams = BrowserEmissionParams()
@@ -108,6 +111,7 @@ class SimulateBotsParams(_Section):
 
 class FeaturizeParams(_Section):
     out_dir: Path
+    grid_ms: float = 1000.0 / 60.0  # Phase A's features: the browser grid (tcurity.sampling.BROWSER_GRID_MS)
 
 
 class FeatureSeparationParams(_Section):
@@ -116,6 +120,17 @@ class FeatureSeparationParams(_Section):
     bots_per_family: int = 400
     invariance_path: Path = Path("reports/metrics/rate_invariance.json")
     separation_path: Path = Path("reports/metrics/feature_separation.json")
+
+
+class SupervisedPhaseAParams(_Section):
+    """Phase A's second layer: a Random Forest of training people against the training bots (``docs/architecture.md``)."""
+
+    rule: str = "both_pass"
+    n_estimators: int
+    max_depth: int
+    min_samples_leaf: int
+    max_features: float
+    target_frr: float
 
 
 class TrainPhaseAParams(_Section):
@@ -129,6 +144,7 @@ class TrainPhaseAParams(_Section):
     max_samples: int
     max_features: float
     target_frr: float
+    supervised: SupervisedPhaseAParams | None = None
 
 
 class EvaluatePhaseAParams(_Section):
@@ -145,6 +161,7 @@ class PromoteParams(_Section):
     min_auc: float
     min_naive_block_rate: float
     min_humanised_block_rate: float = 0.0
+    min_lofo_block_rate: float | None = None  # the weakest leave-one-family-out block rate (when reported)
     max_metric_drop: float
 
 

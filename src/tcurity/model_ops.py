@@ -92,12 +92,15 @@ def find_role(model: str, p: Params | None = None) -> ModelRole:
 
 def behaviour_gates(cfg: PromoteParams) -> list[Gate]:
     """The gates of a behaviour model (``promote_phase_a``, ``promote_phase_b``)."""
-    return [
+    gates = [
         Gate("human_pass_rate", cfg.min_human_pass_rate),
         Gate("auc", cfg.min_auc),
         Gate("naive_block_rate_min", cfg.min_naive_block_rate),
         Gate("humanised_block_rate_min", cfg.min_humanised_block_rate),
     ]
+    if cfg.min_lofo_block_rate is not None:
+        gates.append(Gate("lofo_block_rate_min", cfg.min_lofo_block_rate))
+    return gates
 
 
 def effnet_gates(

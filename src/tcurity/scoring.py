@@ -10,6 +10,11 @@ forest, the feature names and their quantile transform, the decision threshold, 
 and the canonical sampling grid the features were computed on. The pyfunc keeps the bundle's two files under
 ``artifacts/bundle/`` of the model folder (:data:`PYFUNC_BUNDLE_DIR`); serving reads those with ``json`` and
 ``numpy`` (``allow_pickle=False``) and never unpickles the pyfunc (security review finding 7).
+
+A bundle may hold a second, supervised layer (:class:`SupervisedLayer`: a Random Forest of people against training
+bots, on the same features) beside its primary one. The two are combined by a named rule (:data:`COMBINATION_RULES`);
+``both_pass`` lets a trace through only when each layer scores it at or above its own threshold. Everything is stored
+as JSON and numpy arrays (``bundle.json``, ``forest.npz``), never pickled.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ BUNDLE_FILE = "bundle.json"
 ARRAYS_FILE = "forest.npz"
 PYFUNC_BUNDLE_DIR = Path("artifacts") / "bundle"  # where the pyfunc's ``bundle`` artefact lands in its folder
 _ARRAY_KINDS = {"left": "i", "right": "i", "feature": "i", "threshold": "f", "value": "f", "max_depth": "i"}
+SUPERVISED_PREFIX = "supervised_"
 _LEAF = -1
 
 
@@ -82,46 +88,74 @@ class ForestArrays:
     def _walk(self) -> _FlatWalk:
         return _FlatWalk.of(self)
 
-    def save(self, path: Path) -> None:
-        np.savez_compressed(
-            path,
-            left=self.left,
-            right=self.right,
-            feature=self.feature,
-            threshold=self.threshold,
-            value=self.value,
-            max_depth=np.array(self.max_depth),
-        )
+    def contributions(self, x: NDArray[np.float64], n_features: int) -> NDArray[np.float64]:
+        """How much each feature moved one row's mean leaf value, summed over its splits (Saabas' attribution).
+
+        Walking a tree from the root, every split changes the node value from the parent's to the child's; the
+        change is credited to the split's feature. Summed over the path it is ``leaf - root``, so the result, averaged
+        over the trees, adds up to the row's mean leaf value minus the mean root value. Meaningful only when
+        internal nodes hold values (``flatten_random_forest(..., node_values=True)``); shape ``(n_features,)``.
+        """
+        row = np.asarray(x, dtype=np.float32).astype(np.float64).ravel()
+        walk = self._walk
+        node = walk.roots.copy()
+        out = np.zeros(n_features, dtype=np.float64)
+        for _ in range(self.max_depth):
+            go_left = row[walk.feature[node]] <= walk.threshold[node]
+            child = walk.children[node + go_left * walk.size]
+            np.add.at(out, walk.feature[node], walk.value[child] - walk.value[node])  # a leaf adds 0
+            node = child
+        return out / len(walk.roots)
+
+    def to_arrays(self, prefix: str = "") -> dict[str, NDArray[Any]]:
+        """The forest as named arrays (keys prefixed with ``prefix``), what :meth:`save` writes."""
+        return {
+            f"{prefix}left": self.left,
+            f"{prefix}right": self.right,
+            f"{prefix}feature": self.feature,
+            f"{prefix}threshold": self.threshold,
+            f"{prefix}value": self.value,
+            f"{prefix}max_depth": np.array(self.max_depth),
+        }
 
     @classmethod
-    def load(cls, path: Path) -> ForestArrays:
-        """Reads :meth:`save`'s file: plain numeric arrays only, never pickled objects.
+    def from_arrays(cls, arrays: Any, prefix: str = "") -> ForestArrays:
+        """The forest back from named arrays (a mapping or an open ``.npz``) written by :meth:`to_arrays`: plain
+        numeric arrays only, never pickled objects.
 
         Raises:
             ValueError: a missing array, an object or otherwise non-numeric array, or mismatched shapes.
         """
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {}
-            for key, kind in _ARRAY_KINDS.items():
-                if key not in z.files:
-                    raise ValueError(f"{path.name} has no array {key!r}")
-                array = z[key]
-                if array.dtype.kind != kind:
-                    raise ValueError(f"{path.name}: {key} has dtype {array.dtype}, expected kind {kind!r}")
-                arrays[key] = array
-        shape = arrays["left"].shape
+        found = {}
+        for key, kind in _ARRAY_KINDS.items():
+            name = f"{prefix}{key}"
+            if name not in arrays:
+                raise ValueError(f"the forest has no array {name!r}")
+            array = np.asarray(arrays[name])
+            if array.dtype.kind != kind:
+                raise ValueError(f"the forest's {name} has dtype {array.dtype}, expected kind {kind!r}")
+            found[key] = array
+        shape = found["left"].shape
         if len(shape) != 2 or any(
-            arrays[k].shape != shape for k in ("right", "feature", "threshold", "value")
+            found[k].shape != shape for k in ("right", "feature", "threshold", "value")
         ):
-            raise ValueError(f"{path.name}: the tree arrays must share one 2-D shape")
+            raise ValueError(f"the forest's {prefix or ''}tree arrays must share one 2-D shape")
         return cls(
-            left=arrays["left"],
-            right=arrays["right"],
-            feature=arrays["feature"],
-            threshold=arrays["threshold"],
-            value=arrays["value"],
-            max_depth=int(arrays["max_depth"]),
+            left=found["left"],
+            right=found["right"],
+            feature=found["feature"],
+            threshold=found["threshold"],
+            value=found["value"],
+            max_depth=int(found["max_depth"]),
         )
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, **self.to_arrays())  # type: ignore[arg-type]  # keys are array names
+
+    @classmethod
+    def load(cls, path: Path) -> ForestArrays:
+        with np.load(path, allow_pickle=False) as z:
+            return cls.from_arrays(z)
 
 
 @dataclass(frozen=True)
@@ -193,8 +227,12 @@ def flatten_isolation_forest(model: Any) -> ForestArrays:
     return _stack(lefts, rights, feats, thresholds, values)
 
 
-def flatten_random_forest(model: Any, positive_class: int = 1) -> ForestArrays:
-    """Flattens a fitted ``sklearn.ensemble.RandomForestClassifier`` to the positive class's leaf shares."""
+def flatten_random_forest(model: Any, positive_class: int = 1, node_values: bool = False) -> ForestArrays:
+    """Flattens a fitted ``sklearn.ensemble.RandomForestClassifier`` to the positive class's leaf shares.
+
+    With ``node_values`` every internal node keeps its own share too (scoring reads leaves only, so scores are
+    the same); :meth:`ForestArrays.contributions` needs them to say which feature decided.
+    """
     column = list(model.classes_).index(positive_class)
     lefts, rights, feats, thresholds, values = [], [], [], [], []
     for tree in model.estimators_:
@@ -205,7 +243,7 @@ def flatten_random_forest(model: Any, positive_class: int = 1) -> ForestArrays:
         rights.append(t.children_right)
         feats.append(np.where(leaf, _LEAF, t.feature))
         thresholds.append(t.threshold)
-        values.append(np.where(leaf, share[:, column], 0.0))
+        values.append(share[:, column] if node_values else np.where(leaf, share[:, column], 0.0))
     return _stack(lefts, rights, feats, thresholds, values)
 
 
@@ -264,13 +302,56 @@ class QuantileNormal:
         return cls(quantiles=np.asarray(payload["quantiles"], dtype=np.float64))
 
 
+COMBINATION_RULES: tuple[str, ...] = ("both_pass",)
+"""How a bundle's two layers decide together. ``both_pass``: a trace passes only when the primary (one-class)
+layer *and* the supervised layer each score it at or above their own threshold, each set on calibration people at
+its own false-reject budget; the bundle's false-reject rate is then at most the sum of the two budgets."""
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One scored trace: a human-likeness score (higher is more human), the decision and its reasons."""
+    """One scored trace: a human-likeness score (higher is more human), the decision and its reasons.
+
+    ``score`` is the primary layer's; ``layers`` gives each layer's score, threshold and decision (one entry per
+    layer the bundle holds).
+    """
 
     score: float
     passed: bool
     reasons: list[str]
+    layers: dict[str, dict[str, float | bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SupervisedLayer:
+    """A bundle's second layer: a Random Forest of people (class 0) against training bots (class 1).
+
+    It reads the raw features (a forest's splits do not care about monotone transforms), scores the human-class
+    probability, and passes a trace at ``score >= threshold``. ``forest`` keeps internal-node values, so the feature
+    that pushed a trace furthest towards the bots can be named (:meth:`ForestArrays.contributions`);
+    ``reference_median`` (the training people's median of each feature) says whether it was high or low.
+    ``scale`` is the spread of the calibration people's scores, the unit of :meth:`ModelBundle.margins`.
+    """
+
+    forest: ForestArrays
+    threshold: float
+    reference_median: NDArray[np.float64]
+    scale: float = 1.0
+    rule: str = "both_pass"
+
+    def scores(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Human-class probabilities of feature rows (the share of trees' leaf votes for people)."""
+        leaves = self.forest.leaf_values(x)
+        return np.asarray(1.0 - np.add.reduce(leaves, axis=1) / leaves.shape[1], dtype=np.float64)
+
+    def deciding(self, features: NDArray[np.float64], feature_names: list[str], limit: int) -> list[str]:
+        """``<feature>_high``/``_low`` for the features that pushed this row furthest towards the bots (largest
+        positive contribution to the bot-class share), high or low against the people's median."""
+        push = self.forest.contributions(features, len(feature_names))
+        order = [i for i in np.argsort(-push, kind="stable") if push[i] > 0][:limit]
+        return [
+            f"{feature_names[i]}_{'high' if features[i] > self.reference_median[i] else 'low'}" for i in order
+        ]
 
 
 @dataclass
@@ -278,7 +359,8 @@ class ModelBundle:
     """A behaviour model as serving uses it: features in, a human-likeness score and reasons out.
 
     ``score`` is ``sklearn``'s ``score_samples`` for an Isolation Forest (in ``[-1, 0]``) and the human-class
-    probability for a Random Forest (in ``[0, 1]``); a trace passes when ``score >= threshold``.
+    probability for a Random Forest (in ``[0, 1]``); a trace passes when ``score >= threshold`` and, when the bundle
+    holds a ``supervised`` layer, that layer passes it too (rule ``both_pass``, :data:`COMBINATION_RULES`).
     """
 
     kind: BundleKind
@@ -291,9 +373,11 @@ class ModelBundle:
     grid_ms: float
     max_samples: int = 256  # Isolation Forest: the sub-sample size (normalises path lengths)
     meta: dict[str, Any] = field(default_factory=dict)
+    supervised: SupervisedLayer | None = None
+    scale: float = 1.0  # spread of the calibration people's primary scores (the unit of margins)
 
     def scores(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Human-likeness scores of a batch of feature rows."""
+        """Primary-layer human-likeness scores of a batch of feature rows."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
         z = self.transform.apply(x) if self.transform is not None else x
         leaves = self.forest.leaf_values(z)
@@ -301,6 +385,31 @@ class ModelBundle:
             norm = float(average_path_length(np.array([float(self.max_samples)]))[0])
             return np.asarray(-(2.0 ** (-leaves.mean(axis=1) / norm)), dtype=np.float64)
         return np.asarray(1.0 - np.add.reduce(leaves, axis=1) / leaves.shape[1], dtype=np.float64)
+
+    def supervised_scores(self, features: NDArray[np.float64]) -> NDArray[np.float64] | None:
+        """The supervised layer's human-class probabilities of a batch of rows (``None`` without that layer)."""
+        if self.supervised is None:
+            return None
+        return self.supervised.scores(np.atleast_2d(np.asarray(features, dtype=np.float64)))
+
+    def margins(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The combined decision as one number per row: ``>= 0`` exactly when the row passes.
+
+        Each layer's margin is ``(score - threshold) / scale`` (``scale``: the spread of the calibration people's
+        scores, so both layers are in comparable units); under ``both_pass`` the row's margin is the smaller of
+        the two. Without a supervised layer it is the primary layer's margin. Evaluation ranks traces by it (ROC).
+        """
+        primary = (self.scores(features) - self.threshold) / self.scale
+        layer = self.supervised
+        if layer is None:
+            return np.asarray(primary, dtype=np.float64)
+        second = self.supervised_scores(features)
+        assert second is not None
+        return np.asarray(np.minimum(primary, (second - layer.threshold) / layer.scale), dtype=np.float64)
+
+    def passes(self, features: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether each row passes every layer (the served decision, geometry and signals aside)."""
+        return np.asarray(self.margins(features) >= 0.0, dtype=np.bool_)
 
     def reasons(self, features: NDArray[np.float64], limit: int = 3) -> list[str]:
         """The features furthest outside the human reference range, as ``<feature>_high``/``_low`` codes."""
@@ -311,17 +420,41 @@ class ModelBundle:
         order = [i for i in np.argsort(-worst) if worst[i] > 0][:limit]
         return [f"{self.feature_names[i]}_{'high' if high[i] > low[i] else 'low'}" for i in order]
 
-    def verdict(self, features: NDArray[np.float64]) -> Verdict:
-        """Scores one feature row and explains the decision."""
-        score = float(self.scores(features)[0])
-        passed = score >= self.threshold
-        return Verdict(score=score, passed=passed, reasons=[] if passed else self.reasons(features))
+    def verdict(self, features: NDArray[np.float64], limit: int = 3) -> Verdict:
+        """Scores one feature row and explains the decision.
+
+        A row refused by the primary layer gets the reference-range codes (:meth:`reasons`); one refused by the
+        supervised layer gets the features that pushed it towards the bots (:meth:`SupervisedLayer.deciding`),
+        after those, without repeats, at most ``limit`` in all.
+        """
+        row = np.asarray(features, dtype=np.float64).ravel()
+        score = float(self.scores(row)[0])
+        primary_ok = score >= self.threshold
+        layers: dict[str, dict[str, float | bool]] = {
+            self.kind: {"score": score, "threshold": self.threshold, "passed": primary_ok}
+        }
+        reasons = [] if primary_ok else self.reasons(row, limit)
+        passed = primary_ok
+        if self.supervised is not None:
+            second = float(self.supervised.scores(row[None, :])[0])
+            second_ok = second >= self.supervised.threshold
+            layers["supervised"] = {
+                "score": second,
+                "threshold": self.supervised.threshold,
+                "passed": second_ok,
+            }
+            if not second_ok:
+                extra = self.supervised.deciding(row, self.feature_names, limit)
+                reasons += [r for r in extra if r not in reasons]
+            passed = primary_ok and second_ok
+        return Verdict(score=score, passed=passed, reasons=reasons[:limit], layers=layers)
 
     def save(self, directory: Path) -> None:
-        """Writes ``bundle.json`` and ``forest.npz`` into ``directory``."""
+        """Writes ``bundle.json`` and ``forest.npz`` into ``directory`` (the supervised layer's arrays, when there is
+        one, go into the same ``forest.npz`` under ``supervised_`` keys; nothing is pickled)."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.forest.save(directory / ARRAYS_FILE)
-        payload = {
+        arrays = self.forest.to_arrays()
+        payload: dict[str, Any] = {
             "kind": self.kind,
             "feature_names": self.feature_names,
             "threshold": self.threshold,
@@ -330,17 +463,49 @@ class ModelBundle:
             "reference_high": self.reference_high.tolist(),
             "grid_ms": self.grid_ms,
             "max_samples": self.max_samples,
+            "scale": self.scale,
             "meta": self.meta,
         }
+        if self.supervised is not None:
+            arrays.update(self.supervised.forest.to_arrays(SUPERVISED_PREFIX))
+            payload["supervised"] = {
+                "rule": self.supervised.rule,
+                "threshold": self.supervised.threshold,
+                "scale": self.supervised.scale,
+                "reference_median": self.supervised.reference_median.tolist(),
+            }
+        np.savez_compressed(directory / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]  # keys are array names
         (directory / BUNDLE_FILE).write_text(json.dumps(payload, indent=2))
 
     @classmethod
     def load(cls, directory: Path) -> ModelBundle:
+        """Reads a bundle written by :meth:`save` (older bundles, without ``scale`` or a supervised layer, too).
+
+        Raises:
+            ValueError: when the bundle names a combination rule this code does not know (it would otherwise
+                be applied as some other rule).
+        """
         payload = json.loads((directory / BUNDLE_FILE).read_text())
+        supervised = None
+        with np.load(directory / ARRAYS_FILE, allow_pickle=False) as z:
+            forest = ForestArrays.from_arrays(z)
+            if payload.get("supervised"):
+                layer = payload["supervised"]
+                if layer["rule"] not in COMBINATION_RULES:
+                    raise ValueError(
+                        f"unknown combination rule {layer['rule']!r}; known: {COMBINATION_RULES}"
+                    )
+                supervised = SupervisedLayer(
+                    forest=ForestArrays.from_arrays(z, SUPERVISED_PREFIX),
+                    threshold=float(layer["threshold"]),
+                    reference_median=np.asarray(layer["reference_median"], dtype=np.float64),
+                    scale=float(layer["scale"]),
+                    rule=str(layer["rule"]),
+                )
         return cls(
             kind=payload["kind"],
             feature_names=list(payload["feature_names"]),
-            forest=ForestArrays.load(directory / ARRAYS_FILE),
+            forest=forest,
             threshold=float(payload["threshold"]),
             transform=QuantileNormal.from_dict(payload["transform"]) if payload["transform"] else None,
             reference_low=np.asarray(payload["reference_low"], dtype=np.float64),
@@ -348,6 +513,8 @@ class ModelBundle:
             grid_ms=float(payload["grid_ms"]),
             max_samples=int(payload["max_samples"]),
             meta=dict(payload.get("meta", {})),
+            supervised=supervised,
+            scale=float(payload.get("scale", 1.0)),
         )
 
 

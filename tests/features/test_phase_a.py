@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 
 from tcurity.datasets import TraceRecord
+from tcurity.features.fine import FINE_FEATURE_NAMES, RATE_SENSITIVE, fine_features
 from tcurity.features.phase_a import (
     FEATURE_NAMES,
+    FINE_MODEL_FEATURES,
+    KINEMATIC_FEATURE_NAMES,
     feature_table,
     phase_a_features,
     press_path,
@@ -42,7 +45,27 @@ def features(arrays: TraceArrays) -> dict[str, float]:
 
 
 def test_feature_names_are_unique() -> None:
-    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 20
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 20 + 8
+    assert FEATURE_NAMES == KINEMATIC_FEATURE_NAMES + FINE_MODEL_FEATURES
+
+
+def test_no_rate_sensitive_feature_is_in_the_vector() -> None:
+    # hf_band_ratio failed the rate-invariance test: no model may read it, so the vector never holds it.
+    assert RATE_SENSITIVE == ("hf_band_ratio",)
+    assert "hf_band_ratio" not in FEATURE_NAMES
+    assert set(FINE_MODEL_FEATURES) == set(FINE_FEATURE_NAMES) - {"hf_band_ratio"}
+
+
+def test_the_fine_features_are_those_of_the_press_on_the_grid() -> None:
+    # One path for training and serving: the vector's fine part is fine_features of the press as press_path puts
+    # it on the grid (here the 60 Hz browser grid), nothing recomputed elsewhere.
+    arrays = press([0.5, 0.52, 0.49, 0.5, 0.51, 0.5], [0.1, 0.25, 0.4, 0.6, 0.8, 0.9], dt_ms=50.0)
+    grid_ms = 1000.0 / 60.0
+    vector = phase_a_features(VERTICAL, arrays, grid_ms)
+    fine = dict(
+        zip(FINE_FEATURE_NAMES, fine_features(press_path(VERTICAL, arrays, grid_ms).path), strict=True)
+    )
+    assert vector[len(KINEMATIC_FEATURE_NAMES) :].tolist() == [fine[n] for n in FINE_MODEL_FEATURES]
 
 
 def test_a_straight_constant_speed_tear_of_one_second() -> None:

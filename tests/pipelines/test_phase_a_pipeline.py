@@ -53,7 +53,9 @@ def small_params(tmp_path: Path) -> Path:
     )
     params["prepare_humans"]["max_strokes_per_user"] = 300
     params["fit_bot_models"] = {"out_dir": str(tmp_path / "bot_zoo"), "max_sigma_strokes": 40}
-    params["simulate_bots"].update(out_dir=str(tmp_path / "bots"), traces_per_family=15)
+    params["simulate_bots"].update(
+        out_dir=str(tmp_path / "bots"), traces_per_family=15, train_traces_per_family=15
+    )
     params["featurize"]["out_dir"] = str(tmp_path / "processed")
     params["train_phase_a"].update(
         model_dir=str(tmp_path / "model"),
@@ -61,6 +63,7 @@ def small_params(tmp_path: Path) -> Path:
         n_estimators=50,
         max_samples=128,
     )
+    params["train_phase_a"]["supervised"].update(n_estimators=30)
     params["evaluate_phase_a"].update(
         metrics_path=str(tmp_path / "phase_a.json"), plots_dir=str(tmp_path / "plots")
     )
@@ -72,6 +75,8 @@ def small_params(tmp_path: Path) -> Path:
         min_auc=0.5,
         min_naive_block_rate=0.3,
         min_human_pass_rate=0.85,
+        min_humanised_block_rate=0.0,
+        min_lofo_block_rate=0.0,
     )
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -100,11 +105,24 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     table = featurize(p)
     assert set(table.source) == {"human", "bot"}
     assert set(table.sampling) == {"native", "human"}
+    # Training bots (their own seed) beside the evaluation bots; the human-sampling copies are of evaluation bots.
+    bots = table[table.source == "bot"]
+    assert bots.groupby(["split", "sampling"]).size().to_dict() == {
+        ("test", "native"): 15 * len(FAMILIES),
+        ("test", "human"): 15 * len(FAMILIES),
+        ("train", "native"): 15 * len(FAMILIES),
+    }
+    replays = bots[bots.family == "replay"].groupby("split").user.apply(set)
+    assert replays["train"] == replays["test"] == {"sapi_user1"}
 
     train_phase_a(p, params_path)
     assert (tmp_path / "train_phase_a.ipynb").exists()
     assert (tmp_path / "plots" / "train_scores.png").exists()
     registered = json.loads((tmp_path / "model" / "registered.json").read_text())
+    saved = json.loads((tmp_path / "model" / "bundle" / "bundle.json").read_text())
+    assert saved["supervised"]["rule"] == "both_pass"
+    assert saved["grid_ms"] == pytest.approx(1000.0 / 60.0)
+    assert "hf_band_ratio" not in saved["feature_names"]
 
     metrics = evaluate_phase_a(p)
     written = json.loads((tmp_path / "phase_a.json").read_text())
@@ -118,6 +136,12 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     assert written["model"] == {"name": registered["name"], "version": registered["version"]}
     # Teleport moves in one jump: nothing human-like survives that.
     assert written["bot_block_rate"]["teleport"] == 1.0
+    humanised = {f for f, k in written["family_kind"].items() if k == "humanised"}
+    assert set(written["leave_one_family_out"]) == humanised
+    assert set(written["human_pass_rate_by_population"]) == {"sapimouse", "balabit"}
+    assert set(written["bot_block_rate_by_layer"]) == {"isolation_forest", "supervised"}
+    assert set(written["cross_population"]) == {"train_sapimouse", "train_balabit", "reading"}
+    assert written["combination"] == "both_pass"
 
     decision = promote_phase_a(p)
     assert decision.promoted, decision.failures

@@ -1,13 +1,17 @@
-"""The browser-signal rule of :mod:`serving.decisions`, on hand-made traces (no model needed)."""
+"""The browser-signal rule of :mod:`serving.decisions`, on hand-made traces (no model needed), and a Phase A
+decision by a hand-made two-layer bundle."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from serving.decisions import integrity_part, signal_reasons
+from serving.decisions import decide_phase_a, integrity_part, signal_reasons
+from serving.models import LoadedModel
 from tcurity.geometry import random_perforation
 from tcurity.integrity import IntegrityResult
-from tcurity.traces import Event, Trace, TraceArrays, make_trace, with_browser_signals
+from tcurity.scoring import ForestArrays, ModelBundle, SupervisedLayer
+from tcurity.traces import Event, PerforationTask, Trace, TraceArrays, make_trace, with_browser_signals
 
 
 def tear() -> Trace:
@@ -70,4 +74,54 @@ def test_the_integrity_part_reports_the_layer_like_a_model() -> None:
         "reasons": ["injected_input"],
         "tells": ["coalesced_single", "fractional_steps"],
         "evaluated": ["x"],
+    }
+
+
+def _one_split(feature: int, threshold: float, values: list[float]) -> ForestArrays:
+    """One tree: node 0 splits ``feature`` at ``threshold``; leaves 1 (left) and 2 (right); ``values`` are the
+    bot-class shares of nodes 0, 1, 2."""
+    return ForestArrays(
+        left=np.array([[1, -1, -1]], dtype=np.int32),
+        right=np.array([[2, -1, -1]], dtype=np.int32),
+        feature=np.array([[feature, -1, -1]], dtype=np.int32),
+        threshold=np.array([[threshold, 0.0, 0.0]]),
+        value=np.array([values]),
+        max_depth=2,
+    )
+
+
+def test_a_two_layer_bundle_refuses_by_its_supervised_layer_and_names_the_feature() -> None:
+    # The tear lasts 80 ms: log_duration_s = log10(0.08) = -1.097. The primary layer passes everything (both leaves
+    # hold bot share 0); the supervised layer sends log_duration_s <= -0.5 to a leaf of bot share 0.9 (human
+    # probability 0.1 < threshold 0.5): refused, and log_duration_s is below the people's median (0.0): "_low".
+    names = ["log_duration_s", "path_efficiency"]
+    bundle = ModelBundle(
+        kind="random_forest",
+        feature_names=names,
+        forest=_one_split(1, 0.5, [0.0, 0.0, 0.0]),
+        threshold=0.5,
+        transform=None,
+        reference_low=np.array([-10.0, -10.0]),
+        reference_high=np.array([10.0, 10.0]),
+        grid_ms=1000.0 / 60.0,
+        supervised=SupervisedLayer(
+            forest=_one_split(0, -0.5, [0.5, 0.9, 0.1]),
+            threshold=0.5,
+            reference_median=np.array([0.0, 1.0]),
+        ),
+    )
+    trace = with_browser_signals(tear())
+    task = trace.task
+    assert isinstance(task, PerforationTask)
+    decision = decide_phase_a(LoadedModel(name="m", version="1", alias="champion", model=bundle), task, trace)
+    assert not decision.passed
+    assert "log_duration_s_low" in decision.reasons
+    model_check = decision.checks["model"]
+    assert isinstance(model_check, dict)
+    assert model_check["passed"] is False
+    assert model_check["layers"]["random_forest"]["passed"] is True
+    assert model_check["layers"]["supervised"] == {
+        "score": pytest.approx(0.1),
+        "threshold": 0.5,
+        "passed": False,
     }

@@ -23,20 +23,17 @@ from numpy.typing import NDArray
 from scipy.stats import ks_2samp
 
 from tcurity.data.adapter import to_perforation
-from tcurity.features.fine import FINE_FEATURE_NAMES, fine_features
-from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
+from tcurity.features.fine import FINE_FEATURE_NAMES, RATE_SENSITIVE, fine_features
+from tcurity.features.phase_a import KINEMATIC_FEATURE_NAMES, phase_a_features
 from tcurity.geometry import random_perforation
 from tcurity.sampling import BROWSER_GRID_MS, Path2, browser_grid, sdk_event_stream
 
-BROWSER_FEATURE_NAMES: tuple[str, ...] = tuple(f"pa_{n}" for n in FEATURE_NAMES) + FINE_FEATURE_NAMES
-"""Phase A's features computed on the browser grid (prefixed ``pa_``), then :data:`FINE_FEATURE_NAMES`."""
+BROWSER_FEATURE_NAMES: tuple[str, ...] = (
+    tuple(f"pa_{n}" for n in KINEMATIC_FEATURE_NAMES) + FINE_FEATURE_NAMES
+)
+"""Phase A's kinematic features computed on the browser grid (prefixed ``pa_``), then :data:`FINE_FEATURE_NAMES`."""
 
-RATE_SENSITIVE: tuple[str, ...] = ("hf_band_ratio",)
-"""Browser features that the rate still moves: the 12–30 Hz share of the acceleration's power is lower in a 60 Hz
-SDK stream than in the 125 Hz recording of the same movements (|SMD| 0.14–0.21 over ten draws of frame phase and
-jitter, against 0.2 for every other feature; narrowing the band to 12–20 Hz does not help). It may enter a model
-only when people of every rate are in its training data, and is watched in ``tests/test_sampling_invariance.py``.
-"""
+__all__ = ["BROWSER_FEATURE_NAMES", "RATE_SENSITIVE"]  # RATE_SENSITIVE lives in tcurity.features.fine
 
 
 def standardized_mean_difference(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -94,7 +91,9 @@ def browser_features(paths: Sequence[Path2], seed: int = 0) -> NDArray[np.float6
     rows = []
     for path in paths:
         task = random_perforation(rng)
-        coarse = phase_a_features(task, to_perforation(path, task), BROWSER_GRID_MS)
+        coarse = phase_a_features(task, to_perforation(path, task), BROWSER_GRID_MS)[
+            : len(KINEMATIC_FEATURE_NAMES)
+        ]
         rows.append(np.concatenate([coarse, fine_features(browser_grid(path))]))
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(BROWSER_FEATURE_NAMES))
 

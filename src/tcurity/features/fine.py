@@ -41,6 +41,14 @@ FINE_FEATURE_NAMES: tuple[str, ...] = (
 )
 """The features of :func:`fine_features`, in order."""
 
+RATE_SENSITIVE: tuple[str, ...] = ("hf_band_ratio",)
+"""Fine features that the recording rate still moves: the 12–30 Hz share of the acceleration's power is lower in a
+60 Hz SDK stream than in the 125 Hz recording of the same movements (|SMD| 0.14–0.21 over ten draws of frame phase
+and jitter, against 0.2 for every other feature; narrowing the band to 12–20 Hz does not help). Measured by
+:mod:`tcurity.evaluate.invariance` and watched in ``tests/test_sampling_invariance.py``; no model reads them
+(:data:`tcurity.features.phase_a.FEATURE_NAMES` leaves them out).
+"""
+
 SUBMOVEMENT_PROMINENCE = 0.1
 """A speed peak is a sub-movement when it rises at least this share of the peak speed above the valleys around
 it (``scipy.signal.find_peaks`` prominence)."""

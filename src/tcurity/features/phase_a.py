@@ -1,8 +1,15 @@
 """Phase A features: how one tear along the perforation moved.
 
 The press (``down`` … ``up``) is put on the canonical grid (:mod:`tcurity.sampling`) in perforation lengths, then
-described by scale-free kinematic measures. Nothing here looks at raw event times or counts, which carry the
-device's polling rate rather than the person's movement; those browser signals are rule checks in serving.
+described by scale-free kinematic measures (:data:`KINEMATIC_FEATURE_NAMES`) and, after them, the browser-resolution
+measures of :mod:`tcurity.features.fine` that passed the rate-invariance test (:data:`FINE_MODEL_FEATURES`: every
+fine feature but :data:`tcurity.features.fine.RATE_SENSITIVE`). The served model computes them on the browser grid
+(``params.yaml: featurize.grid_ms``, the bundle's ``grid_ms``); the fine ones mean little on a coarser grid. Nothing
+here looks at raw event times or counts, which carry the device's polling rate rather than the person's movement;
+those browser signals are rule checks in serving.
+
+Training (``pipelines/featurize.py``) and serving (``serving/decisions.py``) both call :func:`phase_a_features`:
+one path from a trace to its features.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from numpy.typing import NDArray
 
 from tcurity.datasets import TraceRecord
 from tcurity.features import kinematics as km
+from tcurity.features.fine import FINE_FEATURE_NAMES, RATE_SENSITIVE, fine_features
 from tcurity.geometry import check_follow, perforation_length_px, perforation_polyline, project_onto_polyline
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, canonical_grid
 from tcurity.traces import PerforationTask, TraceArrays
 
-FEATURE_NAMES: tuple[str, ...] = (
+KINEMATIC_FEATURE_NAMES: tuple[str, ...] = (
     "log_duration_s",
     "path_efficiency",
     "peak_speed_ratio",
@@ -42,6 +50,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "t_half_frac",
     "t_ninety_frac",
 )
+"""The kinematic features (any grid), first in the vectors :func:`phase_a_features` returns."""
+
+FINE_MODEL_FEATURES: tuple[str, ...] = tuple(n for n in FINE_FEATURE_NAMES if n not in RATE_SENSITIVE)
+"""The browser-resolution features a model may read: :data:`tcurity.features.fine.FINE_FEATURE_NAMES` without the
+rate-sensitive ones."""
+
+FEATURE_NAMES: tuple[str, ...] = KINEMATIC_FEATURE_NAMES + FINE_MODEL_FEATURES
 """The features, in the order of the vectors :func:`phase_a_features` returns."""
 
 
@@ -83,7 +98,8 @@ def phase_a_features(
 
 
 def features_of_press(press: PressPath) -> NDArray[np.float64]:
-    """Feature vector of a press already on the canonical grid."""
+    """Feature vector of a press already on the canonical grid (kinematic features, then the fine ones measured on
+    the same grid, in chord lengths)."""
     path = press.path
     duration_s = max(path.duration_ms, 1.0) / 1000.0
     v = km.speeds(path)
@@ -114,6 +130,8 @@ def features_of_press(press: PressPath) -> NDArray[np.float64]:
         "t_half_frac": progress_time_frac(path, press.along, 0.5),
         "t_ninety_frac": progress_time_frac(path, press.along, 0.9),
     }
+    fine = dict(zip(FINE_FEATURE_NAMES, fine_features(path), strict=True))
+    values.update({name: fine[name] for name in FINE_MODEL_FEATURES})
     return np.array([values[name] for name in FEATURE_NAMES], dtype=np.float64)
 
 

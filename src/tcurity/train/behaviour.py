@@ -1,8 +1,11 @@
 """Training the behaviour models and logging them to MLflow as bundles.
 
-Phase A's model is one-class: an Isolation Forest that only ever sees human movement (bots are for
-evaluation). Its threshold is set on *calibration* users (never on the users it was fitted on) at the human
-false-reject rate ``target_frr``.
+Phase A's model has two layers in one bundle. The one-class layer is an Isolation Forest that only ever sees
+human movement. Beside it, when ``train_phase_a.supervised`` is set, a Random Forest learns the training people
+against the *training* bots of every family (``simulate_bots``' ``train`` split; the evaluation bots are never
+learned from). Each layer's threshold is set on *calibration* users (never on the users it was fitted on) at its own
+human false-reject rate, and the bundle passes a trace only when both layers do (rule ``both_pass``,
+:data:`tcurity.scoring.COMBINATION_RULES`).
 """
 
 from __future__ import annotations
@@ -19,12 +22,20 @@ import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from numpy.typing import NDArray
-from sklearn.ensemble import IsolationForest
+from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
 from tcurity import registry
-from tcurity.config import Params
+from tcurity.config import Params, SupervisedPhaseAParams
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
-from tcurity.scoring import BundlePyfunc, ModelBundle, QuantileNormal, flatten_isolation_forest
+from tcurity.scoring import (
+    COMBINATION_RULES,
+    BundlePyfunc,
+    ModelBundle,
+    QuantileNormal,
+    SupervisedLayer,
+    flatten_isolation_forest,
+    flatten_random_forest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +85,9 @@ def fit_isolation_forest(
         grid_ms=grid_ms,
         max_samples=int(forest.max_samples_),
     )
-    bundle.threshold = float(np.quantile(bundle.scores(x_calib), target_frr))
+    calib_scores = bundle.scores(x_calib)
+    bundle.threshold = float(np.quantile(calib_scores, target_frr))
+    bundle.scale = score_scale(calib_scores)
     logger.info(
         "fitted isolation forest on %d human rows; threshold %.4f at calibration FRR %.3f",
         len(x_train),
@@ -82,6 +95,65 @@ def fit_isolation_forest(
         target_frr,
     )
     return bundle, forest
+
+
+def score_scale(calib_scores: NDArray[np.float64]) -> float:
+    """The unit of a layer's margin: the standard deviation of the calibration people's scores (at least 1e-6, so a
+    margin's sign is always its score's side of the threshold)."""
+    return max(float(np.std(calib_scores)), 1e-6)
+
+
+def fit_supervised(
+    x_people: NDArray[np.float64],
+    x_bots: NDArray[np.float64],
+    x_calib: NDArray[np.float64],
+    cfg: SupervisedPhaseAParams,
+    seed: int,
+) -> tuple[SupervisedLayer, RandomForestClassifier]:
+    """Fits the supervised layer: a Random Forest of people (class 0) against bots (class 1), classes weighted
+    to balance, on raw features; its threshold is the calibration people's ``cfg.target_frr`` quantile of the
+    human-class probability.
+
+    Raises:
+        ValueError: for an unknown combination rule, or no bot or person to learn from.
+    """
+    if cfg.rule not in COMBINATION_RULES:
+        raise ValueError(f"train_phase_a.supervised.rule {cfg.rule!r} is not one of {COMBINATION_RULES}")
+    if len(x_people) == 0 or len(x_bots) == 0:
+        raise ValueError("the supervised layer needs people and training bots")
+    x = np.vstack([x_people, x_bots])
+    y = np.concatenate([np.zeros(len(x_people), dtype=int), np.ones(len(x_bots), dtype=int)])
+    model = RandomForestClassifier(
+        n_estimators=cfg.n_estimators,
+        max_depth=cfg.max_depth,
+        min_samples_leaf=cfg.min_samples_leaf,
+        max_features=cfg.max_features,
+        class_weight="balanced",
+        random_state=seed,
+        n_jobs=1,
+    ).fit(x, y)
+    layer = SupervisedLayer(
+        forest=flatten_random_forest(model, positive_class=1, node_values=True),
+        threshold=0.0,
+        reference_median=np.median(x_people, axis=0),
+        rule=cfg.rule,
+    )
+    calib = layer.scores(x_calib)
+    layer = SupervisedLayer(
+        forest=layer.forest,
+        threshold=float(np.quantile(calib, cfg.target_frr)),
+        reference_median=layer.reference_median,
+        scale=score_scale(calib),
+        rule=cfg.rule,
+    )
+    logger.info(
+        "fitted supervised forest on %d people and %d bots; threshold %.4f at calibration FRR %.3f",
+        len(x_people),
+        len(x_bots),
+        layer.threshold,
+        cfg.target_frr,
+    )
+    return layer, model
 
 
 def log_bundle(
@@ -107,9 +179,17 @@ def log_bundle(
                 "kind": bundle.kind,
                 "threshold": bundle.threshold,
                 "feature_names": bundle.feature_names,
+                "supervised_threshold": bundle.supervised.threshold if bundle.supervised else None,
+                "combination": bundle.supervised.rule if bundle.supervised else None,
             },
         )
     tags = {"kind": bundle.kind, "threshold": f"{bundle.threshold:.6f}", "grid_ms": f"{bundle.grid_ms}"}
+    if bundle.supervised is not None:
+        tags |= {
+            "layers": f"{bundle.kind}+random_forest",
+            "combination": bundle.supervised.rule,
+            "supervised_threshold": f"{bundle.supervised.threshold:.6f}",
+        }
     return registry.register_challenger(info.model_uri, model_name, tags)
 
 
@@ -119,38 +199,90 @@ def human_rows(table: pd.DataFrame, split: str, feature_names: list[str]) -> NDA
     return rows[feature_names].to_numpy(np.float64)
 
 
-def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVersion]:
-    """Fits Phase A's Isolation Forest on the training users, logs it and registers it as ``challenger``."""
-    cfg = p.train_phase_a
-    names = list(cfg.features)
+def bot_rows(
+    table: pd.DataFrame, split: str, feature_names: list[str], exclude: str | None = None
+) -> NDArray[np.float64]:
+    """Feature rows of the bots of one split as emitted (``train``: what the supervised layer learns from), every
+    family but ``exclude``."""
+    rows = table[(table.source == "bot") & (table.split == split) & (table.sampling == "native")]
+    if exclude is not None:
+        rows = rows[rows.family != exclude]
+    return rows[feature_names].to_numpy(np.float64)
+
+
+def check_features(names: list[str]) -> None:
+    """Refuses model inputs that :mod:`tcurity.features.phase_a` does not compute (the rate-sensitive fine
+    features among them: they are never in its vector).
+
+    Raises:
+        ValueError: naming the unknown features.
+    """
     unknown = set(names) - set(PHASE_A_FEATURES)
     if unknown:
         raise ValueError(f"train_phase_a.features names unknown features: {sorted(unknown)}")
+
+
+def fit_phase_a(
+    p: Params, x_train: NDArray[np.float64], x_calib: NDArray[np.float64], x_bots: NDArray[np.float64] | None
+) -> ModelBundle:
+    """Both layers of Phase A's bundle from feature rows (the supervised one when configured and ``x_bots`` is
+    given): what :func:`train_phase_a` fits, and what evaluation refits for leave-one-family-out and
+    cross-population."""
+    cfg = p.train_phase_a
+    bundle, _ = fit_isolation_forest(
+        x_train,
+        x_calib,
+        list(cfg.features),
+        n_estimators=cfg.n_estimators,
+        max_samples=cfg.max_samples,
+        max_features=cfg.max_features,
+        target_frr=cfg.target_frr,
+        grid_ms=p.featurize.grid_ms,
+        seed=p.base.seed,
+    )
+    if cfg.supervised is not None and x_bots is not None:
+        bundle.supervised, _ = fit_supervised(x_train, x_bots, x_calib, cfg.supervised, p.base.seed)
+    return bundle
+
+
+def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVersion]:
+    """Fits Phase A's two layers on the training users (and training bots), logs the bundle and registers it as
+    ``challenger``."""
+    cfg = p.train_phase_a
+    names = list(cfg.features)
+    check_features(names)
     x_train, x_calib = human_rows(table, "train", names), human_rows(table, "calib", names)
+    x_bots = bot_rows(table, "train", names) if cfg.supervised is not None else None
     registry.configure(p)
     experiment_id = registry.ensure_experiment(cfg.experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name="phase-a-iforest"):
-        bundle, _ = fit_isolation_forest(
-            x_train,
-            x_calib,
-            names,
-            n_estimators=cfg.n_estimators,
-            max_samples=cfg.max_samples,
-            max_features=cfg.max_features,
-            target_frr=cfg.target_frr,
-            grid_ms=p.sampling.grid_ms,
-            seed=p.base.seed,
-        )
-        calib_pass = float(np.mean(bundle.scores(x_calib) >= bundle.threshold))
+    with mlflow.start_run(experiment_id=experiment_id, run_name="phase-a-iforest+rf"):
+        bundle = fit_phase_a(p, x_train, x_calib, x_bots)
+        metrics = {
+            "calib_human_pass_rate": float(np.mean(bundle.passes(x_calib))),
+            "calib_iforest_pass_rate": float(np.mean(bundle.scores(x_calib) >= bundle.threshold)),
+            "threshold": bundle.threshold,
+        }
+        if bundle.supervised is not None:
+            supervised = bundle.supervised_scores(x_calib)
+            assert supervised is not None
+            metrics |= {
+                "calib_supervised_pass_rate": float(np.mean(supervised >= bundle.supervised.threshold)),
+                "supervised_threshold": bundle.supervised.threshold,
+                "n_train_bots": float(len(x_bots) if x_bots is not None else 0),
+            }
         version = log_bundle(
             bundle,
             cfg.model_name,
             run_params={
-                **cfg.model_dump(mode="json"),
-                "grid_ms": p.sampling.grid_ms,
+                **{k: v for k, v in cfg.model_dump(mode="json").items() if k != "supervised"},
+                **{
+                    f"supervised_{k}": v
+                    for k, v in (cfg.supervised.model_dump() if cfg.supervised else {}).items()
+                },
+                "grid_ms": p.featurize.grid_ms,
                 "n_train": len(x_train),
             },
-            run_metrics={"calib_human_pass_rate": calib_pass, "threshold": bundle.threshold},
+            run_metrics=metrics,
             input_example=x_train,
         )
     bundle.meta.update({"model_name": cfg.model_name, "version": version.version})
