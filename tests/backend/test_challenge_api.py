@@ -14,7 +14,15 @@ from tcurity.geometry import random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_a_trace
 from tcurity.simulate.replay import replay_trace
-from tcurity.traces import MAX_POINTS, Event, PerforationTask, Trace, TraceArrays, make_trace
+from tcurity.traces import (
+    MAX_POINTS,
+    Event,
+    PerforationTask,
+    Trace,
+    TraceArrays,
+    make_trace,
+    with_browser_signals,
+)
 from tests.backend.conftest import HOST, ORIGIN, Backend, human_answer
 from web.backend.app.sites import SitePolicy
 
@@ -196,6 +204,24 @@ def test_a_replayed_tear_is_refused_in_any_other_session(make_backend, passing_p
         backend.answer_a(fresh, human_answer(passing_paths[1], backend.issue_a(fresh))).json()["outcome"]
         == "passed"
     )
+
+
+def test_a_refused_tear_leaves_no_replay_mark(make_backend) -> None:
+    """Only passing answers stay in the replay index (security review: junk answers flushed the bounded index).
+    A scripted tear the model refuses may be sent again in another session, and is judged by the model again."""
+    backend: Backend = make_backend()
+    first = backend.create()["session_id"]
+    task = backend.issue_a(first)
+    scripted = with_browser_signals(
+        make_trace(phase_a_trace(task, "linear_steps", np.random.default_rng(3)), task)
+    )
+    assert backend.answer_a(first, scripted).json()["outcome"] == "retry"
+    assert backend.ai.calls[SCORE] == 1
+    sid = backend.create()["session_id"]
+    retask = backend.issue_a(sid)
+    again = with_browser_signals(make_trace(replay_trace(scripted, retask, 1.0, 0.0), retask))
+    assert backend.answer_a(sid, again).json()["outcome"] == "retry"
+    assert backend.ai.calls[SCORE] == 2  # scored, not refused as a replay of a refused answer
 
 
 def test_a_noisy_replay_is_refused_in_any_other_session(make_backend, passing_paths: list[Path2]) -> None:

@@ -207,6 +207,22 @@ def test_profile_indexes_keep_their_newest_entries_in_order(run: Callable[[Scena
     run(scenario)
 
 
+def test_a_profile_entry_and_a_consume_mark_can_be_taken_back(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        first = await store.add_profile("perforation:1", "a", b"1", 60, 10)
+        second = await store.add_profile("perforation:1", "b", b"2", 60, 10)
+        await store.remove_profile("perforation:1", first)
+        await store.remove_profile("perforation:1", first)  # gone already: nothing happens
+        assert [(p.seq, p.owner) for p in await store.profiles("perforation:1")] == [(second, "b")]
+        assert await store.consume_once("shape:k", "a", 60) is None
+        await store.release("shape:k", "b")  # not b's: a's mark stays
+        assert await store.consume_once("shape:k", "c", 60) == "a"
+        await store.release("shape:k", "a")
+        assert await store.consume_once("shape:k", "c", 60) is None
+
+    run(scenario)
+
+
 def test_token_claims_are_kept_for_their_ttl_apart_from_the_consume_marker(
     run: Callable[[Scenario], None],
 ) -> None:

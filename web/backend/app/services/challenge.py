@@ -66,7 +66,7 @@ from web.backend.app.services.ai_client import (
 )
 from web.backend.app.services.collect import Collector
 from web.backend.app.services.ratelimit import RateLimiter, spend_phase_b_budget, too_many
-from web.backend.app.services.replay import ReplayGuard
+from web.backend.app.services.replay import ReplayCheck, ReplayGuard
 from web.backend.app.services.session import (
     OpenTask,
     PhaseResult,
@@ -136,6 +136,7 @@ class Claim:
     site: Site
     task: OpenTask
     ip: str
+    replay: ReplayCheck | None = None  # the marks the replay check left (taken back unless the answer passes)
 
 
 class ChallengeFlow:
@@ -414,7 +415,8 @@ class ChallengeFlow:
         duration_ms = trace.points.t_ms[-1] - trace.points.t_ms[0]
         if duration_ms > now - claim.task.issued_ms + TRACE_CLOCK_SLACK_MS:
             return ["trace_longer_than_elapsed"]
-        if await self.replays.replayed(trace, claim.record.session_id):
+        claim.replay = await self.replays.check(trace, claim.record.session_id)
+        if claim.replay.replayed:
             return ["replayed_trace"]
         return []
 
@@ -512,6 +514,8 @@ class ChallengeFlow:
                 claim.site, claim.record, phase, trace, decision.passed, decision.reasons, decision.result
             )
         if not decision.passed:
+            if claim.replay is not None:
+                await self.replays.forget(claim.replay, claim.record.session_id)
             return await self._failed(claim, phase, decision.reasons)
         if claim.task.problem_model:
             claim.record.results["phase_b_problem"] = PhaseResult(model=claim.task.problem_model)

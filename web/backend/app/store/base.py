@@ -92,6 +92,14 @@ class Store(ABC):
     async def profiles(self, index: str) -> list[StoredProfile]:
         """The live entries of ``index``, oldest first."""
 
+    @abstractmethod
+    async def remove_profile(self, index: str, seq: int) -> None:
+        """Drops the entry numbered ``seq`` from ``index`` (nothing when it is gone already)."""
+
+    @abstractmethod
+    async def release(self, key: str, owner: str) -> None:
+        """Undoes :meth:`consume_once` for ``key`` when ``owner`` holds it (another owner's mark stays)."""
+
     # --- idempotent results -----------------------------------------------------------------------------------
     @abstractmethod
     async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:

@@ -149,6 +149,20 @@ class MemoryStore(Store):
                 entries.popleft()
             return [entry for _, entry in entries]
 
+    async def remove_profile(self, index: str, seq: int) -> None:
+        with self._lock:
+            entries = self._profiles.get(index)
+            if entries:
+                kept = [e for e in entries if e[1].seq != seq]
+                if len(kept) != len(entries):
+                    self._profiles[index] = deque(kept)
+
+    async def release(self, key: str, owner: str) -> None:
+        with self._lock:
+            entry = self._get(f"c:{key}", self._clock())
+            if entry is not None and entry.value == owner:
+                del self._items[f"c:{key}"]  # its heap entry finds nothing when it comes due
+
     # --- idempotent results -----------------------------------------------------------------------------------
     async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
         with self._lock:

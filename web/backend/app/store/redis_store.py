@@ -53,6 +53,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 return seq
 """
+# Undoes a consume_once mark only for its own holder (another session's claim on the shape stays).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 # Collected traces. KEYS: the site's index (zset id → expiry), sizes (hash id → bytes), byte counter.
 _SWEEP_FN = """
 local function sweep(now, limit)
@@ -104,6 +109,7 @@ class RedisStore(Store):
         self._create = self._redis.register_script(_CREATE)
         self._replace = self._redis.register_script(_REPLACE)
         self._add_profile = self._redis.register_script(_ADD_PROFILE)
+        self._release = self._redis.register_script(_RELEASE)
         self._add_trace = self._redis.register_script(_ADD_TRACE)
         self._purge = self._redis.register_script(_PURGE)
 
@@ -156,6 +162,12 @@ class RedisStore(Store):
             if int(expires) > now_ms:
                 out.append(StoredProfile(int(seq), owner.decode(), data))
         return out
+
+    async def remove_profile(self, index: str, seq: int) -> None:
+        await self._call(self._redis.zremrangebyscore(f"{self._p}fp:{index}", seq, seq))
+
+    async def release(self, key: str, owner: str) -> None:
+        await self._call(self._release(keys=[f"{self._p}c:{key}"], args=[owner]))
 
     # --- idempotent results -----------------------------------------------------------------------------------
     async def put_result(self, key: str, data: bytes, ttl_s: float) -> None:
