@@ -36,7 +36,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from tcurity.datasets import TraceRecord
-from tcurity.sampling import DEFAULT_GRID_MS, SegmentGrid, canonical_grid_segments
+from tcurity.features.fine import FINE_FEATURE_NAMES, fine_features
+from tcurity.sampling import DEFAULT_GRID_MS, Path2, SegmentGrid, browser_grid, canonical_grid_segments
 from tcurity.traces import Event, GridTask, Rect, TraceArrays
 
 MOVEMENT_FEATURES: tuple[str, ...] = (
@@ -73,10 +74,21 @@ ANSWER_FEATURES: tuple[str, ...] = (
 
 DRAG_FEATURES: tuple[str, ...] = MOVEMENT_FEATURES + SLOT_FEATURES
 
+FINE_MOVEMENT_FEATURES: tuple[str, ...] = tuple(f for f in FINE_FEATURE_NAMES if f != "hf_band_ratio")
+"""Browser-resolution measures of every approach and drag (:mod:`tcurity.features.fine`), named ``fine_…``.
+``hf_band_ratio`` is left out: the share of power above 12 Hz moves with the recording rate
+(``reports/metrics/rate_invariance.json``)."""
+
 FEATURE_NAMES: tuple[str, ...] = (
     tuple(f"drag_{f}_{a}" for f in DRAG_FEATURES for a in AGGREGATES)
     + tuple(f"approach_{f}_{a}" for f in MOVEMENT_FEATURES for a in AGGREGATES)
     + ANSWER_FEATURES
+    + tuple(
+        f"{kind}_fine_{f}_{a}"
+        for kind in ("drag", "approach")
+        for f in FINE_MOVEMENT_FEATURES
+        for a in AGGREGATES
+    )
 )
 """The features, in the order of the vectors :func:`phase_b_features` returns."""
 
@@ -168,7 +180,29 @@ def phase_b_features(
     both[:, :, :m] = moves.reshape(n, 2, m)
     both[:, 1, m:] = slot_measures(grid, task, seg.cell_px)
     stats = aggregate(both)  # (approach|drag, measure, statistic)
-    return np.concatenate([stats[1].ravel(), stats[0, :m].ravel(), answer])
+    fine = fine_movement_measures(arrays.t_ms, seg, FINE_MOVEMENT_FEATURES).reshape(n, 2, -1)
+    fine_stats = aggregate(fine)
+    return np.concatenate(
+        [stats[1].ravel(), stats[0, :m].ravel(), answer, fine_stats[1].ravel(), fine_stats[0].ravel()]
+    )
+
+
+def fine_movement_measures(
+    t_ms: NDArray[np.float64], seg: AnswerSegments, names: Sequence[str] = FINE_FEATURE_NAMES
+) -> NDArray[np.float64]:
+    """Browser-resolution measures (:func:`tcurity.features.fine.fine_features`, those ``names`` picks) of every
+    approach and drag, in the order approach 0, drag 0, approach 1, …, one row each.
+
+    Each movement's raw events (``seg``'s bounds, in cell sides) are put on the browser grid
+    (:func:`tcurity.sampling.browser_grid`, ~16.7 ms) on their own, so a rest between movements never enters
+    one; the measures are scale-free (chord lengths).
+    """
+    pick = [FINE_FEATURE_NAMES.index(n) for n in names]
+    rows = np.empty((2 * len(seg.downs), len(pick)))
+    for k, (first, last) in enumerate(seg.bounds()):
+        path = Path2(t_ms[first : last + 1], seg.x[first : last + 1], seg.y[first : last + 1])
+        rows[k] = fine_features(browser_grid(path))[pick]
+    return rows
 
 
 def aggregate(rows: NDArray[np.float64]) -> NDArray[np.float64]:
