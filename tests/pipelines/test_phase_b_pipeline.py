@@ -87,7 +87,7 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     summary = prepare_phase_b(p)
     people = {u for k, us in USERS.items() if k != "attacker" for u in us}
     people |= {f"sapi_{u}" for k, us in SAPI_USERS.items() if k != "attacker" for u in us}
-    assert set(summary["humans_by_user"]) == people  # type: ignore[arg-type]
+    assert set(summary["humans_by_user"]) == people  # type: ignore[call-overload]
     assert summary["bots_by_split"] == {"train": 12 * len(FAMILIES), "test": 8 * len(FAMILIES)}
     assert json.loads((tmp_path / "phase_b" / "summary.json").read_text()) == json.loads(json.dumps(summary))
     table = featurize_phase_b(p)
