@@ -24,16 +24,14 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.data import grid_answers as ga
 from tcurity.data.adapter import GridComposition
-from tcurity.data.populations import phase_a_split, population_of
+from tcurity.data.populations import phase_a_split
 from tcurity.data.strokes import Stroke, read_strokes
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.sampling import HumanSampler
-from tcurity.simulate import FAMILIES
 
 logger = logging.getLogger("pipelines.prepare_phase_b")
 
@@ -70,12 +68,9 @@ def humans(p: Params, browser: list[Stroke]) -> list[TraceRecord]:
 def bots(
     p: Params, sources: dict[str, list[Stroke]], split: str, n: int, seed: int, waits: float
 ) -> list[TraceRecord]:
-    """``n`` answers of every family for ``split``, from their own seed."""
+    """``n`` answers of every family for ``split``, from their own seed (``base.seed`` + ``seed``)."""
     rng = np.random.default_rng(p.base.seed + seed)
-    out: list[TraceRecord] = []
-    for name in tqdm(sorted(FAMILIES), desc=f"{split} bots", unit="family"):
-        out += ga.bot_answers(name, n, split, layout(p), rng, sources[split], waits)
-    return out
+    return ga.every_family(n, split, layout(p), rng, sources[split], waits)
 
 
 def prepare_phase_b(p: Params) -> dict[str, object]:
@@ -104,35 +99,13 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
         ],
         out / "bots_scripted_waits.parquet",
     )
-    summary = summarise(people, trained + evaluated)
+    summary = ga.summary(people, trained + evaluated)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     logger.info(
         "prepared phase B traces: %s",
         json.dumps({k: summary[k] for k in ("humans_by_split", "bots_by_split")}),
     )
     return summary
-
-
-def summarise(people: list[TraceRecord], bot_records: list[TraceRecord]) -> dict[str, object]:
-    """Answers by split, by population (with the spread of answers per person) and by person."""
-    per_user = ga.answers_per_user(people)
-    by_population: dict[str, dict[str, float]] = {}
-    for population in ("sapimouse", "balabit"):
-        counts = np.array([n for u, n in per_user.items() if population_of(u) == population])
-        if len(counts):
-            by_population[population] = {
-                "people": len(counts),
-                "answers": int(counts.sum()),
-                "per_person_min": int(counts.min()),
-                "per_person_median": float(np.median(counts)),
-                "per_person_max": int(counts.max()),
-            }
-    return {
-        "humans_by_split": {s: sum(r.split == s for r in people) for s in sorted({r.split for r in people})},
-        "humans_by_population": by_population,
-        "humans_by_user": per_user,
-        "bots_by_split": {s: sum(r.split == s for r in bot_records) for s in ("train", "test")},
-    }
 
 
 def main() -> None:

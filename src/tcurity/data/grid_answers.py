@@ -27,6 +27,7 @@ import numpy as np
 
 from tcurity.data import sapimouse
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid
+from tcurity.data.populations import population_of
 from tcurity.data.strokes import Stroke, keep_stroke
 from tcurity.datasets import TraceRecord
 from tcurity.features.phase_b import answer_segments
@@ -208,6 +209,23 @@ def bot_answers(
     return records
 
 
+def every_family(
+    n: int,
+    split: str,
+    layout: AnswerLayout,
+    rng: np.random.Generator,
+    sources: list[Stroke],
+    scripted_waits: float = 0.0,
+) -> list[TraceRecord]:
+    """:func:`bot_answers` of every family of :data:`tcurity.simulate.FAMILIES`, in sorted order, from one
+    stream ``rng``."""
+    out: list[TraceRecord] = []
+    for family in sorted(FAMILIES):
+        out += bot_answers(family, n, split, layout, rng, sources, scripted_waits)
+    logger.info("%d %s answers of every family", n, split)
+    return out
+
+
 def attacker_sources(strokes: Iterable[Stroke], attackers: Collection[str]) -> dict[str, list[Stroke]]:
     """The attacker people's strokes: their even-numbered sessions (sorted, from 0) for the training bots
     (``train``), the odd-numbered ones for the evaluation bots (``test``)."""
@@ -256,3 +274,25 @@ def answers_per_user(records: Iterable[TraceRecord]) -> dict[str, int]:
     for r in records:
         counts[r.user] += 1
     return dict(sorted(counts.items()))
+
+
+def summary(people: list[TraceRecord], bots: list[TraceRecord]) -> dict[str, object]:
+    """Answers by split, by population (with the spread of answers per person) and by person; bots by split."""
+    per_user = answers_per_user(people)
+    by_population: dict[str, dict[str, float]] = {}
+    for population in ("sapimouse", "balabit"):
+        counts = np.array([n for u, n in per_user.items() if population_of(u) == population])
+        if len(counts):
+            by_population[population] = {
+                "people": len(counts),
+                "answers": int(counts.sum()),
+                "per_person_min": int(counts.min()),
+                "per_person_median": float(np.median(counts)),
+                "per_person_max": int(counts.max()),
+            }
+    return {
+        "humans_by_split": {s: sum(r.split == s for r in people) for s in sorted({r.split for r in people})},
+        "humans_by_population": by_population,
+        "humans_by_user": per_user,
+        "bots_by_split": {s: sum(r.split == s for r in bots) for s in ("train", "test")},
+    }
