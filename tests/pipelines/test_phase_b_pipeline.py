@@ -72,6 +72,7 @@ def small_params(tmp_path: Path) -> Path:
         min_human_pass_rate=0.5,
         min_auc=0.5,
         min_naive_block_rate=0.0,
+        min_humanised_block_rate=0.0,
     )
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
