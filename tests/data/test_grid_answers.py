@@ -16,6 +16,7 @@ from tcurity.data import grid_answers as ga
 from tcurity.data.adapter import GridComposition
 from tcurity.data.populations import phase_a_split
 from tcurity.data.strokes import Stroke, StrokeKind
+from tcurity.datasets import TraceRecord
 from tcurity.geometry import grid_layout
 from tcurity.sampling import Path2
 from tcurity.traces import Event
@@ -136,3 +137,39 @@ def test_replay_picks_a_stroke_of_about_each_movements_length() -> None:
     picked = ga.replay_sources([short, long], [None, 110.0, 390.0, 1000.0], np.random.default_rng(4))
     assert [float(p.x[-1]) for p in picked[1:3]] == [100.0, 400.0]
     assert float(picked[3].x[-1]) in (100.0, 400.0)  # nothing fits: any source
+
+
+def test_the_summary_counts_answers_by_split_population_and_person() -> None:
+    task = grid_layout(1, (340, 500))
+    (teleport,) = ga.bot_answers("teleport", 1, "train", ga.AnswerLayout(1, 1), np.random.default_rng(5), [])
+    arrays = teleport.arrays
+
+    def answer(user: str, split: str, source: str = "human") -> TraceRecord:
+        return TraceRecord(f"{user}-{split}", source, "human", user, split, task, arrays)
+
+    people = (
+        [answer("sapi_user4", "train")] * 3
+        + [answer("sapi_user12", "test")]
+        + [answer("user21", "balabit_test")]
+    )
+    bots = [answer("", "train", "bot")] * 2 + [answer("", "test", "bot")]
+    summary = ga.summary(people, bots)
+    assert summary["humans_by_split"] == {"balabit_test": 1, "test": 1, "train": 3}
+    assert summary["humans_by_user"] == {"sapi_user12": 1, "sapi_user4": 3, "user21": 1}
+    assert summary["humans_by_population"] == {
+        "sapimouse": {
+            "people": 2,
+            "answers": 4,
+            "per_person_min": 1,
+            "per_person_median": 2.0,
+            "per_person_max": 3,
+        },
+        "balabit": {
+            "people": 1,
+            "answers": 1,
+            "per_person_min": 1,
+            "per_person_median": 1.0,
+            "per_person_max": 1,
+        },
+    }
+    assert summary["bots_by_split"] == {"train": 2, "test": 1}
