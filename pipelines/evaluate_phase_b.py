@@ -3,8 +3,10 @@
 Loads the challenger from the MLflow registry (the version ``train_phase_b`` registered), scores the test users'
 answers and every family's evaluation bots (a seed the training bots do not share; as emitted, and re-emitted
 with the humans' sampling process), scores each family again with a forest that never saw it (leave one family
-out), times scoring one answer in process (features plus forest), writes ``reports/metrics/phase_b_behaviour.json`` and the plots, and attaches the gated metrics to the
-model version.
+out), times scoring one answer in process (features plus forest), reports each population's test people
+(``human_pass_rate_by_population``: SapiMouse, the served population, and Balabit, the second one) and a forest
+trained on each population meeting the other's people (``cross_population``), writes
+``reports/metrics/phase_b_behaviour.json`` and the plots, and attaches the gated metrics to the model version.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from tcurity import registry
 from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.datasets import TraceRecord, read_traces
 from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
-from tcurity.evaluate.phase_b import leave_one_family_out, scored, scoring_latency_ms
+from tcurity.evaluate.phase_b import (
+    cross_population,
+    human_pass_rate_by_population,
+    leave_one_family_out,
+    scored,
+    scoring_latency_ms,
+)
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
@@ -94,6 +102,10 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     }
     metrics["leave_one_family_out"] = leave_one_family_out(
         table, bundle.feature_names, p.train_phase_b, p.sampling.grid_ms, p.base.seed
+    )
+    metrics["human_pass_rate_by_population"] = human_pass_rate_by_population(bundle, table)
+    metrics["cross_population"] = cross_population(
+        bundle, table, p.train_phase_b, p.sampling.grid_ms, p.base.seed
     )
     metrics["targets"] = target_report(metrics, TARGETS)
     write_outputs(p, metrics, humans, bots, kinds, bundle.threshold)

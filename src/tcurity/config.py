@@ -165,8 +165,23 @@ class PromoteParams(_Section):
     max_metric_drop: float
 
 
+class GridStrokeLimits(_Section):
+    """Which SapiMouse movements may serve in a Phase B answer (``params.yaml: prepare_phase_b.strokes``).
+
+    Looser than Phase A's: an approach over the grid may curve, and grid movements run from under one cell side
+    to across the whole task area. The cutter's inner-pause limit stays ``prepare_humans.max_pause_ms``.
+    """
+
+    min_chord_px: float
+    max_chord_px: float
+    min_duration_ms: float
+    max_duration_ms: float
+    max_deviation: float
+
+
 class PreparePhaseBParams(_Section):
     out_dir: Path
+    strokes: GridStrokeLimits
     max_pause_ms: float
     max_scale_ratio: float
     target_spread: float

@@ -14,18 +14,21 @@ import pytest
 
 from tcurity.datasets import TraceRecord
 from tcurity.features import kinematics as km
+from tcurity.features.fine import FINE_FEATURE_NAMES, fine_features
 from tcurity.features.phase_b import (
     ANSWER_FEATURES,
     FEATURE_NAMES,
+    FINE_MOVEMENT_FEATURES,
     MOVEMENT_FEATURES,
     answer_segments,
     answer_shape_ok,
     feature_table,
+    fine_movement_measures,
     movement_measures,
     phase_b_features,
 )
 from tcurity.geometry import grid_layout, random_perforation
-from tcurity.sampling import Path2, canonical_grid, canonical_grid_segments
+from tcurity.sampling import Path2, browser_grid, canonical_grid, canonical_grid_segments
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
 from tcurity.traces import Event, GridTask, TraceArrays, make_trace
@@ -85,10 +88,17 @@ def one_target(step_ms: float = 100.0) -> TraceArrays:
     return answer.arrays()
 
 
+COARSE = len(FEATURE_NAMES) - 2 * 4 * len(FINE_MOVEMENT_FEATURES)
+
+
 def test_feature_names_are_unique_and_complete() -> None:
-    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 12 * 4 + 10 * 4 + len(ANSWER_FEATURES)
+    assert set(FINE_MOVEMENT_FEATURES) < set(FINE_FEATURE_NAMES)
+    assert "hf_band_ratio" not in FINE_MOVEMENT_FEATURES  # rate-sensitive: never a model feature
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 12 * 4 + 10 * 4 + len(ANSWER_FEATURES) + 2 * 4 * 5
     assert FEATURE_NAMES[0] == "drag_log_duration_s_mean"
-    assert FEATURE_NAMES[-len(ANSWER_FEATURES) :] == ANSWER_FEATURES
+    assert FEATURE_NAMES[COARSE - len(ANSWER_FEATURES) : COARSE] == ANSWER_FEATURES
+    assert FEATURE_NAMES[COARSE] == "drag_fine_peak_time_frac_mean"
+    assert FEATURE_NAMES[-1] == "approach_fine_curv_mean_abs_std"
 
 
 def test_one_straight_constant_speed_answer() -> None:
@@ -124,10 +134,30 @@ def test_one_straight_constant_speed_answer() -> None:
     assert {k: f[k] for k in expected} == pytest.approx(expected, abs=1e-9)
 
 
-def test_a_dense_browser_recording_gives_the_same_features() -> None:
+def test_a_dense_browser_recording_gives_the_same_coarse_features() -> None:
     sparse = phase_b_features(ONE_SLOT, one_target(100.0))
     dense = phase_b_features(ONE_SLOT, one_target(10.0))
-    assert dense == pytest.approx(sparse, abs=1e-9)
+    assert dense[:COARSE] == pytest.approx(sparse[:COARSE], abs=1e-9)
+
+
+def test_fine_measures_are_those_of_each_movement_on_the_browser_grid() -> None:
+    """Approach 0, drag 0, … each on its own browser grid (cell sides); aggregated drag first, then approach."""
+    arrays = three_targets()
+    seg = answer_segments(THREE_SLOTS, arrays)
+    rows = fine_movement_measures(arrays.t_ms, seg, FINE_FEATURE_NAMES)
+    for k, (first, last) in enumerate(seg.bounds()):
+        path = Path2(arrays.t_ms[first : last + 1], seg.x[first : last + 1], seg.y[first : last + 1])
+        assert rows[k] == pytest.approx(fine_features(browser_grid(path)))
+    f = features(THREE_SLOTS, arrays)
+    picked = rows[:, [FINE_FEATURE_NAMES.index(n) for n in FINE_MOVEMENT_FEATURES]]
+    assert fine_movement_measures(arrays.t_ms, seg) == pytest.approx(picked)
+    for kind, own in (("approach", picked[0::2]), ("drag", picked[1::2])):
+        for i, name in enumerate(FINE_MOVEMENT_FEATURES):
+            assert f[f"{kind}_fine_{name}_mean"] == pytest.approx(own[:, i].mean())
+            assert f[f"{kind}_fine_{name}_max"] == pytest.approx(own[:, i].max())
+    # Every drag is a straight move at constant speed: no bend, no hesitation.
+    for name in ("curv_mean_abs", "micro_pauses"):
+        assert f[f"drag_fine_{name}_max"] == pytest.approx(0.0, abs=1e-9)
 
 
 def three_targets() -> TraceArrays:
@@ -222,7 +252,10 @@ def test_answer_shape_needs_every_drag_in_its_own_slot() -> None:
 
 def test_every_bot_family_gives_finite_features() -> None:
     rng = np.random.default_rng(1)
-    sources = [Path2(np.arange(6) * 100.0, np.linspace(0, 200, 6), np.linspace(0, 50, 6)) for _ in range(6)]
+    sources = [
+        Path2(np.arange(6, dtype=np.float64) * 100.0, np.linspace(0, 200, 6), np.linspace(0, 50, 6))
+        for _ in range(6)
+    ]
     for family in FAMILIES:
         arrays = phase_b_trace(THREE_SLOTS, [(1, 0), (5, 1), (7, 2)], family, rng, sources=sources)
         assert np.all(np.isfinite(phase_b_features(THREE_SLOTS, arrays))), family

@@ -1,4 +1,8 @@
-"""The Phase B behaviour pipeline end to end on a few real sessions: every stage, the notebook, a real registry."""
+"""The Phase B behaviour pipeline end to end on a few real people: every stage, the notebook, a real registry.
+
+People are five SapiMouse users (the served population: two train, one calib, one test, one attacker whose
+strokes only the replay bots use) and five Balabit users with two sessions each (the second population).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,12 @@ from tcurity.simulate import FAMILIES
 
 SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
 SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
-SAPI_USERS = {"train": ["user4", "user7"], "calib": ["user20"], "test": ["user12"], "attacker": ["user1"]}
+SAPI_USERS = {
+    "train": ["user4", "user7", "user8"],
+    "calib": ["user20", "user21"],
+    "test": ["user12"],
+    "attacker": ["user1"],
+}
 USERS = {"train": ["user12", "user15"], "calib": ["user16"], "test": ["user21"], "attacker": ["user29"]}
 
 
@@ -33,7 +42,7 @@ def small_params(tmp_path: Path) -> Path:
             (raw / user).mkdir(parents=True)
             for file in sorted((SESSIONS / user).glob("session_*.csv.gz"))[:2]:
                 (raw / user / file.name).symlink_to(file)
-    sapi = tmp_path / "sapimouse"  # one or two SapiMouse people per split (Phase A's people)
+    sapi = tmp_path / "sapimouse"  # one or two SapiMouse people per split (Phase A's and Phase B's people)
     sapi.mkdir()
     for users in SAPI_USERS.values():
         for user in users:
@@ -70,6 +79,7 @@ def small_params(tmp_path: Path) -> Path:
         min_human_pass_rate=0.5,
         min_auc=0.5,
         min_naive_block_rate=0.0,
+        min_humanised_block_rate=0.0,
     )
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -84,11 +94,18 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     prepare_humans(p)
     fit_bot_models(p)  # the fitted families draw from models of the attacker user
     summary = prepare_phase_b(p)
-    assert set(summary["humans_by_user"]) == {u for k, us in USERS.items() if k != "attacker" for u in us}  # type: ignore[arg-type]
+    people = {u for k, us in USERS.items() if k != "attacker" for u in us}
+    people |= {f"sapi_{u}" for k, us in SAPI_USERS.items() if k != "attacker" for u in us}
+    assert set(summary["humans_by_user"]) == people  # type: ignore[call-overload]
     assert summary["bots_by_split"] == {"train": 12 * len(FAMILIES), "test": 8 * len(FAMILIES)}
+    assert json.loads((tmp_path / "phase_b" / "summary.json").read_text()) == json.loads(json.dumps(summary))
     table = featurize_phase_b(p)
     assert set(table.source) == {"human", "bot"}
-    assert set(table[table.source == "human"].split) == {"train", "calib", "test"}
+    humans = table[table.source == "human"]
+    # SapiMouse people are the model's splits; Balabit people keep theirs, prefixed, and never train it.
+    assert set(humans.split) == {"train", "calib", "test", "balabit_train", "balabit_calib", "balabit_test"}
+    assert set(humans[humans.split.isin(["train", "calib", "test"])].user.str[:5]) == {"sapi_"}
+    assert not set(humans.user) & {"sapi_user1", "user29"}  # attackers never answer as people
     assert set(table[table.sampling == "human"].split) == {"test"}  # only evaluation bots are re-sampled
     assert set(table[table.sampling == "scripted_waits"].split) == {"test"}
     train_bots = table[(table.source == "bot") & (table.split == "train")]
@@ -107,6 +124,13 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
         assert 0.0 <= written[key] <= 1.0
     for key in ("bot_block_rate", "leave_one_family_out", "human_sampling", "scripted_waits"):
         assert set(written[key]) == set(FAMILIES)
+    assert set(written["human_pass_rate_by_population"]) == {"sapimouse", "balabit"}
+    assert written["human_pass_rate_by_population"]["sapimouse"] == written["human_pass_rate"]
+    cross = written["cross_population"]
+    assert set(cross) == {f"{a}_to_{b}" for a in ("sapimouse", "balabit") for b in ("sapimouse", "balabit")}
+    assert cross["sapimouse_to_sapimouse"]["human_pass_rate"] == written["human_pass_rate"]
+    assert cross["sapimouse_to_balabit"]["n_human"] == int((humans.split == "balabit_test").sum())
+    assert cross["balabit_to_sapimouse"]["n_human"] == written["n_human"]
     assert set(written["family_kind"].values()) == {"naive", "humanised"}
     assert written["n_bot"] == dict.fromkeys(FAMILIES, 8)
     assert written["n_human"] > 0

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tcurity.config import TrainPhaseBParams
 from tcurity.datasets import TraceRecord
-from tcurity.evaluate.behaviour import ScoredSet
+from tcurity.evaluate.behaviour import ScoredSet, roc_auc
 from tcurity.features.phase_b import phase_b_features
 from tcurity.scoring import ModelBundle
 from tcurity.traces import GridTask
@@ -49,6 +49,83 @@ def leave_one_family_out(
         rates[str(family)] = float(1.0 - np.mean(scored(bundle, rows).passed(bundle.threshold)))
         logger.info("left out %s: %.3f blocked", family, rates[str(family)])
     return rates
+
+
+POPULATION_TEST_SPLITS = {"sapimouse": "test", "balabit": "balabit_test"}
+"""Where each population's held-out people are in the feature table (``tcurity.data.populations``)."""
+
+
+def people(table: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The people's answers of one split label."""
+    return table[(table.source == "human") & (table.split == split)]
+
+
+def evaluation_bots(table: pd.DataFrame) -> pd.DataFrame:
+    """Every family's evaluation bots as emitted."""
+    return table[(table.source == "bot") & (table.split == "test") & (table.sampling == "native")]
+
+
+def human_pass_rate_by_population(bundle: ModelBundle, table: pd.DataFrame) -> dict[str, float]:
+    """Share of each population's test people's answers the full decision (shape and score) lets through."""
+    return {
+        population: float(np.mean(scored(bundle, people(table, split)).passed(bundle.threshold)))
+        for population, split in POPULATION_TEST_SPLITS.items()
+        if len(people(table, split))
+    }
+
+
+def population_report(bundle: ModelBundle, table: pd.DataFrame, split: str) -> dict[str, float]:
+    """How a model meets one set of people: their pass rate, and its AUC for them against every evaluation bot."""
+    humans = scored(bundle, people(table, split))
+    bots = scored(bundle, evaluation_bots(table))
+    return {
+        "human_pass_rate": float(np.mean(humans.passed(bundle.threshold))),
+        "auc": roc_auc(humans.scores, bots.scores),
+        "n_human": len(humans.scores),
+    }
+
+
+def cross_population(
+    bundle: ModelBundle, table: pd.DataFrame, cfg: TrainPhaseBParams, grid_ms: float, seed: int
+) -> dict[str, dict[str, float]]:
+    """Train on one population, score the people of the other (and, for reference, the same population's).
+
+    ``sapimouse_to_balabit`` is the registered model (SapiMouse's training people, thresholded on SapiMouse's
+    calibration people) meeting Balabit's test people; ``balabit_to_sapimouse`` is a forest fitted like it on
+    Balabit's training people (and the same training bots), thresholded on Balabit's calibration people, meeting
+    SapiMouse's test people. ``*_to_self`` are each model on its own population's test people.
+    """
+    out = {
+        "sapimouse_to_sapimouse": population_report(bundle, table, "test"),
+        "sapimouse_to_balabit": population_report(bundle, table, "balabit_test"),
+    }
+    names = bundle.feature_names
+    x, y = training_rows(table, names, human_split="balabit_train")
+    balabit, _ = fit_random_forest(
+        x, y, calibration_humans(table, names, "balabit_calib"), names, cfg, grid_ms, seed
+    )
+    out["balabit_to_balabit"] = population_report(balabit, table, "balabit_test")
+    out["balabit_to_sapimouse"] = population_report(balabit, table, "test")
+    return out
+
+
+def single_feature_separation(table: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
+    """Each feature alone against each family, on training rows only: SapiMouse's training people against the
+    training bots. ``max(AUC, 1 − AUC)`` per family and feature (0.5: the feature cannot see the family).
+
+    The quick screen that decides which browser-resolution features the forest reads; no calibration, test or
+    attacker person and no evaluation bot is read.
+    """
+    humans = people(table, "train")[names].to_numpy(np.float64)
+    bots = table[(table.source == "bot") & (table.split == "train")]
+    out: dict[str, dict[str, float]] = {}
+    for family, rows in bots.groupby("family"):
+        values = rows[names].to_numpy(np.float64)
+        out[str(family)] = {}
+        for i, name in enumerate(names):
+            auc = roc_auc(humans[:, i], values[:, i])
+            out[str(family)][name] = round(max(auc, 1.0 - auc), 4)
+    return out
 
 
 def scoring_latency_ms(bundle: ModelBundle, records: Sequence[TraceRecord]) -> dict[str, dict[str, float]]:

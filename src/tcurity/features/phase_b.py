@@ -23,12 +23,19 @@ about 110 ms late in the ~9 Hz recordings, a few ms in a browser). An
 approach starts at that event, so a rest is never smeared into a slow movement by the grid's interpolation.
 Exact press positions (distance from a cell's centre) are left out on purpose: the human positions are drawn
 by the adapter and the bots press dead centre, so a model would learn our generators, not people.
+
+Beside these coarse measures, every approach and drag is also put on the *browser* grid (~16.7 ms) and described
+by the browser-resolution measures of :mod:`tcurity.features.fine` that :data:`FINE_MOVEMENT_FEATURES` names
+(velocity-profile asymmetry, tremor-band energy, jerk, micro-pauses, curvature), aggregated the same way
+(``drag_fine_…``, ``approach_fine_…``). They see what a 60 Hz trace holds and a smooth synthetic curve lacks; a
+trace recorded at ~9 Hz (Balabit's remote desktop) has no such detail, so they read it as straight segments
+(``docs/data.md``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +43,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from tcurity.datasets import TraceRecord
-from tcurity.sampling import DEFAULT_GRID_MS, SegmentGrid, canonical_grid_segments
+from tcurity.features import fine
+from tcurity.sampling import DEFAULT_GRID_MS, Path2, SegmentGrid, browser_grid, canonical_grid_segments
 from tcurity.traces import Event, GridTask, Rect, TraceArrays
 
 MOVEMENT_FEATURES: tuple[str, ...] = (
@@ -73,10 +81,32 @@ ANSWER_FEATURES: tuple[str, ...] = (
 
 DRAG_FEATURES: tuple[str, ...] = MOVEMENT_FEATURES + SLOT_FEATURES
 
+FINE_MOVEMENT_FEATURES: tuple[str, ...] = (
+    "peak_time_frac",
+    "tremor_band_ratio",
+    "log_norm_jerk",
+    "micro_pauses",
+    "curv_mean_abs",
+)
+"""Browser-resolution measures of every approach and drag (:mod:`tcurity.features.fine`), named ``fine_…``.
+
+Chosen on training rows only (SapiMouse's training people against the training bots; ``docs/data.md``,
+"Phase B features"): each separates people from at least one humanised family alone (single-feature AUC), and
+together they added most in a 3-fold cross-validation grouped by person. ``n_submovements``,
+``end_corrections`` and ``curv_sign_changes`` added nothing there; ``hf_band_ratio`` is never used, as the
+share of power above 12 Hz moves with the recording rate (``reports/metrics/rate_invariance.json``).
+"""
+
 FEATURE_NAMES: tuple[str, ...] = (
     tuple(f"drag_{f}_{a}" for f in DRAG_FEATURES for a in AGGREGATES)
     + tuple(f"approach_{f}_{a}" for f in MOVEMENT_FEATURES for a in AGGREGATES)
     + ANSWER_FEATURES
+    + tuple(
+        f"{kind}_fine_{f}_{a}"
+        for kind in ("drag", "approach")
+        for f in FINE_MOVEMENT_FEATURES
+        for a in AGGREGATES
+    )
 )
 """The features, in the order of the vectors :func:`phase_b_features` returns."""
 
@@ -168,7 +198,63 @@ def phase_b_features(
     both[:, :, :m] = moves.reshape(n, 2, m)
     both[:, 1, m:] = slot_measures(grid, task, seg.cell_px)
     stats = aggregate(both)  # (approach|drag, measure, statistic)
-    return np.concatenate([stats[1].ravel(), stats[0, :m].ravel(), answer])
+    fine = fine_movement_measures(arrays.t_ms, seg, FINE_MOVEMENT_FEATURES).reshape(n, 2, -1)
+    fine_stats = aggregate(fine)
+    return np.concatenate(
+        [stats[1].ravel(), stats[0, :m].ravel(), answer, fine_stats[1].ravel(), fine_stats[0].ravel()]
+    )
+
+
+def fine_movement_measures(
+    t_ms: NDArray[np.float64], seg: AnswerSegments, names: Sequence[str] = FINE_MOVEMENT_FEATURES
+) -> NDArray[np.float64]:
+    """Browser-resolution measures (those ``names`` picks of :data:`tcurity.features.fine.FINE_FEATURE_NAMES`)
+    of every approach and drag, in the order approach 0, drag 0, approach 1, …, one row each.
+
+    Each movement's raw events (``seg``'s bounds, in cell sides) are put on the browser grid
+    (:func:`tcurity.sampling.browser_grid`, ~16.7 ms) on their own, so a rest between movements never enters
+    one; the values are exactly :func:`tcurity.features.fine.fine_features`' (scale-free, in chord lengths), but
+    only the named ones are computed: serving pays for what the model reads.
+
+    Raises:
+        KeyError: for a name that is not a fine feature.
+    """
+    measures = [_FINE_MEASURES[n] for n in names]
+    rows = np.empty((2 * len(seg.downs), len(measures)))
+    for k, (first, last) in enumerate(seg.bounds()):
+        path = Path2(t_ms[first : last + 1], seg.x[first : last + 1], seg.y[first : last + 1])
+        movement = _FineMovement(fine.in_chord_lengths(browser_grid(path)))
+        rows[k] = [measure(movement) for measure in measures]
+    return rows
+
+
+class _FineMovement:
+    """One movement on the browser grid in chord lengths, with its curvature statistics computed once."""
+
+    def __init__(self, path: Path2) -> None:
+        self.path = path
+        self._curvature: tuple[float, int] | None = None
+
+    @property
+    def curvature(self) -> tuple[float, int]:
+        if self._curvature is None:
+            self._curvature = fine.curvature_stats(self.path)
+        return self._curvature
+
+
+_FINE_MEASURES: dict[str, Callable[[_FineMovement], float]] = {
+    "n_submovements": lambda m: float(fine.n_submovements(m.path)),
+    "end_corrections": lambda m: float(fine.end_corrections(m.path)),
+    "peak_time_frac": lambda m: fine.peak_time_frac(m.path),
+    "tremor_band_ratio": lambda m: fine.tremor_band_ratio(m.path),
+    "hf_band_ratio": lambda m: fine.tremor_band_ratio(m.path, fine.HIGH_BAND_HZ),
+    "log_norm_jerk": lambda m: fine.log_norm_jerk(m.path),
+    "micro_pauses": lambda m: float(fine.micro_pauses(m.path)),
+    "curv_mean_abs": lambda m: m.curvature[0],
+    "curv_sign_changes": lambda m: m.curvature[1] / (max(m.path.duration_ms, 1.0) / 1000.0),
+}
+"""Each of :data:`tcurity.features.fine.FINE_FEATURE_NAMES` as :func:`tcurity.features.fine.fine_features`
+computes it (``tests/features/test_phase_b.py`` checks they agree)."""
 
 
 def aggregate(rows: NDArray[np.float64]) -> NDArray[np.float64]:

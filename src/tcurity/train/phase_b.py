@@ -42,18 +42,24 @@ def model_features(cfg: TrainPhaseBParams) -> list[str]:
 
 
 def training_rows(
-    table: pd.DataFrame, names: list[str], exclude_family: str | None = None
+    table: pd.DataFrame, names: list[str], exclude_family: str | None = None, human_split: str = "train"
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Features and labels (1 = bot) of the training users and training bots (optionally without one family)."""
-    rows = table[table.split == "train"]
+    """Features and labels (1 = bot) of the training people and training bots (optionally without one family).
+
+    ``human_split`` names the people: ``train`` (SapiMouse's training people, the served model's) or
+    ``balabit_train`` (the second population's, for the cross-population check).
+    """
+    people = (table.source == "human") & (table.split == human_split)
+    rows = table[people | ((table.source == "bot") & (table.split == "train"))]
     if exclude_family is not None:
         rows = rows[rows.family != exclude_family]
     return rows[names].to_numpy(np.float64), np.asarray(rows.source == "bot", dtype=np.int64)
 
 
-def calibration_humans(table: pd.DataFrame, names: list[str]) -> NDArray[np.float64]:
-    """Feature rows of the calibration users' answers (the threshold's reference)."""
-    rows = table[(table.source == "human") & (table.split == "calib")]
+def calibration_humans(table: pd.DataFrame, names: list[str], split: str = "calib") -> NDArray[np.float64]:
+    """Feature rows of the calibration people's answers (the threshold's reference; ``split`` as
+    :func:`training_rows`' ``human_split``)."""
+    rows = table[(table.source == "human") & (table.split == split)]
     return rows[names].to_numpy(np.float64)
 
 
