@@ -15,14 +15,17 @@ from tcurity.geometry import grid_layout
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_b_trace
 from tcurity.traces import GridTask, Trace, make_trace
-from tests.backend.conftest import Backend, human_answer
+from tests.backend.conftest import ORIGIN, Backend, human_answer
 from web.backend.app.core.logging import JsonFormatter
+from web.backend.app.services.ai_client import AiNotReadyError
 from web.backend.app.sites import SitePolicy
 
 PHASE_B = SitePolicy(phase_b="always")
 
 
 def to_phase_b(backend: Backend, path: Path2) -> str:
+    """A session at Phase B, with the pool filled (what the background filler does)."""
+    backend.fill_pool()
     sid = backend.create()["session_id"]
     task = backend.issue_a(sid)
     assert backend.answer_a(sid, human_answer(path, task)).json()["outcome"] == "next_phase"
@@ -149,19 +152,36 @@ def test_problems_never_repeat_tile_ids_or_bytes(make_backend, passing_paths: li
     assert len(set(images)) == len(images)
 
 
-def test_phase_b_fails_closed_or_open_by_policy(make_backend, passing_paths: list[Path2]) -> None:
-    closed: Backend = make_backend(sites={"main": PHASE_B})
-    sid = to_phase_b(closed, passing_paths[0])
-    closed.ai.down = True
-    refused = closed.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
-    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "ai_unavailable")
-    opened: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", fail_open=True)})
-    sid = to_phase_b(opened, passing_paths[0])
-    opened.ai.down = True
-    result = opened.post(f"/api/v1/challenge/sessions/{sid}/phase-b").json()
-    assert result["outcome"] == "passed"
-    verdict = opened.siteverify(result["token"]).json()
-    assert (verdict["success"], verdict["unscored"], verdict["reasons"]) == (True, True, ["ai_unavailable"])
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_issuing_takes_from_the_pool_without_the_ai_server_and_an_empty_pool_never_passes(
+    make_backend, passing_paths: list[Path2], fail_open: bool
+) -> None:
+    """Security review 4: issuing Phase B calls no AI server, so load on it cannot make issuing fail open; an
+    empty pool is the retryable ``pool_empty`` (503, Retry-After), uses no attempt and never passes."""
+    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", fail_open=fail_open)})
+    sid = to_phase_b(backend, passing_paths[0])
+    assert backend.pool_depth() == 4
+    backend.ai.down = True
+    calls = sum(backend.ai.calls.values())
+    for _ in range(3):
+        issue_b(backend, sid)
+    assert sum(backend.ai.calls.values()) == calls, "issuing called the AI server"
+    assert backend.pool_depth() == 1
+    other = backend.create()["session_id"]
+    backend.ai.down = False
+    task = backend.issue_a(other)
+    assert backend.answer_a(other, human_answer(passing_paths[1], task)).json()["outcome"] == "next_phase"
+    issue_b(backend, other)  # the last problem
+    before = backend.client.get(f"/api/v1/challenge/sessions/{other}", headers={"Origin": ORIGIN}).json()
+    refused = backend.post(f"/api/v1/challenge/sessions/{other}/phase-b")
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "pool_empty"
+    assert refused.headers["retry-after"] == "2"
+    after = backend.client.get(f"/api/v1/challenge/sessions/{other}", headers={"Origin": ORIGIN}).json()
+    assert after == before, "the refusal used an attempt or moved the session"
+    assert after["state"] == "phase_b"
+    backend.fill_pool()
+    assert "problem" in issue_b(backend, other)
 
 
 def test_the_answer_never_leaves_the_server(
@@ -212,9 +232,17 @@ def test_the_answer_never_leaves_the_server(
 def test_a_missing_image_model_is_service_not_ready_and_never_fails_open(
     make_backend, passing_paths: list[Path2], fail_open: bool
 ) -> None:
-    backend: Backend = make_backend(sites={"main": SitePolicy(phase_b="always", fail_open=fail_open)})
+    backend: Backend = make_backend(
+        sites={"main": SitePolicy(phase_b="always", fail_open=fail_open)}, problem_pool_depth=1
+    )
     sid = to_phase_b(backend, passing_paths[0])
+    issue_b(backend, sid)  # the pool is empty now
     backend.ai.unconfigured = True  # the AI server answers, but has no image champion or bank
+    with pytest.raises(AiNotReadyError):
+        backend.fill_pool()  # the filler notes why it cannot fill
     refused = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
     assert (refused.status_code, refused.json()["error"]["code"]) == (503, "service_not_ready")
     assert refused.json()["error"]["details"] == {"ai_code": "bank_unavailable"}
+    backend.ai.unconfigured = False
+    backend.fill_pool()  # a good batch clears the note
+    assert "problem" in issue_b(backend, sid)

@@ -26,6 +26,7 @@ siteverify is the exception: it always answers in its own reCAPTCHA-compatible s
 | 429 | ``rate_limited`` | too many requests (``Retry-After`` says when to come back) |
 | 500 | ``internal_error`` | a bug; never for bad input |
 | 503 | ``ai_unavailable`` | the AI server is unreachable or failing; retry later (no pass is given) |
+| 503 | ``pool_empty`` | no Phase B problem made ahead is ready; retry after ``Retry-After`` (no pass, no attempt used) |
 | 503 | ``service_not_ready`` | the AI server lacks a model or the problem bank; an operator must fix it (never fails open) |
 | 503 | ``store_unavailable`` | the session store is unreachable |
 """
@@ -66,6 +67,7 @@ ERROR_CODES: dict[str, str] = {
     "rate_limited": "too many requests; see Retry-After",
     "internal_error": "an unexpected server error",
     "ai_unavailable": "the AI server is unreachable or failing; retry later",
+    "pool_empty": "no Phase B problem is ready; retry after Retry-After (never a pass)",
     "service_not_ready": "a model or the problem bank is missing on the AI server; not retryable in seconds",
     "store_unavailable": "the session store is unreachable",
 }

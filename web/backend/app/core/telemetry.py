@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.backend.app.core.logging import new_request_id, request_id_var
@@ -62,6 +62,29 @@ class Telemetry:
             "Scored traces a collecting site did not keep (quota, oversized, store_error)",
             ["reason"],
             registry=r,
+        )
+
+        self.pool_depth = Gauge(
+            "backend_pool_depth",
+            "Ready Phase B problems in the pool (read from the store at scrape)",
+            registry=r,
+        )
+        self.pool_added = Counter(
+            "backend_pool_added_total", "Phase B problems the filler put into the pool", registry=r
+        )
+        self.pool_fill_rate = Gauge(
+            "backend_pool_fill_rate",
+            "The filler's rate over its last batch: problems per second of making and storing them",
+            registry=r,
+        )
+        self.pool_taken = Counter(
+            "backend_pool_taken_total",
+            "Phase B problems issued from the pool (or refused: empty)",
+            ["result"],
+            registry=r,
+        )
+        self.pool_fill_errors = Counter(
+            "backend_pool_fill_errors_total", "Filler batches that failed, by cause", ["cause"], registry=r
         )
 
     def render(self) -> bytes:

@@ -127,11 +127,14 @@ class AiClient:
         )
         self._telemetry = telemetry
 
-    async def _post(self, call: str, path: str, content: bytes) -> dict[str, Any]:
+    async def _post(
+        self, call: str, path: str, content: bytes, timeout_s: float | None = None
+    ) -> dict[str, Any]:
         start = time.perf_counter()
+        timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s
         try:
             response = await self._http.post(
-                path, content=content, headers={"Content-Type": "application/json"}
+                path, content=content, headers={"Content-Type": "application/json"}, timeout=timeout
             )
         except httpx.HTTPError as exc:
             self._telemetry.ai_errors.labels(call).inc()
@@ -177,17 +180,18 @@ class AiClient:
         model = f"{parsed.model.name}@{parsed.model.version}"
         return AiDecision(parsed.score, parsed.passed, parsed.threshold, parsed.reasons, model)
 
-    async def problem(self) -> AiProblem:
-        """A fresh Phase B problem."""
-        body = await self._post("problems", "/v1/phase-b/problems", b'{"count":1}')
+    async def problems(self, count: int, timeout_s: float | None = None) -> list[AiProblem]:
+        """``count`` fresh Phase B problems in one call (the pool filler's batch; never on a request's path)."""
+        content = b'{"count":' + str(count).encode() + b"}"
+        body = await self._post("problems", "/v1/phase-b/problems", content, timeout_s)
         try:
             parsed = _Problems.model_validate(body)
         except ValidationError as exc:
             raise self._unavailable("problems", "malformed problem") from exc
-        pair = parsed.problems[0]
-        if pair.answer.problem_id != pair.client.problem_id:
+        if any(pair.answer.problem_id != pair.client.problem_id for pair in parsed.problems):
             raise self._unavailable("problems", "answer of another problem")
-        return AiProblem(pair.client, list(pair.answer.answer), f"{parsed.model.name}@{parsed.model.version}")
+        model = f"{parsed.model.name}@{parsed.model.version}"
+        return [AiProblem(pair.client, list(pair.answer.answer), model) for pair in parsed.problems]
 
     async def ready(self) -> dict[str, Any]:
         """The AI server's readiness (``{"ready": bool, ...}``); unreachable reads as not ready."""

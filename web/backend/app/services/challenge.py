@@ -44,6 +44,7 @@ from web.backend.app.schemas.challenge import (
 )
 from web.backend.app.services.ai_client import AiClient, AiNotReadyError, AiRejectedError, AiUnavailableError
 from web.backend.app.services.collect import Collector
+from web.backend.app.services.problem_pool import ProblemPool
 from web.backend.app.services.ratelimit import RateLimiter
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import (
@@ -120,6 +121,7 @@ class ChallengeFlow:
         telemetry: Telemetry,
         replays: ReplayGuard,
         tokens: PassTokens,
+        pool: ProblemPool,
     ) -> None:
         self.settings = settings
         self.sites = sites
@@ -130,6 +132,7 @@ class ChallengeFlow:
         self.telemetry = telemetry
         self.replays = replays
         self.tokens = tokens
+        self.pool = pool
         self.clock: Callable[[], float] = time.time  # Unix seconds; tests move it
 
     def now_ms(self) -> int:
@@ -256,8 +259,12 @@ class ChallengeFlow:
     # --- Phase B --------------------------------------------------------------------------------------------
     async def issue_phase_b(
         self, session_id: str, host: str | None, ip: str, user_agent: str = ""
-    ) -> PhaseBProblemResponse | AnswerResult:
-        """A fresh problem from the AI server (or, fail-open with the AI server down, an unscored pass)."""
+    ) -> PhaseBProblemResponse:
+        """A ready problem from the pool (made and checked ahead of time; the AI server is not called here).
+
+        An empty pool refuses with ``pool_empty`` (503, retryable) before the attempt is saved, so the refusal
+        uses no attempt and never passes, whatever the site's fail-open policy.
+        """
         rev, record, site = await self._open(session_id, host, ip)
         if record.state != "phase_b":
             raise ApiError(
@@ -265,15 +272,7 @@ class ChallengeFlow:
             )
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
-        try:
-            problem = await self.ai.problem()
-        except AiNotReadyError as exc:
-            raise _not_ready(exc) from exc
-        except AiUnavailableError as exc:
-            if not site.policy.fail_open:
-                raise _ai_unavailable() from exc
-            unscored = Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
-            return await self._passed(rev, record, site, "phase_b", unscored)
+        problem = await self.pool.take()
         task = grid_layout(len(problem.answer))
         issued, deadline = self._deadline(record, self.settings.phase_b_time_limit_s)
         record.open_task = OpenTask(

@@ -86,13 +86,13 @@ async def answer_phase_a(
     responses=errors(
         *_COMMON,
         (409, "invalid_state, attempts_exhausted, conflict"),
-        (503, "ai_unavailable, service_not_ready, store_unavailable"),
+        (503, "pool_empty (retryable, see Retry-After), service_not_ready, store_unavailable"),
     ),
 )
 async def issue_phase_b(
     session_id: SessionId, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
 ) -> PhaseBProblemResponse | AnswerResult:
-    """Issue a Phase B problem (uses one attempt); an AnswerResult instead only for a fail-open pass."""
+    """Issue a Phase B problem made ahead of time (uses one attempt); no ready problem is `pool_empty`."""
     return await services.flow.issue_phase_b(session_id, host, ip, ua)
 
 
