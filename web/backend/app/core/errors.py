@@ -43,6 +43,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tcurity.traces import TraceValidationError
+from web.backend.app.store.base import StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,13 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "invalid_request"
         )
         return JsonBody(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store(_: Request, exc: StoreUnavailableError) -> JsonBody:
+        # A store call no service mapped itself (a rate-limit hit under overload, say): still documented.
+        logger.warning("store unavailable: %s", exc)
+        body = error_body("store_unavailable", "the session store is unreachable; retry later")
+        return JsonBody(body, status_code=503)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JsonBody:

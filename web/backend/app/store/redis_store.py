@@ -96,7 +96,7 @@ return 1
 )
 
 
-MAX_CONNECTIONS = 64  # per process; more in-flight calls queue for a connection
+MAX_CONNECTIONS = 256  # per process; more in-flight calls queue for a connection
 
 # A lease: taken when free, renewed by its holder, refused to anyone else. ARGV: owner, ttl ms.
 _HOLD_LEASE = """
