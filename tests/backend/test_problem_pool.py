@@ -3,12 +3,16 @@ real generator behind the AI server's contract double."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
+import pytest
 import redis
 
-from tests.backend.conftest import Backend
+from tests.backend.conftest import Backend, backend_settings
+from web.backend.app.filler import run_filler
 from web.backend.app.services.problem_pool import PooledProblem
 
 PROBLEMS = "/v1/phase-b/problems"
@@ -68,6 +72,7 @@ def test_the_pools_depth_and_the_fillers_rate_are_metrics(make_backend, fresh_re
         if line.startswith("backend_pool_")
     }
     assert values["backend_pool_depth"] in (5.0, 6.0)  # read at the scrape: the filler may have refilled
+    assert values["backend_pool_target_depth"] == 6.0
     assert values["backend_pool_added_total"] >= 6.0
     assert values["backend_pool_fill_rate"] > 0.0
     assert values['backend_pool_taken_total{result="issued"}'] == 1.0
@@ -95,5 +100,25 @@ def test_every_key_of_the_pool_expires(make_backend, fresh_redis: str) -> None:
         keys = sorted(k.decode() for k in client.scan_iter(count=1000))
         assert keys == ["tcurity:lease:pool-filler", "tcurity:pool:b", "tcurity:r:pool:status"]
         assert [k for k in keys if client.pttl(k) < 0] == []
+    finally:
+        client.close()
+
+
+def test_the_standalone_filler_needs_redis_and_takes_the_lease(tmp_path, fresh_redis: str) -> None:
+    """``python -m web.backend.app.filler``: refused without a shared store; with one, it holds the lease (its
+    AI server is down here, so it backs off without adding anything)."""
+    with pytest.raises(SystemExit, match="REDIS_URL"):
+        asyncio.run(run_filler(backend_settings(tmp_path), None))
+    settings = backend_settings(tmp_path, redis_url=fresh_redis, ai_server_url="http://127.0.0.1:9")
+
+    async def briefly() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run_filler(settings, None), 1.5)
+
+    asyncio.run(briefly())
+    client = redis.Redis.from_url(fresh_redis)
+    try:
+        assert client.get("tcurity:lease:pool-filler") is not None
+        assert client.zcard("tcurity:pool:b") == 0
     finally:
         client.close()

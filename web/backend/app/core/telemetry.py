@@ -69,6 +69,9 @@ class Telemetry:
             "Ready Phase B problems in the pool (read from the store at scrape)",
             registry=r,
         )
+        self.pool_target_depth = Gauge(
+            "backend_pool_target_depth", "The depth the pool filler keeps (PROBLEM_POOL_DEPTH)", registry=r
+        )
         self.pool_added = Counter(
             "backend_pool_added_total", "Phase B problems the filler put into the pool", registry=r
         )

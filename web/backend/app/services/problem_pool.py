@@ -182,6 +182,7 @@ class PoolFiller:
         self.backoff_max_s = backoff_max_s
         self.owner = filler_id()
         self.failures = 0
+        pool.telemetry.pool_target_depth.set(depth)
 
     async def fill_once(self) -> int:
         """Adds one batch when the pool is below its depth; returns how many problems were added (0: full).
