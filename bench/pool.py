@@ -291,6 +291,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--tiles-per-class", type=int, default=20)
     parser.add_argument("--input-size", type=int, default=96, help="the CPU profile's classifier input")
+    parser.add_argument("--backend-workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     return parser.parse_args()
 
@@ -330,7 +331,7 @@ def measure_issue(
         prepare_issue(redis_url, blobs, site["sitekey"], WARMUP_ISSUES + 2 * args.issues)
     )
     port = free_port()
-    backend = start_backend(port, {**env, "REDIS_URL": redis_url}, 1)
+    backend = start_backend(port, {**env, "REDIS_URL": redis_url}, args.backend_workers)
     try:
         wait_healthy_backend(port)
         asyncio.run(issue_load(port, session_ids[:WARMUP_ISSUES], 20))
@@ -406,7 +407,7 @@ def report(
         **filled,
         "filler_check": f"EfficientNet-Lite0 at {args.input_size} px on CPU, head fitted to the bench bank",
         "bank_tiles_per_class": args.tiles_per_class,
-        "backend_workers": 1,
+        "backend_workers": args.backend_workers,
         "store": "redis",
         "cpu_count": os.cpu_count(),
         "load_average_1m_before": load_before,

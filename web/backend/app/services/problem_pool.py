@@ -170,7 +170,7 @@ class PoolFiller:
         *,
         pause_s: float = 0.25,
         lease_ttl_s: float = 15.0,
-        backoff_max_s: float = 30.0,
+        backoff_max_s: float = 5.0,
     ) -> None:
         self.pool = pool
         self.ai = ai
