@@ -184,6 +184,33 @@ def test_issuing_takes_from_the_pool_without_the_ai_server_and_an_empty_pool_nev
     assert "problem" in issue_b(backend, other)
 
 
+def test_issues_are_limited_per_ip_and_per_site_before_the_pool(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Security review 4: one client, or one site, cannot drain the shared pool; a limited issue takes nothing
+    from the pool and uses no attempt."""
+    policy = SitePolicy(phase_b="always", max_attempts_phase_b=4, max_attempts_session=6)
+    backend: Backend = make_backend(sites={"main": policy}, phase_b_issues_per_ip=2)
+    sid = to_phase_b(backend, passing_paths[0])
+    issue_b(backend, sid)
+    issue_b(backend, sid)
+    limited = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert int(limited.headers["retry-after"]) >= 1
+    assert backend.pool_depth() == 2
+    status = backend.client.get(f"/api/v1/challenge/sessions/{sid}", headers={"Origin": ORIGIN}).json()
+    assert status["attempts_left"] == {"phase": 2, "session": 3}
+    site_wide: Backend = make_backend(sites={"main": PHASE_B}, phase_b_issues_per_sitekey=1)
+    first = to_phase_b(site_wide, passing_paths[0])
+    second = site_wide.create()["session_id"]
+    task = site_wide.issue_a(second)
+    assert site_wide.answer_a(second, human_answer(passing_paths[1], task)).json()["outcome"] == "next_phase"
+    issue_b(site_wide, first)
+    refused = site_wide.post(f"/api/v1/challenge/sessions/{second}/phase-b")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "rate_limited")
+    assert site_wide.pool_depth() == 3
+
+
 def test_the_answer_never_leaves_the_server(
     make_backend, passing_paths: list[Path2], caplog: pytest.LogCaptureFixture
 ) -> None:

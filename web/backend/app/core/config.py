@@ -55,6 +55,8 @@ class Settings(BaseSettings):
         max_body_bytes: request bodies above this are refused (413).
         metrics_token: when set, ``/api/metrics`` requires ``Authorization: Bearer <it>``.
         collected_dir: where the export command writes labelled traces (the pipeline reads it).
+        phase_b_issues_per_ip / phase_b_issues_per_sitekey: Phase B problems issued per window per client IP /
+            per site (on top of the challenge limits), so no client and no one site drains the shared pool.
         problem_pool_depth: how many ready Phase B problems the filler keeps in the pool (it pauses when full).
         problem_pool_batch: problems asked of the AI server per call (at most its ``MAX_PROBLEMS_PER_REQUEST``).
         problem_pool_ttl_s: a pooled problem is dropped unserved this long after it was made.
@@ -93,6 +95,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     collected_dir: Path = Path("data/collected")
     log_level: str = "INFO"
+    phase_b_issues_per_ip: int = Field(default=30, ge=1)
+    phase_b_issues_per_sitekey: int = Field(default=30_000, ge=1)
     problem_pool_depth: int = Field(default=256, ge=1, le=100_000)
     problem_pool_batch: int = Field(default=8, ge=1, le=64)
     problem_pool_ttl_s: int = Field(default=600, ge=10, le=86_400)

@@ -262,14 +262,18 @@ class ChallengeFlow:
     ) -> PhaseBProblemResponse:
         """A ready problem from the pool (made and checked ahead of time; the AI server is not called here).
 
-        An empty pool refuses with ``pool_empty`` (503, retryable) before the attempt is saved, so the refusal
-        uses no attempt and never passes, whatever the site's fail-open policy.
+        Issues are limited per client IP and per site (``rate_limited``). An empty pool refuses with
+        ``pool_empty`` (503, retryable). Both refuse before the attempt is saved, so they use no attempt, and
+        neither ever passes, whatever the site's fail-open policy.
         """
         rev, record, site = await self._open(session_id, host, ip)
         if record.state != "phase_b":
             raise ApiError(
                 409, "invalid_state", f"no Phase B problem in state {record.state}", {"state": record.state}
             )
+        # Each issue spends a problem made ahead: its own limits keep one client or site from draining the pool.
+        await self.limiter.hit("issue_b_ip", ip, self.settings.phase_b_issues_per_ip)
+        await self.limiter.hit("issue_b_site", site.sitekey, self.settings.phase_b_issues_per_sitekey)
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
         problem = await self.pool.take()
