@@ -277,6 +277,8 @@ def environment(folder: Path, ai_url: str, token: str) -> dict[str, str]:
         "SITES_FILE": str(folder / "sites.json"),
         "RATE_LIMIT_PER_IP": "1000000000",
         "RATE_LIMIT_PER_SITEKEY": "1000000000",
+        "PHASE_B_ISSUES_PER_IP": "1000000000",
+        "PHASE_B_ISSUES_PER_SITEKEY": "1000000000",
         "PROBLEM_POOL_FILLER": "false",
         "LOG_LEVEL": "WARNING",
     }

@@ -191,6 +191,7 @@ def start_stack(
             "BACKEND_PORT": str(ports["backend"]),
             "TRUST_FORWARDED_FOR": "true",
             "RATE_LIMIT_PER_IP": "100000",
+            "PHASE_B_ISSUES_PER_IP": "100000",  # every simulated person comes from loopback
             "AI_TIMEOUT_S": "10",
             "METRICS_TOKEN": metrics_token,
             "SITES_RELOAD_INTERVAL_S": "0.5",
