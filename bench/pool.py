@@ -398,6 +398,7 @@ def report(
         "issues": len(opened["latencies"]),
         "issue_statuses": opened["statuses"],
         "issue_cpu_ms_per_issue": {k: 1000.0 * v / max(1, ok_open) for k, v in cpu.items()},
+        "issues_per_cpu_core_s": max(1, ok_open) / max(1e-9, sum(cpu.values())),
         "closed_loop_clients": args.concurrency,
         "closed_loop_issued_per_s": ok_closed / closed["wall_s"],
         "closed_loop_p50_ms": percentile(closed["latencies"], 50),

@@ -228,7 +228,13 @@ class PoolFiller:
         return 0.0 if added else self.pause_s
 
     async def run(self) -> None:
-        """Fills until cancelled."""
+        """Fills until cancelled; an unexpected error is logged and waited out, never the end of the filler."""
         logger.info("pool filler started", extra={"fields": {"depth": self.depth, "batch": self.batch}})
         while True:
-            await asyncio.sleep(await self.step())
+            try:
+                wait = await self.step()
+            except Exception:  # a bug must not silently stop every future Phase B issue
+                logger.exception("pool filler error")
+                self.pool.telemetry.pool_fill_errors.labels("internal").inc()
+                wait = self.backoff_max_s
+            await asyncio.sleep(wait)
