@@ -10,16 +10,17 @@ Everything runs as separate processes on loopback, bounded in count and time, an
    :class:`~web.backend.app.services.problem_pool.PoolFiller`, with the real ``AiClient`` and a real
    ``redis-server``, fills the empty pool to ``--depth``: problems per second from first call to full.
 2. **Issue.** A real uvicorn backend (``python -m web.backend``, ``REDIS_URL``, its own filler off) serves
-   ``POST /api/v1/challenge/sessions/{id}/phase-b`` to ``--concurrency`` keep-alive clients. The pool holds
-   the filled problems re-keyed (fresh problem and tile ids, same bytes otherwise) up to ``--issues`` plus a
-   warm-up; the sessions are written into the store already in ``phase_b`` (the Phase A path is measured by
+   ``POST /api/v1/challenge/sessions/{id}/phase-b``: ``--issues`` open loop at each rate of ``--ramp`` and then
+   at ``--rate`` (fixed arrivals, at most ``--concurrency`` in flight, latency from each scheduled arrival),
+   then ``--issues`` closed loop from ``--concurrency`` keep-alive clients. The pool holds the filled problems
+   re-keyed (fresh problem and tile ids, same bytes otherwise), one per issue plus a warm-up; the sessions are written into the store already in ``phase_b`` (the Phase A path is measured by
    ``bench/backend.py``; from the session's lookup on, the request takes the production path). Reports p50/p99
    latency, problems issued per second, CPU milliseconds per issue of the backend and Redis (``/proc``), and
    checks that no problem was issued twice.
 
 Writes ``reports/bench/pool.json``. The machine may be shared: the load average before and after is recorded.
 
-    python -m bench.pool [--issues 3000] [--concurrency 200] [--depth 160]
+    python -m bench.pool [--issues 1500] [--ramp 100,150] [--rate 200] [--concurrency 200] [--depth 160]
 """
 
 from __future__ import annotations
@@ -286,9 +287,14 @@ def environment(folder: Path, ai_url: str, token: str) -> dict[str, str]:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--issues", type=int, default=3000, help="per measured run (open, then closed loop)")
+    parser.add_argument(
+        "--issues", type=int, default=1500, help="per measured run (each ramp step, closed loop)"
+    )
     parser.add_argument("--concurrency", type=int, default=200, help="clients (closed loop) / connections")
-    parser.add_argument("--rate", type=float, default=200.0, help="open-loop arrivals per second")
+    parser.add_argument(
+        "--ramp", default="100,150", help="open-loop arrival rates run before --rate (comma-separated, per s)"
+    )
+    parser.add_argument("--rate", type=float, default=200.0, help="the open-loop arrival rate reported")
     parser.add_argument("--depth", type=int, default=160, help="problems the measured fill makes")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--tiles-per-class", type=int, default=20)
@@ -330,7 +336,7 @@ def measure_issue(
     settings = Settings.model_validate({k.lower(): v for k, v in env.items()})
     site = sites_add(settings, "bench", [HOST], SitePolicy(phase_b="always"))
     session_ids = asyncio.run(
-        prepare_issue(redis_url, blobs, site["sitekey"], WARMUP_ISSUES + 2 * args.issues)
+        prepare_issue(redis_url, blobs, site["sitekey"], WARMUP_ISSUES + (len(ramp(args)) + 2) * args.issues)
     )
     port = free_port()
     backend = start_backend(port, {**env, "REDIS_URL": redis_url}, args.backend_workers)
@@ -338,15 +344,41 @@ def measure_issue(
         wait_healthy_backend(port)
         asyncio.run(issue_load(port, session_ids[:WARMUP_ISSUES], 20))
         meter = CpuMeter({"backend": backend.pid, "redis": redis.pid})
+        batches = iter(
+            session_ids[i : i + args.issues] for i in range(WARMUP_ISSUES, len(session_ids), args.issues)
+        )
+        ramped, ramp_ids = [], []
+        for rate in ramp(args):
+            step = asyncio.run(open_load(port, next(batches), rate, args.concurrency))
+            ramped.append(ramp_step(rate, step))
+            ramp_ids += step["problem_ids"]
         meter.start()
-        first, second = WARMUP_ISSUES, WARMUP_ISSUES + args.issues
-        opened = asyncio.run(open_load(port, session_ids[first:second], args.rate, args.concurrency))
+        opened = asyncio.run(open_load(port, next(batches), args.rate, args.concurrency))
         cpu = meter.read()
-        closed = asyncio.run(issue_load(port, session_ids[second:], args.concurrency))
+        opened["ramp"] = [*ramped, ramp_step(args.rate, opened)]
+        opened["ramp_problem_ids"] = ramp_ids
+        closed = asyncio.run(issue_load(port, next(batches), args.concurrency))
         left = asyncio.run(_depth(redis_url))
     finally:
         stop(backend)
     return opened, closed, cpu, left
+
+
+def ramp(args: argparse.Namespace) -> list[float]:
+    """The open-loop rates run before the reported one."""
+    return [float(r) for r in args.ramp.split(",") if r.strip()]
+
+
+def ramp_step(rate: float, run: dict[str, Any]) -> dict[str, Any]:
+    """One open-loop run's summary."""
+    ok = run["statuses"].get("200", 0)
+    return {
+        "rate_per_s": rate,
+        "issued_per_s": ok / run["wall_s"],
+        "p50_ms": percentile(run["latencies"], 50),
+        "p99_ms": percentile(run["latencies"], 99),
+        "errors": len(run["latencies"]) - ok,
+    }
 
 
 def main() -> None:
@@ -387,7 +419,7 @@ def report(
 ) -> dict[str, Any]:
     ok_open = opened["statuses"].get("200", 0)
     ok_closed = closed["statuses"].get("200", 0)
-    ids = opened["problem_ids"] + closed["problem_ids"]
+    ids = opened["ramp_problem_ids"] + opened["problem_ids"] + closed["problem_ids"]
     result: dict[str, Any] = {
         "issue_p50_ms": percentile(opened["latencies"], 50),
         "issue_p99_ms": percentile(opened["latencies"], 99),
@@ -404,6 +436,7 @@ def report(
         "closed_loop_p50_ms": percentile(closed["latencies"], 50),
         "closed_loop_p99_ms": percentile(closed["latencies"], 99),
         "closed_loop_statuses": closed["statuses"],
+        "open_loop_ramp": opened["ramp"],
         "issue_error_samples": opened["error_samples"] + closed["error_samples"],
         "issued_twice": len(ids) - len(set(ids)),
         "pool_left_after_issue": left,
