@@ -12,8 +12,11 @@ import pytest
 import redis
 
 from tests.backend.conftest import Backend, backend_settings
+from web.backend.app.core.errors import ApiError
+from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.filler import run_filler
-from web.backend.app.services.problem_pool import PooledProblem
+from web.backend.app.services.problem_pool import PooledProblem, ProblemPool
+from web.backend.app.store.memory import MemoryStore
 
 PROBLEMS = "/v1/phase-b/problems"
 
@@ -122,3 +125,34 @@ def test_the_standalone_filler_needs_redis_and_takes_the_lease(tmp_path, fresh_r
         assert client.zcard("tcurity:pool:b") == 0
     finally:
         client.close()
+
+
+def test_an_entry_that_does_not_parse_is_skipped_and_an_empty_pool_is_retryable() -> None:
+    """A pooled entry of another format (a rolling upgrade) is dropped, never served; then ``pool_empty``."""
+    view = {
+        "problem_id": "p-1",
+        "target": {"key": "bus", "en": "bus", "ko": "버스"},
+        "prompt": {"en": "Select all images with bus", "ko": "버스가 있는 이미지를 선택하세요"},
+        "grid": {"rows": 1, "cols": 2},
+        "tiles": [
+            {"tile_id": "tile-aaaaaaaaaaaa", "position": 0, "image": "data:image/jpeg;base64,AA=="},
+            {"tile_id": "tile-bbbbbbbbbbbb", "position": 1, "image": "data:image/jpeg;base64,AA=="},
+        ],
+    }
+    good = PooledProblem.model_validate({"view": view, "answer": ["tile-bbbbbbbbbbbb"], "model": "m@1"})
+
+    async def scenario() -> None:
+        telemetry = Telemetry()
+        store = MemoryStore()
+        pool = ProblemPool(store, telemetry, 60, 3)
+        await store.push_problems([b'{"old": "format"}'], 30)  # expires first, so it is popped first
+        await store.push_problems([good.model_dump_json().encode()], 60)
+        assert await pool.take() == good
+        with pytest.raises(ApiError) as refused:
+            await pool.take()
+        assert (refused.value.status, refused.value.code) == (503, "pool_empty")
+        assert refused.value.headers == {"Retry-After": "3"}
+        assert telemetry.pool_taken.labels("issued")._value.get() == 1.0
+        assert telemetry.pool_taken.labels("empty")._value.get() == 1.0
+
+    asyncio.run(scenario())
