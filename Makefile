@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench redteam redteam-quick redteam-drivers lock clean
+.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench bench-pool redteam redteam-quick redteam-drivers lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,9 @@ down: ## Stop everything `make up` started (by pid)
 bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
 	python -m bench.serving
 	python -m bench.integrity
+
+bench-pool: setup ## Phase B pool: filler rate on CPU, issuing at 200/s and with 200 clients (loopback) → reports/bench/pool.json
+	python -m bench.pool
 
 redteam: setup redteam-drivers ## Attackers and held-out people against the whole system on the champions → reports/redteam/
 	python -m tcurity.cli champions >/dev/null || dvc repro

@@ -169,6 +169,10 @@ def backend_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "sites_file": tmp_path / "sites.json",
         "sites_reload_interval_s": 0.0,
         "collected_dir": tmp_path / "collected",
+        # Tests fill the Phase B pool when they need it (Backend.fill_pool: the filler's own step), so no
+        # background task races them; tests of the filler turn it on.
+        "problem_pool_filler": False,
+        "problem_pool_depth": 4,
     }
     values.update(overrides)
     return Settings(**values)
@@ -223,6 +227,21 @@ class Backend:
         return self.client.post(
             "/api/v1/siteverify", data={"secret": self.sites[site].secret, "response": token, **extra}
         )
+
+    def fill_pool(self) -> int:
+        """Runs the app's pool filler until the pool holds its depth (in the app's own event loop); returns
+        how many problems it added."""
+        filler = self.client.app.state.services.filler  # type: ignore[attr-defined]
+        added = 0
+        while made := self.client.portal.call(filler.fill_once):  # type: ignore[union-attr]
+            added += made
+        return added
+
+    def pool_depth(self) -> int:
+        """The live depth of the app's Phase B pool."""
+        pool = self.client.app.state.services.pool  # type: ignore[attr-defined]
+        depth: int = self.client.portal.call(pool.depth)  # type: ignore[union-attr]
+        return depth
 
     def claims(self, token: str) -> PassClaims | None:
         """The claims the backend keeps for a token (read in the app's own event loop)."""

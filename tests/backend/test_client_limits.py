@@ -165,6 +165,7 @@ def test_phase_b_problems_are_limited_per_ip_and_per_network(
     backend: Backend = make_backend(
         sites={"main": SitePolicy(phase_b="always")}, problems_per_ip=1, problems_per_network=2
     )
+    backend.fill_pool()  # what the background filler does
     issued: list[int] = []
     for i, address in enumerate(("198.51.100.1", "198.51.100.2", "198.51.100.3")):
         client = backend.from_ip(address)

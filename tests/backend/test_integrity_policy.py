@@ -50,6 +50,7 @@ def answer_a(backend: Backend, sid: str, path: Path2, env: EnvReport) -> dict[st
 
 
 def pass_b(backend: Backend, sid: str, env: EnvReport | None = None, seed: int = 0) -> dict[str, Any]:
+    backend.fill_pool()  # what the background filler does between rounds
     problem = issue_b(backend, sid)
     answer = kept_answer(backend, sid)
     trace = drags(problem, answer, seed).model_copy(update={"env": env})

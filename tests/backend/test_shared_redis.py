@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import redis
 
 from tcurity.sampling import Path2
@@ -100,3 +102,18 @@ def test_collection_can_live_in_its_own_redis(
         collect.flushdb()
         main.close()
         collect.close()
+
+
+def test_an_unreachable_store_is_store_unavailable_never_a_500(make_backend) -> None:
+    """A store call no service maps itself (the rate limit's, first on every request) is still documented."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    backend: Backend = make_backend(redis_url=f"redis://127.0.0.1:{closed_port}/0")
+    response = backend.client.post(
+        "/api/v1/challenge/sessions",
+        json={"sitekey": backend.sites["main"].sitekey},
+        headers={"Origin": ORIGIN},
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "store_unavailable"

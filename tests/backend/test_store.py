@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -275,3 +276,88 @@ def test_the_memory_store_frees_expired_data_while_running() -> None:
         assert await store.add_trace("site", "n", "t2", b"x" * 5, 600, quota_bytes=5)  # its bytes came back
 
     asyncio.run(scenario())
+
+
+def problem(i: int) -> bytes:
+    return f'{{"problem":{i}}}'.encode()
+
+
+def test_a_pooled_problem_is_served_once_first_to_expire_first(
+    timed: Callable[[TimedScenario], None],
+) -> None:
+    async def scenario(store: Store, advance: Advance) -> None:
+        assert await store.push_problems([problem(0), problem(1)], 60) == 2
+        await advance(0.05)
+        assert await store.push_problems([problem(2)], 60) == 3
+        assert await store.problem_depth() == 3
+        assert [await store.pop_problem() for _ in range(4)] == [problem(0), problem(1), problem(2), None]
+        assert await store.problem_depth() == 0
+        assert await store.push_problems([], 60) == 0
+
+    timed(scenario)
+
+
+def test_pooled_problems_expire_unserved(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, advance: Advance) -> None:
+        await store.push_problems([problem(0), problem(1)], 0.3)
+        await store.push_problems([problem(2)], 60)
+        assert await store.problem_depth() == 3
+        await advance(0.45)
+        assert await store.problem_depth() == 1
+        assert await store.pop_problem() == problem(2)
+        assert await store.pop_problem() is None
+
+    timed(scenario)
+
+
+def test_concurrent_pops_never_give_the_same_problem_twice(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        await store.push_problems([problem(i) for i in range(100)], 60)
+        popped = await asyncio.gather(*(store.pop_problem() for _ in range(150)))
+        served = [p for p in popped if p is not None]
+        assert sorted(served) == sorted(problem(i) for i in range(100))
+        assert popped.count(None) == 50
+
+    run(scenario)
+
+
+def test_replicas_popping_one_redis_pool_at_once_never_share_a_problem(fresh_redis: str) -> None:
+    """Four stores in four threads (as four backend replicas would be) drain one pool of 400 problems."""
+    asyncio.run(_push(fresh_redis, [problem(i) for i in range(400)]))
+
+    def drain(_: int) -> list[bytes]:
+        async def go() -> list[bytes]:
+            store = RedisStore(fresh_redis, timeout_s=10.0)  # four busy threads on a shared 2-core machine
+            try:
+                found = await asyncio.gather(*(store.pop_problem() for _ in range(150)))
+                return [p for p in found if p is not None]
+            finally:
+                await store.close()
+
+        return asyncio.run(go())
+
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        served = [p for batch in threads.map(drain, range(4)) for p in batch]
+    assert len(served) == 400
+    assert sorted(served) == sorted(problem(i) for i in range(400))
+
+
+async def _push(url: str, problems: list[bytes]) -> None:
+    store = RedisStore(url)
+    try:
+        await store.push_problems(problems, 60)
+    finally:
+        await store.close()
+
+
+def test_a_lease_has_one_holder_until_it_lapses(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, advance: Advance) -> None:
+        assert await store.hold_lease("filler", "a", 0.3)
+        assert not await store.hold_lease("filler", "b", 0.3)
+        assert await store.hold_lease("filler", "a", 0.3)  # its holder renews it
+        assert await store.hold_lease("other", "b", 0.3)  # leases are independent
+        await advance(0.45)
+        assert await store.hold_lease("filler", "b", 0.3)
+        assert not await store.hold_lease("filler", "a", 0.3)
+
+    timed(scenario)

@@ -7,6 +7,7 @@ logistic head fitted to the bank's tiles (seconds on a CPU).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -44,7 +45,7 @@ def write_tiny_bank(out: Path, tiles_per_class: int = 7) -> Path:
 def tiny_classifier(bank: ImageBank, input_size: int = 64) -> tuple[nn.Module, ClassifierSpec]:
     """The converted backbone with a logistic head fitted to ``bank``'s tiles, and its spec."""
     spec = ClassifierSpec(classes=CLASSES, input_size=input_size)
-    model = build_lite0(num_classes=len(CLASSES)).eval()
+    model: Any = build_lite0(num_classes=len(CLASSES)).eval()  # timm: attributes typed as Tensor | Module
     images = [bank.image(t) for t in bank.tiles]
     with torch.no_grad():
         features = model.forward_head(model.forward_features(images_to_tensor(images, spec)), pre_logits=True)

@@ -74,9 +74,8 @@ def test_the_backend_scales_on_cpu(objects: list[Obj]) -> None:
     assert "cpu" in container["resources"]["requests"], "an HPA on CPU needs a CPU request"
 
 
-@pytest.mark.parametrize("name", ["ai-server", "pool-filler"])
-def test_gpu_workloads_request_a_gpu_on_gpu_nodes(objects: list[Obj], name: str) -> None:
-    spec = _named(objects, "Deployment", name)["spec"]["template"]["spec"]
+def test_the_ai_server_requests_a_gpu_on_gpu_nodes(objects: list[Obj]) -> None:
+    spec = _named(objects, "Deployment", "ai-server")["spec"]["template"]["spec"]
     resources = spec["containers"][0]["resources"]
     assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == 1
     assert any(t["key"] == "nvidia.com/gpu" for t in spec["tolerations"])
@@ -103,6 +102,23 @@ def test_stores_registry_and_filler_are_deployed(objects: list[Obj]) -> None:
     )
     mlflow = _named(objects, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"][0]
     assert "--app-name basic-auth" in mlflow["args"][0], "the registry must not be open to the network"
+
+
+def test_one_filler_fills_the_pool_and_the_backends_only_pop(objects: list[Obj]) -> None:
+    """The filler is the backend's code with the backend's role (so it may call the AI server); backends do not
+    fill (Phase B problems, docs/architecture.md)."""
+    filler = _named(objects, "Deployment", "pool-filler")
+    pod = filler["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    backend = _named(objects, "Deployment", "backend")["spec"]["template"]["spec"]["containers"][0]
+    assert filler["spec"]["replicas"] == 1
+    assert container["image"].split(":")[0] == backend["image"].split(":")[0]
+    assert container["command"][:3] == ["python", "-m", "web.backend.app.filler"]
+    assert pod["metadata"]["labels"]["tcurity.io/role"] == "backend"
+    assert "nvidia.com/gpu" not in container["resources"]["requests"]
+    config = _named(objects, "ConfigMap", "tcurity-backend")["data"]
+    assert config["PROBLEM_POOL_FILLER"] == "false"
+    assert int(config["PROBLEM_POOL_DEPTH"]) >= 256
 
 
 def test_only_the_backend_reaches_the_ai_server(objects: list[Obj]) -> None:

@@ -353,3 +353,19 @@ def test_promtool(tmp_path: Path) -> None:
     for args in (["check", "rules", str(rules)], ["check", "config", str(tmp_path / "prometheus.yml")]):
         done = subprocess.run([promtool, *args], check=False, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_pool_alerts_fire_when_the_pool_runs_low(tmp_path: Path) -> None:
+    """``promtool test rules`` with the series of a pool falling to 20 % of its depth (pool_alerts.test.yml)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package: prometheus)")
+    shutil.copy(MONITORING / "tcurity.rules.yml", tmp_path / "tcurity.rules.yml")
+    shutil.copy(Path(__file__).parent / "pool_alerts.test.yml", tmp_path / "pool_alerts.test.yml")
+    done = subprocess.run(
+        [promtool, "test", "rules", str(tmp_path / "pool_alerts.test.yml")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -7,6 +7,7 @@ app mounted through ``httpx.ASGITransport``) and the store. Every error follows
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.breaker import STATE_VALUES, CircuitBreaker
 from web.backend.app.services.challenge import ChallengeFlow
 from web.backend.app.services.collect import Collector
+from web.backend.app.services.problem_pool import PoolFiller, ProblemPool
 from web.backend.app.services.ratelimit import RateLimiter
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.services.session import SessionRepo
@@ -75,11 +77,21 @@ def build_services(
     collector = Collector(make_collect_store(settings.collect_redis_url, store), telemetry)
     replays = ReplayGuard(store, settings.replay_window_s)
     tokens = PassTokens(store, settings.token_signing_key.get_secret_value())
+    pool = ProblemPool(store, telemetry, settings.problem_pool_ttl_s, settings.problem_pool_retry_after_s)
+    filler = PoolFiller(
+        pool,
+        ai,
+        settings.problem_pool_depth,
+        settings.problem_pool_batch,
+        settings.problem_pool_timeout_s,
+    )
     flow = ChallengeFlow(
-        settings, sites, SessionRepo(store), ai, limiter, collector, telemetry, replays, tokens
+        settings, sites, SessionRepo(store), ai, limiter, collector, telemetry, replays, tokens, pool
     )
     verifier = Verifier(settings, sites, store, limiter, telemetry, tokens)
-    return Services(settings, sites, store, ai, flow, verifier, collector, limiter, telemetry, tokens)
+    return Services(
+        settings, sites, store, ai, flow, verifier, collector, limiter, telemetry, tokens, pool, filler
+    )
 
 
 def create_app(
@@ -96,7 +108,12 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.metrics_token is None and not settings.development:
             logger.warning("METRICS_TOKEN is unset: keep /api/metrics off the public proxy")
+        filling = asyncio.create_task(services.filler.run()) if settings.problem_pool_filler else None
         yield
+        if filling is not None:
+            filling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await filling
         await services.ai.close()
         await services.store.close()
         if services.collector.store is not services.store:

@@ -33,7 +33,8 @@ export interface paths {
         };
         /**
          * Metrics
-         * @description Prometheus metrics: requests, latency, sessions, passes, blocks by reason, AI calls, siteverify results.
+         * @description Prometheus metrics: requests, latency, sessions, passes, blocks by reason, AI calls, siteverify results,
+         *     the Phase B pool's depth and filler.
          */
         get: operations["metrics_api_metrics_get"];
         put?: never;
@@ -155,7 +156,8 @@ export interface paths {
         put?: never;
         /**
          * Issue Phase B
-         * @description Issue a Phase B problem (uses one attempt). Never passes without a problem: when none can be had, 503.
+         * @description Issue a Phase B problem made ahead of time (uses one attempt); no ready problem is `pool_empty`, never a
+         *     pass.
          */
         post: operations["issue_phase_b_api_v1_challenge_sessions__session_id__phase_b_post"];
         delete?: never;
@@ -1213,7 +1215,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description ai_unavailable (retry: the attempt is not used), service_not_ready, store_unavailable */
+            /** @description pool_empty (retryable, see Retry-After), service_not_ready, store_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -23,7 +23,8 @@ export type TcurityErrorCode =
   | "session_expired"
   /** Every attempt of the session was used. */
   | "blocked"
-  /** The scoring service or the session store is down; try again in a few seconds. */
+  /** The scoring service or the session store is down, or no image problem is ready yet; try again in a few
+   *  seconds. */
   | "unavailable"
   /** The service answers but is not set up (a model is missing): retrying in seconds will not help. */
   | "not_ready"
@@ -74,6 +75,7 @@ const DIRECT: Record<string, TcurityErrorCode> = {
   conflict: "session_expired",
   attempts_exhausted: "blocked",
   ai_unavailable: "unavailable",
+  pool_empty: "unavailable",
   store_unavailable: "unavailable",
   service_not_ready: "not_ready",
 };

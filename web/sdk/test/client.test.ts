@@ -88,6 +88,7 @@ describe("ChallengeClient", () => {
       [404, "session_not_found", "session_expired"],
       [409, "attempts_exhausted", "blocked"],
       [503, "ai_unavailable", "unavailable"],
+      [503, "pool_empty", "unavailable"],
       [503, "service_not_ready", "not_ready"],
       [422, "too_few_points", "invalid_answer"],
       [500, "internal_error", "server_error"],
@@ -102,6 +103,11 @@ describe("ChallengeClient", () => {
     const body = { error: { code: "solve_budget_exhausted", message: "m", details: { scope: "network" } } };
     const fetch: FetchLike = async () => json(429, body, { "Retry-After": "900" });
     await expect(client(fetch).made.issuePhaseB("s1")).rejects.toMatchObject({ code: "rate_limited", retryAfterS: 900 });
+  });
+
+  it("reads Retry-After on an empty Phase B pool", async () => {
+    const fetch: FetchLike = async () => json(503, { error: { code: "pool_empty", message: "m" } }, { "Retry-After": "2" });
+    await expect(client(fetch).made.issuePhaseB("s1")).rejects.toMatchObject({ code: "unavailable", apiCode: "pool_empty", retryAfterS: 2 });
   });
 
   it("reads Retry-After on rate limits", async () => {

@@ -123,6 +123,8 @@ describe("Widget", () => {
     ["ko", "service_not_ready", "not_ready", "아직 준비되지 않았습니다"],
     ["en", "ai_unavailable", "unavailable", "busy"],
     ["ko", "ai_unavailable", "unavailable", "바쁩니다"],
+    ["en", "pool_empty", "unavailable", "busy"],
+    ["ko", "pool_empty", "unavailable", "바쁩니다"],
   ] as const)("tells a missing model from a busy service (%s, %s), and says it once", async (lang, apiCode, code, words) => {
     const { fetch } = backend(() => json(503, { error: { code: apiCode, message: "from the backend" } }));
     const container = document.createElement("div");

@@ -17,6 +17,7 @@ from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.challenge import ChallengeFlow
 from web.backend.app.services.collect import Collector
+from web.backend.app.services.problem_pool import PoolFiller, ProblemPool
 from web.backend.app.services.ratelimit import RateLimiter
 from web.backend.app.services.tokens import PassTokens
 from web.backend.app.services.verify import Verifier
@@ -40,6 +41,8 @@ class Services:
     limiter: RateLimiter
     telemetry: Telemetry
     tokens: PassTokens
+    pool: ProblemPool
+    filler: PoolFiller
 
 
 async def get_services(request: Request) -> Services:

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         max_body_bytes: request bodies above this are refused (413).
         metrics_token: when set, ``/api/metrics`` requires ``Authorization: Bearer <it>``.
         collected_dir: where the export command writes labelled traces (the pipeline reads it).
+        phase_b_issues_per_sitekey: Phase B problems issued per window per site (on top of the per-client
+            ``problems_per_ip`` / ``problems_per_network``), so no one site drains the shared pool.
+        problem_pool_depth: how many ready Phase B problems the filler keeps in the pool (it pauses when full).
+        problem_pool_batch: problems asked of the AI server per call (at most its ``MAX_PROBLEMS_PER_REQUEST``).
+        problem_pool_ttl_s: a pooled problem is dropped unserved this long after it was made.
+        problem_pool_filler: run the pool filler in this process (a store lease lets one replica fill at a
+            time); set it off in the backends where ``python -m web.backend.app.filler`` runs apart.
+        problem_pool_timeout_s: the time limit of one batch call of the filler to the AI server.
+        problem_pool_retry_after_s: the ``Retry-After`` of ``pool_empty`` (no ready problem left).
         api_docs: serve ``/api/docs`` and ``/api/openapi.json`` (``API_DOCS``); unset, on in development and
             test only. The SDK's types come from ``python -m web.backend.openapi``, which needs neither.
     """
@@ -127,6 +136,13 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     collected_dir: Path = Path("data/collected")
     log_level: str = "INFO"
+    phase_b_issues_per_sitekey: int = Field(default=30_000, ge=1)
+    problem_pool_depth: int = Field(default=256, ge=1, le=100_000)
+    problem_pool_batch: int = Field(default=8, ge=1, le=64)
+    problem_pool_ttl_s: int = Field(default=600, ge=10, le=86_400)
+    problem_pool_filler: bool = True
+    problem_pool_timeout_s: float = Field(default=30.0, gt=0.0, le=300.0)
+    problem_pool_retry_after_s: int = Field(default=2, ge=1, le=60)
     api_docs: bool | None = None
 
     @field_validator("trusted_proxies", mode="before")

@@ -27,6 +27,7 @@ siteverify is the exception: it always answers in its own reCAPTCHA-compatible s
 | 429 | ``solve_budget_exhausted`` | too many Phase B problems for this IP or its /24 in the budget window (``Retry-After``) |
 | 500 | ``internal_error`` | a bug; never for bad input |
 | 503 | ``ai_unavailable`` | the AI server is unreachable or gave no usable answer (or a fail-open site's unscored budget is spent); retry later: no pass is given, the task stays open, and a failed Phase B issue uses no attempt |
+| 503 | ``pool_empty`` | no Phase B problem made ahead is ready; retry after ``Retry-After`` (no pass, no attempt used) |
 | 503 | ``service_not_ready`` | the AI server lacks a model or the problem bank; an operator must fix it (never fails open) |
 | 503 | ``store_unavailable`` | the session store is unreachable |
 """
@@ -43,6 +44,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tcurity.traces import TraceValidationError
+from web.backend.app.store.base import StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ ERROR_CODES: dict[str, str] = {
     "solve_budget_exhausted": "too many Phase B problems for this IP or its network; see Retry-After",
     "internal_error": "an unexpected server error",
     "ai_unavailable": "the AI server is unreachable or gave no usable answer; retry later (no pass is given)",
+    "pool_empty": "no Phase B problem is ready; retry after Retry-After (never a pass)",
     "service_not_ready": "a model or the problem bank is missing on the AI server; not retryable in seconds",
     "store_unavailable": "the session store is unreachable",
 }
@@ -141,6 +144,13 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "invalid_request"
         )
         return JsonBody(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store(_: Request, exc: StoreUnavailableError) -> JsonBody:
+        # A store call no service mapped itself (a rate-limit hit under overload, say): still documented.
+        logger.warning("store unavailable: %s", exc)
+        body = error_body("store_unavailable", "the session store is unreachable; retry later")
+        return JsonBody(body, status_code=503)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JsonBody:

@@ -85,6 +85,32 @@ class Telemetry:
             registry=r,
         )
 
+        self.pool_depth = Gauge(
+            "backend_pool_depth",
+            "Ready Phase B problems in the pool (read from the store at scrape)",
+            registry=r,
+        )
+        self.pool_target_depth = Gauge(
+            "backend_pool_target_depth", "The depth the pool filler keeps (PROBLEM_POOL_DEPTH)", registry=r
+        )
+        self.pool_added = Counter(
+            "backend_pool_added_total", "Phase B problems the filler put into the pool", registry=r
+        )
+        self.pool_fill_rate = Gauge(
+            "backend_pool_fill_rate",
+            "The filler's rate over its last batch: problems per second of making and storing them",
+            registry=r,
+        )
+        self.pool_taken = Counter(
+            "backend_pool_taken_total",
+            "Phase B problems issued from the pool (or refused: empty)",
+            ["result"],
+            registry=r,
+        )
+        self.pool_fill_errors = Counter(
+            "backend_pool_fill_errors_total", "Filler batches that failed, by cause", ["cause"], registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -160,10 +160,16 @@ class AiClient:
             limits=limits,
         )
         self._telemetry = telemetry
-        self.breaker = breaker or CircuitBreaker(5, 10.0)
+        self.breaker = breaker or CircuitBreaker(5, 10.0)  # scoring answers
+        # The pool filler's problem batches: a slow generator never opens the scoring breaker.
+        self.problems_breaker = CircuitBreaker(self.breaker.failures_to_open, self.breaker.open_s)
 
-    async def _post(self, call: str, path: str, content: bytes) -> dict[str, Any]:
+    async def _post(
+        self, call: str, path: str, content: bytes, timeout_s: float | None = None
+    ) -> dict[str, Any]:
         """POSTs ``content``; the answer's JSON object on a 200, else the error that says what went wrong.
+        Each kind of call has its own breaker (:meth:`_breaker`): the pool filler's problem batches never open
+        the breaker that scoring answers goes through.
 
         Raises:
             AiCircuitOpenError: the breaker is open (no call was made).
@@ -172,11 +178,12 @@ class AiClient:
             AiNotReadyError: a 503 saying a model or the bank is not loaded.
             AiFailedError: any other status, or a body that is not a JSON object.
         """
-        if not self.breaker.allow():
+        breaker = self._breaker(call)
+        if not breaker.allow():
             self._telemetry.ai_errors.labels(call).inc()
             self._telemetry.ai_short_circuited.labels(call).inc()
             raise AiCircuitOpenError("circuit open")
-        response = await self._send(call, path, content)
+        response = await self._send(call, path, content, breaker, timeout_s)
         if response.status_code == 200:
             try:
                 body = response.json()
@@ -194,29 +201,40 @@ class AiClient:
                 raise AiRejectedError(*error)
         raise self._failed(call, f"status {response.status_code}")
 
-    async def _send(self, call: str, path: str, content: bytes) -> httpx.Response:
-        """One request through the breaker: an unreachable server counts against it, any answer closes it."""
+    def _breaker(self, call: str) -> CircuitBreaker:
+        return self.problems_breaker if call == "problems" else self.breaker
+
+    async def _send(
+        self, call: str, path: str, content: bytes, breaker: CircuitBreaker, timeout_s: float | None
+    ) -> httpx.Response:
+        """One request through ``breaker``: an unreachable server counts against it, any answer closes it. A
+        full local connection pool (``PoolTimeout``) says nothing about the server: it fails this call closed and
+        leaves the breaker alone."""
         start = time.perf_counter()
+        timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s
         try:
             response = await self._http.post(
-                path, content=content, headers={"Content-Type": "application/json"}
+                path, content=content, headers={"Content-Type": "application/json"}, timeout=timeout
             )
+        except httpx.PoolTimeout as exc:  # our own connections are all busy: the server is not at fault
+            breaker.released()
+            raise self._failed(call, type(exc).__name__) from exc
         except _UNREACHABLE as exc:
-            self.breaker.failed()
+            breaker.failed()
             self._telemetry.ai_errors.labels(call).inc()
             logger.warning(
                 "AI server unreachable", extra={"fields": {"call": call, "error": type(exc).__name__}}
             )
             raise AiUnavailableError(type(exc).__name__) from exc
         except httpx.HTTPError as exc:
-            self.breaker.released()
+            breaker.released()
             raise self._failed(call, type(exc).__name__) from exc
         except BaseException:  # cancelled: no verdict on the server
-            self.breaker.released()
+            breaker.released()
             raise
         finally:
             self._telemetry.ai_latency.labels(call).observe(time.perf_counter() - start)
-        self.breaker.succeeded()
+        breaker.succeeded()
         return response
 
     def _raise_if_not_ready(self, call: str, response: httpx.Response) -> None:
@@ -251,17 +269,18 @@ class AiClient:
             f"{integrity.name}@{integrity.version}" if integrity else None,
         )
 
-    async def problem(self) -> AiProblem:
-        """A fresh Phase B problem."""
-        body = await self._post("problems", "/v1/phase-b/problems", b'{"count":1}')
+    async def problems(self, count: int, timeout_s: float | None = None) -> list[AiProblem]:
+        """``count`` fresh Phase B problems in one call (the pool filler's batch; never on a request's path)."""
+        content = b'{"count":' + str(count).encode() + b"}"
+        body = await self._post("problems", "/v1/phase-b/problems", content, timeout_s)
         try:
             parsed = _Problems.model_validate(body)
         except ValidationError as exc:
             raise self._failed("problems", "malformed problem") from exc
-        pair = parsed.problems[0]
-        if pair.answer.problem_id != pair.client.problem_id:
+        if any(pair.answer.problem_id != pair.client.problem_id for pair in parsed.problems):
             raise self._failed("problems", "answer of another problem")
-        return AiProblem(pair.client, list(pair.answer.answer), f"{parsed.model.name}@{parsed.model.version}")
+        model = f"{parsed.model.name}@{parsed.model.version}"
+        return [AiProblem(pair.client, list(pair.answer.answer), model) for pair in parsed.problems]
 
     async def ready(self) -> dict[str, Any]:
         """The AI server's readiness (``{"ready": bool, ...}``); unreachable reads as not ready."""

@@ -65,6 +65,7 @@ from web.backend.app.services.ai_client import (
     AiUnavailableError,
 )
 from web.backend.app.services.collect import Collector
+from web.backend.app.services.problem_pool import ProblemPool
 from web.backend.app.services.ratelimit import RateLimiter, spend_phase_b_budget, too_many
 from web.backend.app.services.replay import ReplayCheck, ReplayGuard
 from web.backend.app.services.session import (
@@ -153,6 +154,7 @@ class ChallengeFlow:
         telemetry: Telemetry,
         replays: ReplayGuard,
         tokens: PassTokens,
+        pool: ProblemPool,
     ) -> None:
         self.settings = settings
         self.sites = sites
@@ -163,6 +165,7 @@ class ChallengeFlow:
         self.telemetry = telemetry
         self.replays = replays
         self.tokens = tokens
+        self.pool = pool
         self.clock: Callable[[], float] = time.time  # Unix seconds; tests move it
 
     def now_ms(self) -> int:
@@ -318,8 +321,13 @@ class ChallengeFlow:
     async def issue_phase_b(
         self, session_id: str, host: str | None, ip: str, user_agent: str = ""
     ) -> PhaseBProblemResponse:
-        """A fresh problem from the AI server. Never fails open: with no problem shown there is no pass, so any
-        failure to get one is a retryable 503 ``ai_unavailable`` (the attempt is not used)."""
+        """A ready problem from the pool (made and checked ahead of time; the AI server is not called here).
+
+        Issues are limited per client IP and per network (``rate_limited``), by the client's Phase B solve
+        budget (``solve_budget_exhausted``) and per site, so one site cannot drain the shared pool. An empty pool
+        refuses with ``pool_empty`` (503, retryable). All of these refuse before the attempt is saved, so they
+        use no attempt, and none ever passes, whatever the site's fail-open policy.
+        """
         rev, record, site = await self._open(session_id, host, ip)
         if record.state != "phase_b":
             raise ApiError(
@@ -327,15 +335,13 @@ class ChallengeFlow:
             )
         await self.limiter.hit("problem_ip", ip, self.settings.problems_per_ip, "problems")
         await self.limiter.hit("problem_net", network_of(ip), self.settings.problems_per_network, "problems")
+        await self.limiter.hit(
+            "issue_b_site", site.sitekey, self.settings.phase_b_issues_per_sitekey, "problems"
+        )
         await self._spend_phase_b_budget(ip)
         self._take_attempt(record, "phase_b", site.policy)
         self._bind_client(record, ip, user_agent)
-        try:
-            problem = await self.ai.problem()
-        except AiNotReadyError as exc:
-            raise _not_ready(exc) from exc
-        except (AiUnavailableError, AiFailedError, AiRejectedError) as exc:
-            raise _ai_unavailable() from exc
+        problem = await self.pool.take()
         task = grid_layout(len(problem.answer))
         issued, deadline = self._deadline(record, self.settings.phase_b_time_limit_s)
         record.open_task = OpenTask(

@@ -58,7 +58,7 @@ class StoreUnavailableError(RuntimeError):
 
 class Store(ABC):
     """Sessions (compare-and-set), one-time consumption, idempotent results, rate counters, collected traces,
-    pass-token claims.
+    pass-token claims, the pool of ready Phase B problems and named leases.
 
     Every method is atomic on its own; expiry times are absolute Unix seconds or TTLs in seconds.
     """
@@ -155,6 +155,26 @@ class Store(ABC):
     @abstractmethod
     async def get_token_claims(self, jti: str) -> bytes | None:
         """A pass token's claims, or ``None`` when unknown or expired."""
+
+    # --- the Phase B problem pool ------------------------------------------------------------------------------
+    @abstractmethod
+    async def push_problems(self, problems: list[bytes], ttl_s: float) -> int:
+        """Adds ready problems (each distinct), each to expire ``ttl_s`` from now; returns the live depth after."""
+
+    @abstractmethod
+    async def pop_problem(self) -> bytes | None:
+        """Takes the live problem that expires first, atomically: no two callers ever get the same one, and a
+        taken problem is gone. ``None`` when no live problem is left."""
+
+    @abstractmethod
+    async def problem_depth(self) -> int:
+        """How many live (unexpired) problems the pool holds."""
+
+    # --- leases -----------------------------------------------------------------------------------------------
+    @abstractmethod
+    async def hold_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Takes the lease ``name`` for ``owner``, or renews it when ``owner`` holds it already, for ``ttl_s``;
+        ``False`` while another owner holds it (a lease lapses when its holder stops renewing it)."""
 
     # --- operations -------------------------------------------------------------------------------------------
     @abstractmethod

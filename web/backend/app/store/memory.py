@@ -52,6 +52,10 @@ class MemoryStore(Store):
         self._profile_seq = 0
         # (expires, sitekey, "t" trace | "l" label, trace id | session id), swept like ``_expiry``.
         self._collected: list[tuple[float, str, str, str]] = []
+        # Ready Phase B problems: (expires, order of addition, bytes), the first to expire on top.
+        self._problems: list[tuple[float, int, bytes]] = []
+        self._problem_seq = 0
+        self._leases: dict[str, tuple[str, float]] = {}
 
     # --- internals (call with the lock held) ------------------------------------------------------------------
     def _get(self, key: str, now: float) -> _Entry | None:
@@ -280,6 +284,40 @@ class MemoryStore(Store):
         with self._lock:
             entry = self._get(f"tok:{jti}", self._clock())
             return entry.value if entry is not None else None  # type: ignore[return-value]
+
+    # --- the Phase B problem pool ------------------------------------------------------------------------------
+    def _drop_expired_problems(self, now: float) -> None:
+        while self._problems and self._problems[0][0] <= now:
+            heapq.heappop(self._problems)
+
+    async def push_problems(self, problems: list[bytes], ttl_s: float) -> int:
+        with self._lock:
+            now = self._clock()
+            self._drop_expired_problems(now)
+            for data in problems:
+                self._problem_seq += 1
+                heapq.heappush(self._problems, (now + ttl_s, self._problem_seq, data))
+            return len(self._problems)
+
+    async def pop_problem(self) -> bytes | None:
+        with self._lock:
+            self._drop_expired_problems(self._clock())
+            return heapq.heappop(self._problems)[2] if self._problems else None
+
+    async def problem_depth(self) -> int:
+        with self._lock:
+            self._drop_expired_problems(self._clock())
+            return len(self._problems)
+
+    # --- leases -----------------------------------------------------------------------------------------------
+    async def hold_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        with self._lock:
+            now = self._clock()
+            holder = self._leases.get(name)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            self._leases[name] = (owner, now + ttl_s)
+            return True
 
     # --- operations -------------------------------------------------------------------------------------------
     async def ping(self) -> bool:

@@ -6,7 +6,10 @@ Collected traces are hashes with a TTL, indexed per site by a sorted set (score:
 a set; a label is one key per session. A site's quota is kept exactly by one Lua script per write: it frees the
 index entries of expired traces (and their bytes, from a per-site size hash and byte counter), then adds the
 trace only if the site's live bytes stay within the quota. Every key has a TTL (the per-site index, sizes and
-counter live as long as their newest trace), so nothing outlives its data. Keys are prefixed (``tcurity:`` by
+counter live as long as their newest trace), so nothing outlives its data. The Phase B problem pool is one sorted
+set whose members are the problems' bytes, scored by their expiry: a pop drops what expired and takes the first
+to expire in one ``MULTI`` (``ZPOPMIN`` hands each member to one caller only), and the set expires with its
+newest problem. A lease is a key ``SET NX`` with a TTL, renewed by its holder only (a Lua script). Keys are prefixed (``tcurity:`` by
 default). Collection may live in its own Redis (``COLLECT_REDIS_URL``), one with ``maxmemory`` and an LRU
 policy, while sessions and single-use markers stay on a ``noeviction`` instance.
 """
@@ -98,13 +101,38 @@ return 1
 )
 
 
+MAX_CONNECTIONS = 256  # per process; more in-flight calls queue for a connection
+
+# A lease: taken when free, renewed by its holder, refused to anyone else. ARGV: owner, ttl ms.
+_HOLD_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
+
+
 class RedisStore(Store):
     """The Redis :class:`Store`; ``url`` is a ``redis://`` or ``rediss://`` URL."""
 
-    def __init__(self, url: str, prefix: str = "tcurity:", timeout_s: float = 1.0) -> None:
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "tcurity:",
+        timeout_s: float = 1.0,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        # A blocking pool: past ``max_connections`` busy connections a call waits (up to ``timeout_s``) for one
+        # instead of failing at once, as redis-py's default pool does past its 100 (a burst of requests).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=30,
         )
+        self._redis = aioredis.Redis.from_pool(pool)
         self._p = prefix
         self._create = self._redis.register_script(_CREATE)
         self._replace = self._redis.register_script(_REPLACE)
@@ -112,6 +140,7 @@ class RedisStore(Store):
         self._release = self._redis.register_script(_RELEASE)
         self._add_trace = self._redis.register_script(_ADD_TRACE)
         self._purge = self._redis.register_script(_PURGE)
+        self._hold_lease = self._redis.register_script(_HOLD_LEASE)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         try:
@@ -287,6 +316,37 @@ class RedisStore(Store):
     async def get_token_claims(self, jti: str) -> bytes | None:
         found = await self._call(self._redis.get(f"{self._p}tok:{jti}"))
         return bytes(found) if found is not None else None
+
+    # --- the Phase B problem pool ------------------------------------------------------------------------------
+    async def push_problems(self, problems: list[bytes], ttl_s: float) -> int:
+        key = f"{self._p}pool:b"
+        now_ms = int(time.time() * 1000)
+        ttl_ms = max(1, int(ttl_s * 1000))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if problems:
+                pipe.zadd(key, {data: now_ms + ttl_ms for data in problems})
+                pipe.pexpire(key, ttl_ms)  # the set lives as long as its newest problem
+            pipe.zremrangebyscore(key, "-inf", now_ms)
+            pipe.zcard(key)
+            found = await self._call(pipe.execute())
+        return int(found[-1])
+
+    async def pop_problem(self) -> bytes | None:
+        key = f"{self._p}pool:b"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", int(time.time() * 1000))
+            pipe.zpopmin(key, 1)
+            _, popped = await self._call(pipe.execute())
+        return bytes(popped[0][0]) if popped else None
+
+    async def problem_depth(self) -> int:
+        now_ms = int(time.time() * 1000)
+        return int(await self._call(self._redis.zcount(f"{self._p}pool:b", f"({now_ms}", "+inf")))
+
+    # --- leases -----------------------------------------------------------------------------------------------
+    async def hold_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        keys = [f"{self._p}lease:{name}"]
+        return bool(await self._call(self._hold_lease(keys=keys, args=[owner, max(1, int(ttl_s * 1000))])))
 
     # --- operations -------------------------------------------------------------------------------------------
     async def ping(self) -> bool:

@@ -90,13 +90,14 @@ async def answer_phase_a(
             429,
             "rate_limited, solve_budget_exhausted (Phase B problems per IP and per /24 in the budget window)",
         ),
-        (503, "ai_unavailable (retry: the attempt is not used), service_not_ready, store_unavailable"),
+        (503, "pool_empty (retryable, see Retry-After), service_not_ready, store_unavailable"),
     ),
 )
 async def issue_phase_b(
     session_id: SessionId, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
 ) -> PhaseBProblemResponse:
-    """Issue a Phase B problem (uses one attempt). Never passes without a problem: when none can be had, 503."""
+    """Issue a Phase B problem made ahead of time (uses one attempt); no ready problem is `pool_empty`, never a
+    pass."""
     return await services.flow.issue_phase_b(session_id, host, ip, ua)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 from web.backend.app.api.deps import Svc
 from web.backend.app.core.errors import ApiError, JsonBody
 from web.backend.app.schemas.common import Health, Readiness, errors
+from web.backend.app.store.base import StoreUnavailableError
 
 router = APIRouter(prefix="/api", tags=["ops"])
 
@@ -39,10 +41,13 @@ async def ready(services: Svc) -> JsonBody:
 
 @router.get("/metrics", response_class=Response, responses=errors((401, "unauthorized")))
 async def metrics(services: Svc, authorization: Annotated[str | None, Header()] = None) -> Response:
-    """Prometheus metrics: requests, latency, sessions, passes, blocks by reason, AI calls, siteverify results."""
+    """Prometheus metrics: requests, latency, sessions, passes, blocks by reason, AI calls, siteverify results,
+    the Phase B pool's depth and filler."""
     token = services.settings.metrics_token
     if token is not None:
         expected = f"Bearer {token.get_secret_value()}".encode()
         if not hmac.compare_digest((authorization or "").encode(), expected):
             raise ApiError(401, "unauthorized", "a valid metrics token is required")
+    with contextlib.suppress(StoreUnavailableError):
+        await services.pool.depth()  # the shared depth, read now (the gauge keeps its last value otherwise)
     return Response(services.telemetry.render(), media_type="text/plain; version=0.0.4")
