@@ -8,9 +8,12 @@ Only trusted versions are loaded (security review finding 7). The version the al
 promotion record (``promotion.status``; a ``forced`` one only with ``SERVE_FORCED_MODELS=true``) and a digest
 recorded at registration (``artifact.sha256``); its files are downloaded and hashed, and a mismatch is refused.
 Behaviour bundles are then read from ``bundle.json`` and ``forest.npz`` with json and numpy; the tile
-classifier from its state dict with ``torch.load(weights_only=True)``. Nothing of the pyfunc is unpickled. A
+classifier from its state dict with ``torch.load(weights_only=True)``; a classifier version without one (logged
+before weights-only loading) is refused as ``no_state_dict``. Nothing registered is ever unpickled. A
 refused version leaves the previous model serving (or the role missing, so ``/ready`` says not ready), is logged
-once with the fix, and counted in ``ai_model_refusals_total``.
+once with the fix, and counted in ``ai_model_refusals_total``. The previous model keeps serving only while its
+own record still allows it: each refresh checks the loaded version's tags again and drops it once it is
+``rolled_back``, no longer promoted or gone (review finding 7, follow-up 6).
 """
 
 from __future__ import annotations
@@ -84,10 +87,23 @@ def _load_bundle(model_dir: Path, version: ModelVersion) -> ModelBundle:
         ) from exc
 
 
-def _load_classifier(model_dir: Path, device: str) -> TileClassifier:
+def _seen(version: ModelVersion) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A version and its tags as last looked at: a refusal is repeated silently until either changes."""
+    return str(version.version), tuple(sorted((version.tags or {}).items()))
+
+
+def _load_classifier(model_dir: Path, version: ModelVersion, device: str) -> TileClassifier:
+    """The tile classifier of a downloaded version, from its state dict (a pickle-only version is refused).
+
+    Raises:
+        UntrustedVersionError: the version holds no state dict (reason ``no_state_dict``).
+    """
     from tcurity.images.classifier import load_downloaded_classifier
 
-    return load_downloaded_classifier(model_dir, device=device)
+    try:
+        return load_downloaded_classifier(model_dir, device=device)
+    except UntrustedVersionError as exc:
+        raise UntrustedVersionError(f"{version.name} version {version.version}: {exc}", exc.reason) from exc
 
 
 RefusalCounter = Callable[[str, str], None]  # (role, reason) -> None
@@ -123,7 +139,15 @@ class ModelStore:
             roles = {"phase_a": s.phase_a_model, "phase_b": s.phase_b_model, "effnet": s.effnet_model}
             for role, name in roles.items():
                 try:
-                    loaded = self._refresh_one(role, getattr(current, role), name)
+                    held = self._still_servable(role, getattr(current, role))
+                except Exception:  # the registry is unreachable: its answer is unknown, not a refusal
+                    logger.exception("could not re-check %s", name)
+                    held = getattr(current, role)
+                if held is not getattr(current, role):
+                    updates[role] = held
+                    changed.append(role)
+                try:
+                    loaded = self._refresh_one(role, held, name)
                 except UntrustedVersionError as exc:
                     errors[role] = f"refused: {exc}"
                     continue
@@ -132,9 +156,10 @@ class ModelStore:
                     errors[role] = f"{type(exc).__name__}: {exc}"
                     continue
                 errors.pop(role, None)
-                if loaded is not getattr(current, role):
+                if loaded is not held:
                     updates[role] = loaded
-                    changed.append(role)
+                    if role not in changed:
+                        changed.append(role)
             new = replace(current, **updates, errors=errors)
             if "effnet" in changed or (new.generator is None and new.effnet is not None):
                 new = self._with_generator(new, errors)
@@ -143,6 +168,39 @@ class ModelStore:
                 self.reloads += 1
                 logger.info("models now: %s", {r: m.version for r in roles if (m := getattr(new, r))})
             return changed
+
+    def _still_servable(self, role: str, loaded: LoadedModel | None) -> LoadedModel | None:
+        """``loaded`` while its version's promotion record still allows serving it, else ``None`` (dropped).
+
+        A version loaded earlier stops being servable when an operator rolls back from it (``rolled_back``),
+        its record is removed or changed, or it is deleted. Without this check a rollback to a version serving
+        refuses would leave the rolled-back champion scoring forever. The files were hashed when loaded, so
+        only the tags are read again (one registry call). A dropped role is not ready until a servable
+        champion loads; the drop is logged and counted once, like a refusal.
+        """
+        if loaded is None:
+            return None
+        version = registry.get_version(loaded.name, loaded.version)
+        try:
+            if version is None:
+                raise UntrustedVersionError(
+                    f"{loaded.name} version {loaded.version} no longer exists in the registry", "deleted"
+                )
+            registry.check_servable(version, allow_forced=self.settings.serve_forced_models)
+        except UntrustedVersionError as exc:
+            if version is not None:  # the alias may still name it: the same refusal is not counted again
+                self._refused[role] = (_seen(version), exc)
+            logger.error(
+                "dropped %s version %s (%s): %s; not ready for this role until a servable champion loads",
+                loaded.name,
+                loaded.version,
+                loaded.alias,
+                exc,
+            )
+            if self._on_refusal is not None:
+                self._on_refusal(role, exc.reason)
+            return None
+        return loaded
 
     def _refresh_one(self, role: str, loaded: LoadedModel | None, name: str) -> LoadedModel | None:
         """The model the alias names now: ``loaded`` when unchanged, a newly loaded one, or ``None``.
@@ -156,7 +214,7 @@ class ModelStore:
             return None
         if loaded is not None and loaded.version == str(version.version):
             return loaded
-        seen = (str(version.version), tuple(sorted((version.tags or {}).items())))
+        seen = _seen(version)
         refused = self._refused.get(role)
         if refused is not None and refused[0] == seen:
             raise UntrustedVersionError(
@@ -186,7 +244,7 @@ class ModelStore:
             model_dir = registry.download_version(name, str(version.version), Path(tmp))
             registry.verify_artifacts(version, model_dir, expected)
             if name == self.settings.effnet_model:
-                return _load_classifier(model_dir, self.settings.ai_device)
+                return _load_classifier(model_dir, version, self.settings.ai_device)
             return _load_bundle(model_dir, version)
 
     def _with_generator(self, models: ModelSet, errors: dict[str, str]) -> ModelSet:

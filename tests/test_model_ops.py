@@ -125,6 +125,47 @@ def test_rollback_goes_to_the_newest_earlier_passing_version(mlflow_registry: st
     assert [line["action"] for line in _lines(log)] == ["promote", "rollback"]
 
 
+def test_rollback_never_goes_back_to_a_version_rolled_back_from(mlflow_registry: str, tmp_path: Path) -> None:
+    v1, v2, v3 = (_register(EFFNET, PASSING) for _ in range(3))
+    log = tmp_path / "operator.jsonl"
+    model_ops.promote("effnet", v2, "release", log_path=log)
+    model_ops.rollback("effnet", "v2 mislabels buses", log_path=log)
+    model_ops.promote("effnet", v3, "release", log_path=log)
+    assert model_ops.rollback("effnet", "v3 is slow", log_path=log).version == v1, "v2 was taken down"
+    model_ops.promote("effnet", v3, "fixed", log_path=log)
+    with pytest.raises(OperatorError, match="was rolled back from \\(v2 mislabels buses\\)"):
+        model_ops.rollback("effnet", "again", to=v2, log_path=log)
+    assert _champion(EFFNET) == v3
+    assert (
+        model_ops.rollback("effnet", "v2 was fine after all", to=v2, force=True, log_path=log).version == v2
+    )
+    assert MlflowClient().get_model_version(EFFNET, v2).tags[registry.PROMOTION_TAG] == "passed"
+
+
+def test_a_forced_rollback_is_refused_when_serving_would_refuse_its_target(
+    mlflow_registry: str, tmp_path: Path
+) -> None:
+    v1 = _register(EFFNET, FAILING)
+    v2 = _register(EFFNET, PASSING)
+    log = tmp_path / "operator.jsonl"
+    model_ops.promote("effnet", v2, "release", log_path=log)
+    with pytest.raises(OperatorError, match="SERVE_FORCED_MODELS is false"):
+        model_ops.rollback("effnet", "v2 is broken", to=v1, force=True, log_path=log, serve_forced=False)
+    assert _champion(EFFNET) == v2
+    assert MlflowClient().get_model_version(EFFNET, v2).tags[registry.PROMOTION_TAG] == "passed"
+    record = model_ops.rollback("effnet", "v2 is broken", to=v1, force=True, log_path=log, serve_forced=True)
+    assert (record.forced, _champion(EFFNET)) == (True, v1)
+    assert MlflowClient().get_model_version(EFFNET, v2).tags[registry.PROMOTION_TAG] == "rolled_back"
+
+
+def test_serving_serves_forced_reads_the_ai_servers_setting() -> None:
+    assert [model_ops.serving_serves_forced(env) for env in ({}, {"SERVE_FORCED_MODELS": "False"})] == [
+        False,
+        False,
+    ]
+    assert model_ops.serving_serves_forced({"SERVE_FORCED_MODELS": " TRUE "}) is True
+
+
 def test_rollback_without_a_champion_or_an_earlier_version_is_refused(
     mlflow_registry: str, tmp_path: Path
 ) -> None:

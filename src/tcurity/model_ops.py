@@ -24,6 +24,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -332,13 +333,23 @@ def rollback(
     force: bool = False,
     log_path: Path | None = None,
     p: Params | None = None,
+    serve_forced: bool | None = None,
 ) -> OperatorAction:
     """Moves ``champion`` back: to ``to``, or else to the newest earlier version that passes its gates.
 
-    The version left behind is tagged ``operator.rolled_back_by``/``_at``/``_reason``.
+    The version left behind is tagged ``rolled_back`` (and ``operator.rolled_back_by``/``_at``/``_reason``), and
+    the AI server stops serving it at its next poll whatever happens to the target. So a rollback refuses a
+    target the AI server would refuse, which would leave the model not ready instead of rolled back:
+
+    - a version rolled back from before (``promotion.status=rolled_back``): never picked automatically, and
+      with ``to`` only with ``force`` (serving it again is then recorded like any promotion);
+    - a version that fails its gates: only with ``force``, which records it ``forced``, and then only when
+      the AI server serves forced versions (``serve_forced``; by default ``SERVE_FORCED_MODELS`` as read here,
+      the same setting the AI server reads).
 
     Raises:
-        OperatorError: unknown model, no champion to roll back from, or no earlier version to go to.
+        OperatorError: unknown model, no champion to roll back from, no earlier version to go to, or a target
+            the AI server would refuse.
     """
     registry.configure(p)
     role = find_role(model, p)
@@ -352,6 +363,7 @@ def rollback(
             v
             for v in _versions(role.name)
             if int(v.version) < int(current.version)
+            and not _was_rolled_back(v)
             and not registry.decide(registry.version_metrics(v), None, gates_for(role, v, p))
         ]
         if not earlier:
@@ -359,6 +371,9 @@ def rollback(
         target = earlier[0]
     if str(target.version) == str(current.version):
         raise OperatorError(f"{role.name} version {target.version} is already the champion")
+    _check_rollback_target(
+        role, target, force, serving_serves_forced() if serve_forced is None else serve_forced, p
+    )
     record = _move_champion(role, target, "rollback", reason, by, force, log_path, p)
     client = MlflowClient()
     client.set_model_version_tag(
@@ -369,6 +384,44 @@ def rollback(
             role.name, str(current.version), f"{_OPERATOR_TAG}rolled_back_{key}", value
         )
     return record
+
+
+def _was_rolled_back(version: ModelVersion) -> bool:
+    """Whether an operator rolled back from this version (and nobody promoted it since)."""
+    return (version.tags or {}).get(registry.PROMOTION_TAG) == registry.ROLLED_BACK
+
+
+def serving_serves_forced(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``SERVE_FORCED_MODELS`` (the AI server's setting, default false) is on in this environment."""
+    value = (os.environ if env is None else env).get("SERVE_FORCED_MODELS", "false")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _check_rollback_target(
+    role: ModelRole, target: ModelVersion, force: bool, serve_forced: bool, p: Params | None
+) -> None:
+    """Refuses a rollback target the AI server would refuse once ``champion`` moves (see :func:`rollback`).
+
+    Raises:
+        OperatorError: the target was rolled back from (without ``force``), or fails its gates and would be
+            recorded ``forced`` while the AI server does not serve forced versions.
+    """
+    if _was_rolled_back(target) and not force:
+        tags = target.tags or {}
+        raise OperatorError(
+            f"{role.name} version {target.version} was rolled back from "
+            f"({tags.get(f'{_OPERATOR_TAG}rolled_back_reason', 'no reason recorded')}); the AI server does not "
+            "serve it: pick another version, or pass --force to promote it again"
+        )
+    failures = registry.decide(registry.version_metrics(target), None, gates_for(role, target, p))
+    if failures and force and not serve_forced:
+        raise OperatorError(
+            f"{role.name} version {target.version} fails its gates ({'; '.join(failures)}): rolled back to with "
+            "--force it is recorded as forced, and the AI server does not serve forced versions "
+            "(SERVE_FORCED_MODELS is false), while the version rolled back from stops serving, so the model "
+            "would be not ready. Roll back to a version that passes its gates, or set SERVE_FORCED_MODELS=true "
+            "on the AI server and here"
+        )
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class UntrustedVersionError(RuntimeError):
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
-        self.reason = reason  # a short label for metrics: unpromoted, forced, no_digest, digest_mismatch
+        self.reason = reason  # a short label for metrics: unpromoted, forced, no_digest, digest_mismatch, ...
 
 
 def repromote_hint(name: str, version: str) -> str:
@@ -203,6 +203,20 @@ def version_by_alias(name: str, alias: str) -> ModelVersion | None:
         return MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
+
+
+def get_version(name: str, version: str) -> ModelVersion | None:
+    """One version as the registry holds it now (fresh tags), or ``None`` when it does not exist.
+
+    Raises:
+        MlflowException: any other registry error (unreachable, unauthorised): not taken for "deleted".
+    """
+    try:
+        return MlflowClient().get_model_version(name, version)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
 
 
 def set_version_metrics(name: str, version: str, metrics: Mapping[str, float]) -> None:

@@ -119,6 +119,41 @@ def test_a_forced_version_is_served_only_when_allowed(mlflow_registry: str, huma
         assert _phase_a_version(client) == version
 
 
+def test_rolling_back_to_a_refused_version_stops_serving_the_one_rolled_back_from(
+    client: TestClient, champion: str, human_paths: list[Path2]
+) -> None:
+    """What ``models rollback --force`` to a forced version leaves, with ``SERVE_FORCED_MODELS=false``."""
+    forced = train_and_register(human_paths, seed=2)
+    registry.record_promotion(PHASE_A, forced, registry.FORCED, "operator:ops-a")
+    _alias_without_promotion(forced)
+    MlflowClient().set_model_version_tag(PHASE_A, champion, registry.PROMOTION_TAG, registry.ROLLED_BACK)
+    assert client.post("/v1/admin/reload", headers=AUTH).json()["changed"] == ["phase_a"]
+    assert _phase_a_version(client) is None, "the version rolled back from must not keep scoring"
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert "phase_a" in ready.json()["missing"]
+    assert "SERVE_FORCED_MODELS=true" in ready.json()["errors"]["phase_a"]
+    assert client.post(URL, json=teleport_body(), headers=AUTH).json()["error"]["code"] == "model_unavailable"
+    client.post("/v1/admin/reload", headers=AUTH)  # neither refusal is counted again
+    assert (_refusals(client, "unpromoted"), _refusals(client, "forced")) == (1.0, 1.0)
+
+
+def test_a_served_version_whose_promotion_is_withdrawn_is_dropped_until_promoted_again(
+    client: TestClient, champion: str
+) -> None:
+    MlflowClient().set_model_version_tag(PHASE_A, champion, registry.PROMOTION_TAG, registry.ROLLED_BACK)
+    assert client.post("/v1/admin/reload", headers=AUTH).json()["changed"] == ["phase_a"]
+    assert _phase_a_version(client) is None
+    assert "no passed promotion record" in client.get("/ready").json()["errors"]["phase_a"]
+    client.post("/v1/admin/reload", headers=AUTH)
+    assert _refusals(client, "unpromoted") == 1.0, "the drop and the alias's refusal are one event"
+    promote(champion)
+    assert client.post("/v1/admin/reload", headers=AUTH).json()["changed"] == ["phase_a"]
+    assert _phase_a_version(client) == champion
+    ready = client.get("/ready").json()
+    assert "phase_a" not in ready["missing"] and "phase_a" not in ready["errors"]
+
+
 def test_a_version_registered_before_digests_is_refused_with_the_fix(
     mlflow_registry: str, human_paths: list[Path2]
 ) -> None:

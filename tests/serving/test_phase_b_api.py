@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tcurity import registry
 from tcurity.images.bank import ImageBank
+from tcurity.images.classifier import spec_as_dict
 from tcurity.images.tracking import log_classifier
 from tests.images.tiny import tiny_classifier, write_tiny_bank
 from tests.serving.conftest import AUTH, promote, settings
-from tests.serving.test_models import _Tripwire
+from tests.serving.test_models import _refusals, _Tripwire
 
 EFFNET = "tcurity-phase-b-effnet"
 TILES_PER_CLASS = 7
@@ -101,3 +102,28 @@ def test_the_classifier_is_loaded_from_its_state_dict_never_its_pickle(
         assert client.post("/v1/phase-b/problems", json={"count": 1}, headers=AUTH).status_code == 200
     assert not marker.exists(), "the classifier's pickle was loaded"
     assert "holds no state dict" not in caplog.text
+
+
+def test_a_classifier_without_a_state_dict_is_refused_never_unpickled(
+    mlflow_registry: str, bank_dir: Path, tmp_path: Path
+) -> None:
+    """A pickle-only version with a passed promotion and a matching digest is still refused (review 7)."""
+    marker = tmp_path / "unpickled"
+    model, spec = tiny_classifier(ImageBank.load(bank_dir))
+    model.tripwire = _Tripwire(marker)
+    with mlflow.start_run(experiment_id=registry.ensure_experiment("serving-tests")):
+        info = mlflow.pytorch.log_model(
+            model,
+            name="model",
+            serialization_format="pickle",
+            pip_requirements=["torch"],  # inferring them would load the pickle here
+            metadata=spec_as_dict(spec),
+        )
+    promote(str(registry.register_challenger(info.model_uri, EFFNET).version), EFFNET)
+    with TestClient(create_app(settings(phase_b_problem_image_root=bank_dir))) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "effnet" in ready.json()["missing"]
+        assert "holds no state dict" in ready.json()["errors"]["effnet"]
+        assert _refusals(client, "no_state_dict") == 1.0
+    assert not marker.exists(), "the classifier's pickle was loaded"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from tcurity.images.effnet import ARCH, MEAN, STD, build_lite0, fold_batchnorm
+from tcurity.registry import UntrustedVersionError
 
 logger = logging.getLogger(__name__)
 
@@ -122,38 +124,46 @@ def load_local_classifier(model_dir: Path, device: DeviceName | str = "auto") ->
 
 
 def load_registered_classifier(model_uri: str, device: DeviceName | str = "auto") -> TileClassifier:
-    """The classifier of a registered MLflow model, e.g. ``models:/tcurity-phase-b-effnet@champion``.
+    """The classifier of a registered MLflow model, e.g. ``models:/tcurity-phase-b-effnet/3``, from its state dict.
 
-    The spec is the model's MLflow metadata (written by training); serving calls this in its lifespan.
+    The version's files are downloaded and read by :func:`load_downloaded_classifier`; MLflow's pickled module
+    is never loaded. This does not check the promotion record or digest: offline tools only (the evaluation
+    stage reads back the version it just registered). The AI server checks both first (:mod:`serving.models`).
+
+    Raises:
+        UntrustedVersionError: the version holds no state dict (logged before weights-only loading).
     """
-    info = mlflow.models.get_model_info(model_uri)
-    spec = ClassifierSpec.model_validate(info.metadata or {})
-    model = mlflow.pytorch.load_model(model_uri, map_location="cpu")
-    logger.info("loaded %s (%d classes, %d px)", model_uri, len(spec.classes), spec.input_size)
-    return TileClassifier(model, spec, device=device)
+    with tempfile.TemporaryDirectory(prefix="tcurity-classifier-") as tmp:
+        model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        classifier = load_downloaded_classifier(model_dir, device=device)
+    logger.info(
+        "loaded %s (%d classes, %d px)", model_uri, len(classifier.spec.classes), classifier.spec.input_size
+    )
+    return classifier
 
 
 def load_downloaded_classifier(model_dir: Path, device: DeviceName | str = "auto") -> TileClassifier:
-    """The classifier of a downloaded registered model folder, read without unpickling code when possible.
+    """The classifier of a downloaded registered model folder, from its state dict; nothing is unpickled.
 
     A version logged with its state dict (``extra_files/model.pt`` and ``extra_files/classifier.json``, what
     :func:`tcurity.images.tracking.log_classifier` writes) is rebuilt from the architecture and loaded with
-    ``torch.load(weights_only=True)``. A version from before has only MLflow's pickled module; it is loaded that
-    way, with a warning. Serving calls this only after the version's promotion record and artefact digest
-    were checked (:mod:`serving.models`).
+    ``torch.load(weights_only=True)``. A version from before has only MLflow's pickled module, and unpickling
+    it would run whatever code it holds (security review finding 7): it is refused, never loaded. The fix is to
+    retrain and promote through the pipeline (docs/production.md). Serving calls this only after the version's
+    promotion record and artefact digest were checked (:mod:`serving.models`).
+
+    Raises:
+        UntrustedVersionError: the folder holds no state dict or no spec (reason ``no_state_dict``).
     """
     extra = model_dir / EXTRA_FILES_DIR
-    if (extra / WEIGHTS_FILE).is_file() and (extra / SPEC_FILE).is_file():
-        return load_local_classifier(extra, device=device)
-    logger.warning(
-        "%s holds no state dict (logged before weights-only loading); unpickling its module. "
-        "Retrain the classifier to drop the pickle.",
-        model_dir,
-    )
-    info = mlflow.models.get_model_info(str(model_dir))
-    spec = ClassifierSpec.model_validate(info.metadata or {})
-    model = mlflow.pytorch.load_model(str(model_dir), map_location="cpu")
-    return TileClassifier(model, spec, device=device)
+    if not ((extra / WEIGHTS_FILE).is_file() and (extra / SPEC_FILE).is_file()):
+        raise UntrustedVersionError(
+            f"{model_dir.name} holds no state dict ({EXTRA_FILES_DIR}/{WEIGHTS_FILE} and {SPEC_FILE}): it was "
+            "logged before weights-only loading, and its pickled module is never loaded; retrain the classifier "
+            "(dvc repro train_effnet) and promote the new version",
+            "no_state_dict",
+        )
+    return load_local_classifier(extra, device=device)
 
 
 def spec_as_dict(spec: ClassifierSpec) -> dict[str, object]:
