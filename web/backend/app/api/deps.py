@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from web.backend.app.core.config import Settings
 from web.backend.app.core.cors import origin_host
+from web.backend.app.core.security import client_key
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.challenge import ChallengeFlow
@@ -92,8 +93,9 @@ def _canonical(text: str) -> str | None:
 
 
 async def get_client_ip(request: Request, services: Svc) -> str:
-    """:func:`client_ip` as a dependency."""
-    return client_ip(request, services.settings)
+    """The client's limit key as a dependency: :func:`client_ip` through
+    :func:`~web.backend.app.core.security.client_key` (an IPv6 client is its ``/64``)."""
+    return client_key(client_ip(request, services.settings))
 
 
 async def get_origin_host(request: Request, services: Svc) -> str | None:

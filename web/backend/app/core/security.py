@@ -193,19 +193,76 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+# How much of the address space one client and one network hold (review finding 3). An IPv6 subscriber gets a
+# whole /64 (often a /56 or /48), so an IPv6 "address" for the per-IP limits is its /64 and an IPv6 "network" for
+# the per-network limits is its /48; an IPv4 client is its address and its network its /24. The token's client
+# binding uses the /24 and the /64: an IPv6 client keeps its /64 while privacy addresses rotate within it.
+IPV4_NETWORK_PREFIX = 24
+IPV6_CLIENT_PREFIX = 64
+IPV6_NETWORK_PREFIX = 48
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address (an IPv4-mapped IPv6 address as its IPv4 address); ``None`` when it is none."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def client_network(ip: str) -> str | None:
     """The network a client address belongs to for token binding: its ``/24`` (IPv4) or ``/64`` (IPv6).
 
     An IPv4-mapped IPv6 address counts as its IPv4 address. ``None`` when ``ip`` is not an address.
     """
+    address = _address(ip)
+    if address is None:
+        return None
+    prefix = IPV4_NETWORK_PREFIX if address.version == 4 else IPV6_CLIENT_PREFIX
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def client_key(ip: str) -> str:
+    """The key every per-IP limit counts under: an IPv4 address itself, an IPv6 address's ``/64``.
+
+    One IPv6 host may use any address of its ``/64``, so keying IPv6 limits on the full address would give it
+    ``2**64`` buckets. A text that is no address is returned as it is (its own bucket).
+    """
+    address = _address(ip)
+    if address is None:
+        return ip
+    if address.version == 4:
+        return str(address)
+    return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+
+
+def _key_network(key: str, ipv6_prefix: int) -> str | None:
+    """The ``/24`` (IPv4) or ``/ipv6_prefix`` (IPv6) holding a :func:`client_key`; ``None`` for another text."""
     try:
-        address = ipaddress.ip_address(ip.strip())
+        network = ipaddress.ip_network(key.strip(), strict=False)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    if network.version == 6 and network.prefixlen < ipv6_prefix:
+        return None  # no client key is this wide
+    prefix = IPV4_NETWORK_PREFIX if network.version == 4 else ipv6_prefix
+    if network.version == 4 and network.prefixlen != 32:
+        return None  # an IPv4 client key is one address
+    return str(ipaddress.ip_network(f"{network.network_address}/{prefix}", strict=False))
+
+
+def key_binding_network(key: str) -> str | None:
+    """The network a pass binds the client of :func:`client_key` ``key`` to: the same as :func:`client_network`
+    gives for any of its addresses (``/24``, ``/64``); ``None`` when ``key`` is no client key of an address."""
+    return _key_network(key, IPV6_CLIENT_PREFIX)
+
+
+def limit_network(key: str) -> str:
+    """The key every per-network limit counts under, for the client of :func:`client_key` ``key``: its ``/24``
+    (IPv4) or ``/48`` (IPv6); a key that is no address stands for itself."""
+    return _key_network(key, IPV6_NETWORK_PREFIX) or key
 
 
 def user_agent_digest(user_agent: str, key: str) -> str:

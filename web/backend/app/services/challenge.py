@@ -21,7 +21,7 @@ outage: that is ``service_not_ready`` (503), whatever the site's policy. Issuing
 no problem shown there is no pass.
 
 Limits, cheapest and most specific first, so that one client is refused long before it can touch a shared
-budget: every request per client IP and per client network (``/24``, ``/64``); new sessions, Phase B problems and
+budget: every request per client IP (an IPv6 client is its ``/64``) and per client network (``/24``, ``/48``); new sessions, Phase B problems and
 passes per IP and per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
 
 The AI server's integrity reasons (``injected_input``, ``automation_env``: docs/integrity.md) never change its
@@ -46,7 +46,13 @@ from tcurity.geometry import check_follow, drags_on_tiles, grid_layout, random_p
 from tcurity.traces import GridTask, PerforationTask, Trace
 from web.backend.app.core.config import Settings
 from web.backend.app.core.errors import ApiError
-from web.backend.app.core.security import PassClaims, client_network, new_id, user_agent_digest
+from web.backend.app.core.security import (
+    PassClaims,
+    key_binding_network,
+    limit_network,
+    new_id,
+    user_agent_digest,
+)
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.schemas.challenge import (
     AnswerResult,
@@ -89,8 +95,11 @@ NETWORK_SHARE_OF_SITE = 4
 
 
 def network_of(ip: str) -> str:
-    """The key of a client's network for limits: its ``/24`` (IPv4) or ``/64`` (IPv6); a non-address as is."""
-    return client_network(ip) or ip
+    """The key of a client's network for limits: its ``/24`` (IPv4) or ``/48`` (IPv6); a non-address as is.
+
+    ``ip`` is the client's limit key (:func:`~web.backend.app.core.security.client_key`: an IPv6 client is its
+    ``/64``)."""
+    return limit_network(ip)
 
 
 def _iso(ms: int) -> datetime:
@@ -572,7 +581,7 @@ class ChallengeFlow:
 
     def _bind_client(self, record: SessionRecord, ip: str, user_agent: str) -> None:
         """Notes the answering client's network and user-agent digest (a pass binds them into its claims)."""
-        record.client_net = client_network(ip)
+        record.client_net = key_binding_network(ip)
         key = self.settings.token_signing_key.get_secret_value()
         record.client_ua = user_agent_digest(user_agent, key) if user_agent else None
 
