@@ -88,6 +88,9 @@ class PassClaims:
         client_net: the solving client's network (``/24`` of IPv4, ``/64`` of IPv6); ``None`` when its address
             could not be parsed.
         user_agent: :func:`user_agent_digest` of the solving client's ``User-Agent`` (``None``: none sent).
+        client_moved: what of the client (``ip``: its network, ``user_agent``) differed on some request of the
+            session from the client that created it: a relayed answer (review finding 5). Siteverify counts it
+            as a mismatch whatever the site sends.
     """
 
     jti: str
@@ -103,6 +106,7 @@ class PassClaims:
     reasons: list[str] = field(default_factory=list)
     client_net: str | None = None
     user_agent: str | None = None
+    client_moved: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         """The stored form (compact JSON)."""
@@ -121,6 +125,7 @@ class PassClaims:
                 "r": self.reasons,
                 "n": self.client_net,
                 "ua": self.user_agent,
+                "mv": self.client_moved,
             }
         )
 
@@ -147,6 +152,7 @@ class PassClaims:
                 reasons=[str(r) for r in p["r"]],
                 client_net=None if p.get("n") is None else str(p["n"]),
                 user_agent=None if p.get("ua") is None else str(p["ua"]),
+                client_moved=[str(m) for m in p.get("mv", [])],
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError("not a pass-claims record") from exc

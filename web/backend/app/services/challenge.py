@@ -255,8 +255,11 @@ class ChallengeFlow:
         )
 
     # --- sessions -------------------------------------------------------------------------------------------
-    async def create(self, sitekey: str, action: str, host: str | None, ip: str) -> SessionResponse:
-        """Starts a session for ``sitekey`` from a page on ``host``."""
+    async def create(
+        self, sitekey: str, action: str, host: str | None, ip: str, user_agent: str = ""
+    ) -> SessionResponse:
+        """Starts a session for ``sitekey`` from a page on ``host``, bound to the creating client's network and
+        user agent (a pass's claims name that client; a later request from another one marks the session)."""
         await self._limit_client(ip)
         site = self.sites.by_sitekey(sitekey)
         if site is None:
@@ -275,6 +278,7 @@ class ChallengeFlow:
             created_ms=created,
             expires_ms=created + self.settings.session_ttl_s * 1000,
         )
+        self._bind_client(record, ip, user_agent)
         await self.repo.create(record)
         self.telemetry.sessions.inc()
         logger.info(
@@ -580,10 +584,34 @@ class ChallengeFlow:
         )
 
     def _bind_client(self, record: SessionRecord, ip: str, user_agent: str) -> None:
-        """Notes the answering client's network and user-agent digest (a pass binds them into its claims)."""
-        record.client_net = key_binding_network(ip)
+        """Binds the session to the client that created it (its network and user-agent digest, which a pass's
+        claims carry), and on every later call notes what of the client differs from it.
+
+        The binding is never moved to a later client (review finding 5): when the last request decided it, a farm
+        could solve from its own network and relay only the final answer from the buyer's, and the token would
+        name the buyer. What differed goes into the claims as ``client_moved``, so siteverify reports
+        ``client_match: false`` and a site with ``require_client_match`` refuses the token.
+        """
+        network = key_binding_network(ip)
         key = self.settings.token_signing_key.get_secret_value()
-        record.client_ua = user_agent_digest(user_agent, key) if user_agent else None
+        digest = user_agent_digest(user_agent, key) if user_agent else None
+        if not record.client_bound:  # a new session, or one created before this release
+            record.client_net, record.client_ua, record.client_bound = network, digest, True
+            return
+        moved = [
+            part
+            for part, same in (
+                ("ip", network == record.client_net),
+                ("user_agent", digest == record.client_ua),
+            )
+            if not same and part not in record.client_moved
+        ]
+        if moved:
+            record.client_moved.extend(moved)
+            logger.info(
+                "session client changed",
+                extra={"fields": {"session": ref(record.session_id), "moved": moved}},
+            )
 
     async def _token(self, record: SessionRecord, site: Site) -> tuple[str, int]:
         """An opaque pass token; its claims (scores, models, reasons, client) stay in the store."""
@@ -607,6 +635,7 @@ class ChallengeFlow:
             reasons=list(record.reasons),
             client_net=record.client_net,
             user_agent=record.client_ua,
+            client_moved=list(record.client_moved),
         )
         keep_s = self.settings.pass_token_ttl_s + CLAIMS_SLACK_S
         if site.policy.collect:  # a later report names the session by its token
