@@ -364,3 +364,20 @@ def test_a_moved_session_is_reported_even_when_the_site_sends_no_client(
     token = solve_from(backend, passing_paths[0], UA, answer_from=backend.from_ip("198.51.100.7"))
     body = backend.siteverify(token).json()
     assert (body["success"], body["client_match"], body["client_mismatch"]) == (True, False, ["ip"])
+
+
+def test_a_user_agent_longer_than_512_characters_is_compared_by_its_first_512(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Review finding 10: the solving side keeps 512 characters of the header; a site forwarding the whole
+    header got ``bad-request`` (siteverify took at most 512). It now takes up to 8 KiB and compares the prefix."""
+    backend: Backend = make_backend(peer="203.0.113.77")
+    long_ua = UA + " " + "x" * 600  # 641 characters, as some browsers with extensions send
+    token = solve_from(backend, passing_paths[0], long_ua)
+    body = backend.siteverify(token, idempotency_key="n", remoteip="203.0.113.9", user_agent=long_ua).json()
+    assert (body["success"], body["error-codes"], body["client_match"]) == (True, [], True)
+    other = long_ua[:512] + "y" * 100  # differs only past the compared prefix: the same client
+    same = backend.siteverify(token, idempotency_key="n", remoteip="203.0.113.9", user_agent=other).json()
+    assert same["client_match"] is True
+    too_long = backend.siteverify(token, idempotency_key="n", user_agent="z" * 8193).json()
+    assert too_long["error-codes"] == ["bad-request"]

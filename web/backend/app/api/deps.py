@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from web.backend.app.core.config import Settings
 from web.backend.app.core.cors import origin_host
-from web.backend.app.core.security import client_key
+from web.backend.app.core.security import MAX_USER_AGENT_CHARS, client_key
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.challenge import ChallengeFlow
@@ -23,8 +23,6 @@ from web.backend.app.services.tokens import PassTokens
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
 from web.backend.app.store.base import Store
-
-MAX_USER_AGENT_CHARS = 512
 
 
 @dataclass(frozen=True)

@@ -271,6 +271,14 @@ def limit_network(key: str) -> str:
     return _key_network(key, IPV6_NETWORK_PREFIX) or key
 
 
+# Only this much of a User-Agent is bound (review finding 10): the solving side keeps the first 512 characters,
+# and siteverify takes a longer header (up to MAX_VERIFY_USER_AGENT_CHARS) and compares the same prefix.
+MAX_USER_AGENT_CHARS = 512
+MAX_VERIFY_USER_AGENT_CHARS = 8192
+
+
 def user_agent_digest(user_agent: str, key: str) -> str:
-    """A keyed digest of a ``User-Agent`` string (the claims never hold it raw)."""
-    return hmac.new(key.encode(), b"user-agent\x00" + user_agent.encode(), hashlib.sha256).hexdigest()[:32]
+    """A keyed digest of the first :data:`MAX_USER_AGENT_CHARS` characters of a ``User-Agent`` (the claims never
+    hold it raw); both sides cut it the same way, so a site may forward the full header."""
+    text = user_agent[:MAX_USER_AGENT_CHARS].encode()
+    return hmac.new(key.encode(), b"user-agent\x00" + text, hashlib.sha256).hexdigest()[:32]
