@@ -53,10 +53,24 @@ def test_a_trusted_proxy_names_the_client_by_the_right_most_untrusted_hop(tmp_pa
     assert client_ip(request_from("10.0.0.5", "1.2.3.4", "198.51.100.7"), settings) == "198.51.100.7"
     assert client_ip(request_from("fd00::1", "2001:db8::1"), settings) == "2001:db8::1"
     assert client_ip(request_from("10.0.0.5", "::ffff:198.51.100.7"), settings) == "198.51.100.7"
-    # Only proxies in the header (or none at all): the peer; a hop that is no address: the peer.
+    # Only proxies in the header (or none at all): the peer.
     assert client_ip(request_from("10.0.0.5", "172.16.0.3"), settings) == "10.0.0.5"
     assert client_ip(request_from("10.0.0.5"), settings) == "10.0.0.5"
-    assert client_ip(request_from("10.0.0.5", "1.2.3.4, not-an-ip"), settings) == "10.0.0.5"
+
+
+def test_a_forwarded_hop_with_a_port_is_its_address_and_a_garbled_one_its_own_key(tmp_path: Path) -> None:
+    """Review finding 11: a hop with a port or brackets fell back to the proxy (every such client in one
+    bucket). Ports and brackets are dropped; a hop still no address is keyed as itself, namespaced."""
+    settings = backend_settings(tmp_path, trusted_proxies="10.0.0.5, 172.16.0.0/12")
+    forwarded = {
+        "198.51.100.7:4711": "198.51.100.7",
+        "[2001:db8::1]:443": "2001:db8::1",
+        "[2001:db8::2]": "2001:db8::2",
+        "1.2.3.4, not-an-ip": "hop:not-an-ip",
+        "unknown, 172.16.0.2:80": "hop:unknown",  # a trusted proxy with a port is still a trusted proxy
+        "x" * 100: "hop:" + "x" * 64,
+    }
+    assert {hop: client_ip(request_from("10.0.0.5", hop), settings) for hop in forwarded} == forwarded
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_per_ip_limit(make_backend) -> None:
