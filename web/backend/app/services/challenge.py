@@ -445,8 +445,10 @@ class ChallengeFlow:
             await self._reopen(claim)  # nothing was judged: the task stays open
             raise _not_ready(exc) from exc
         except AiUnavailableError as exc:
-            if claim.site.policy.fail_open and await self._unscored_allowed(claim.site):
-                return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
+            if claim.site.policy.fail_open:
+                await self._refuse_spent_passes(claim, phase)  # before the site's unscored budget is touched
+                if await self._unscored_allowed(claim.site):
+                    return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
             await self._reopen(claim)  # the same answer may be sent again while its time lasts
             raise _ai_unavailable() from exc
         except AiFailedError as exc:  # an answer, but no usable one: never a pass, whatever the policy
@@ -501,6 +503,27 @@ class ChallengeFlow:
                 "unscored budget spent: failing closed", extra={"fields": {"sitekey": site.sitekey}}
             )
         return allowed
+
+    async def _refuse_spent_passes(self, claim: Claim, phase: PhaseName) -> None:
+        """A cheap look (no count) at the client's pass limits before an unscored pass spends the site's budget
+        (review finding 12): a client whose passes are spent would get 429 from :meth:`_limit_passes` only after
+        the budget was spent, and the reopened task let it resend the answer to drain the site's budget.
+
+        Raises:
+            ApiError: 429 ``rate_limited`` (the task reopened) when this pass would end the challenge and the
+                client's IP or network already has no pass left in this window.
+        """
+        if not self._final_pass(claim, phase, Decision(True, [])):
+            return
+        settings, ip = self.settings, claim.ip
+        for scope, key, limit in (
+            ("pass_ip", ip, settings.passes_per_ip),
+            ("pass_net", network_of(ip), settings.passes_per_network),
+        ):
+            retry_after_s = await self.limiter.blocked_for(scope, key, limit)
+            if retry_after_s is not None:
+                await self._reopen(claim)
+                raise too_many(retry_after_s, "passes")
 
     async def _limit_passes(self, claim: Claim) -> None:
         """Counts a pass against the client's IP and network; past either limit no token is given (429), and
