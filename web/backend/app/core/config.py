@@ -70,7 +70,7 @@ class Settings(BaseSettings):
             whose ``X-Forwarded-For`` is believed. Only when the direct peer is one of them does the client IP
             come from that header: its right-most hop that is not itself a trusted proxy
             (:func:`web.backend.app.api.deps.client_ip`). Anyone else's header is ignored.
-        rate_limit_per_network: challenge requests per window per client network (``/24`` IPv4, ``/64`` IPv6).
+        rate_limit_per_network: challenge requests per window per client network (``/24`` IPv4, ``/48`` IPv6).
         sessions_per_ip / sessions_per_network: new sessions per window per client IP / network.
         passes_per_ip / passes_per_network: passes (tokens) per window per client IP / network.
         problems_per_ip / problems_per_network: Phase B problems issued per window per client IP / network
