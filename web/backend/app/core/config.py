@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         rate_limit_per_ip / rate_limit_per_sitekey: challenge requests per window per client IP / per site.
         secret_failures_per_ip: wrong secrets per window per IP on siteverify and report before 429.
         phase_b_budget_window_s / phase_b_budget_per_ip / phase_b_budget_per_network: Phase B problems a
-            client IP, and its /24 (IPv6: /64), may be issued per window before 429 ``solve_budget_exhausted``
+            client IP (IPv6: its /64), and its /24 (IPv6: /48), may be issued per window before 429 ``solve_budget_exhausted``
             (security review finding 8: a solver model must not get problems without limit).
         idempotency_ttl_s: the longest a siteverify answer is kept for retries with the same idempotency key
             (it never outlives its token by more than a few seconds).
