@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tcurity.config import params
 from tcurity.geometry import grid_layout
@@ -132,9 +133,9 @@ def test_sparse_moves_counts_moves_per_press() -> None:
     )
     assert events[0] == "down" and jump.points.event == ["down", "move", "up"]
     moves = pressed_mouse_moves(jump)
-    assert moves is not None and sparse_moves(jump, moves, P) is True
+    assert moves is not None and sparse_moves(jump, moves, P, jump.arrays()) is True
     full = pressed_mouse_moves(cdp)
-    assert full is not None and sparse_moves(cdp, full, P) is False
+    assert full is not None and sparse_moves(cdp, full, P, cdp.arrays()) is False
 
 
 def test_slow_moves_reads_the_median_interval_between_pressed_moves() -> None:
@@ -236,6 +237,33 @@ def test_touch_and_pen_are_not_judged_on_pointer_tells(pointer: str) -> None:
     result = assess(touch)
     assert result.reasons == []
     assert result.evaluated == ["automation_env"]
+
+
+def test_a_foreign_pointer_type_inside_a_press_is_refused() -> None:
+    """Review finding 13: one ``touch`` event in a CDP mouse trace switched off every pointer tell. A press has
+    one pointer type (a browser reports one per pointer id, and the SDK records one), so the schema refuses it."""
+    cdp = with_env(fixture("cdp_headed"), EnvReport(webdriver=False))
+    n = len(cdp.points.x)
+    with pytest.raises(ValidationError, match="mixed_pointer_types"):
+        with_points(cdp, pointer_type=["mouse"] * (n - 1) + ["touch"])
+    with pytest.raises(ValidationError, match="mixed_pointer_types"):
+        with_points(cdp, pointer_type=["mouse", "pen"] + ["mouse"] * (n - 2))
+
+
+def test_a_touch_event_outside_the_presses_leaves_the_mouse_presses_judged() -> None:
+    """Hovering after the press with another pointer type (the schema allows it: no press) still leaves the
+    mouse press judged on its tells (the old code judged no tell once any event was not a mouse's)."""
+    cdp = with_env(fixture("cdp_headed"), EnvReport(webdriver=False))
+    body = cdp.model_dump(exclude_none=True)
+    points = body["points"]
+    for name, column in points.items():
+        if name != "sub" and isinstance(column, list):
+            column.append(column[-1])
+    points["event"][-1], points["pointer_type"][-1] = "move", "touch"
+    points["t_ms"][-1] += 5.0
+    hover = Trace.model_validate(body)
+    assert hover.points.event[-2:] == ["up", "move"]
+    assert assess(hover).reasons == assess(cdp).reasons == ["injected_input"]
 
 
 def test_the_keyboard_path_is_judged_on_its_environment_only() -> None:

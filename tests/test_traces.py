@@ -406,3 +406,19 @@ def test_env_report_limits() -> None:
         EnvReport(brands=["x" * 65])
     with pytest.raises(ValidationError, match="webdriver"):
         EnvReport.model_validate({"webdriver": [True]})
+
+
+def test_a_press_has_one_pointer_type() -> None:
+    """Review finding 13: mixed pointer types within a press are refused (``mixed_pointer_types``); types may
+    differ between presses and outside them."""
+    assert code_of(pointer_type=["mouse", "touch", "mouse"]) == "mixed_pointer_types"
+    assert code_of(pointer_type=["touch", "touch", "pen"]) == "mixed_pointer_types"
+    check_points(TracePoints(**points(pointer_type=["pen", "pen", "pen"])))
+    two = points(
+        x=[0.1, 0.2, 0.3, 0.4, 0.5],
+        y=[0.1, 0.2, 0.3, 0.4, 0.5],
+        t_ms=[0.0, 10.0, 20.0, 30.0, 40.0],
+        event=["down", "up", "move", "down", "up"],
+        pointer_type=["mouse", "mouse", "touch", "touch", "touch"],
+    )
+    check_points(TracePoints(**two))

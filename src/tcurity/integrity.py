@@ -20,8 +20,8 @@ Pointer tells, each weak alone (a person's setup can produce any one of them):
 - ``exact_centres``: every press of a Phase B answer starts within a fraction of a pixel of its cell's centre.
 
 ``injected_input`` needs at least ``min_tells`` of them. ``automation_env`` is the browser stating that it is
-automated: ``navigator.webdriver``, or a headless user agent or brand. Only mouse traces are judged on pointer
-tells: touch and pen digitisers report fractional positions at their own rates, and the keyboard path has no
+automated: ``navigator.webdriver``, or a headless user agent or brand. Only mouse presses are judged on pointer
+tells (each press has one pointer type, :func:`tcurity.traces.check_points`): touch and pen digitisers report fractional positions at their own rates, and the keyboard path has no
 pointer events at all. A browser that lacks an API (no ``getCoalescedEvents``: every count 0) leaves that tell
 unevaluated, so old browsers are never flagged for what they cannot send.
 """
@@ -51,14 +51,27 @@ class IntegrityResult:
     version: str = ""
 
 
+def mouse_press_spans(trace: Trace, arrays: TraceArrays) -> list[tuple[int, int]]:
+    """The ``[down, up]`` spans of the presses made with a mouse (a press has one type: the trace schema's
+    ``mixed_pointer_types``); none for a trace without pointer types (the keyboard path)."""
+    kinds = trace.points.pointer_type
+    if kinds is None:
+        return []
+    return [(down, up) for down, up in arrays.press_spans() if kinds[down] == "mouse"]
+
+
 def pressed_mouse_moves(trace: Trace, arrays: TraceArrays | None = None) -> np.ndarray | None:
-    """Indexes of the pressed moves of a pure mouse trace (``None`` for touch, pen or keyboard traces)."""
-    points = trace.points
-    if points.pointer_type is None or set(points.pointer_type) != {"mouse"}:
-        return None
+    """Indexes of the moves inside the trace's mouse presses (``None`` when no press was made with a mouse).
+
+    Judged per press (review finding 13): one touch or pen event anywhere in a trace used to switch off every
+    pointer tell for the whole trace. Events outside the presses (hovering) say nothing about it.
+    """
     arrays = arrays or trace.arrays()
+    spans = mouse_press_spans(trace, arrays)
+    if not spans:
+        return None
     pressed = np.zeros(len(arrays), dtype=bool)
-    for down, up in arrays.press_spans():
+    for down, up in spans:
         pressed[down + 1 : up] = True
     return np.flatnonzero(pressed & (arrays.event == Event.MOVE))
 
@@ -105,9 +118,9 @@ def slow_moves(trace: Trace, moves: np.ndarray, p: IntegrityParams, arrays: Trac
     return float(np.median(intervals)) > p.max_median_move_interval_ms
 
 
-def sparse_moves(trace: Trace, moves: np.ndarray, p: IntegrityParams) -> bool:
-    """Fewer pressed moves per press than ``min_moves_per_press``."""
-    presses = trace.points.event.count("down")
+def sparse_moves(trace: Trace, moves: np.ndarray, p: IntegrityParams, arrays: TraceArrays) -> bool:
+    """Fewer pressed moves per mouse press than ``min_moves_per_press``."""
+    presses = len(mouse_press_spans(trace, arrays))
     return moves.size < p.min_moves_per_press * presses
 
 
@@ -159,7 +172,7 @@ def assess(
         checks = {
             "coalesced_single": coalesced_single(trace, moves, p),
             "fractional_steps": fractional_steps(trace, moves, p, arrays),
-            "sparse_moves": sparse_moves(trace, moves, p),
+            "sparse_moves": sparse_moves(trace, moves, p, arrays),
             "slow_moves": slow_moves(trace, moves, p, arrays),
             "exact_centres": exact_centres(trace, p, arrays),
         }

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tcurity.sampling import Path2
+from tcurity.traces import PerforationTask
 from tests.backend.conftest import ORIGIN, Backend, human_answer
 from tests.backend.test_phase_b_api import to_phase_b
 from web.backend.app.sites import SitePolicy
@@ -245,3 +246,46 @@ def test_a_failing_ai_server_neither_stops_issuing_nor_opens_the_scoring_breaker
     assert ai.problems_breaker.state == ("open" if failure == "down" else "closed")
     issued = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b").json()
     assert "problem" in issued and "token" not in issued
+
+
+def test_a_client_out_of_passes_cannot_drain_the_unscored_budget(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Review finding 12: the unscored budget was spent before the pass limit answered 429, and the task was
+    reopened, so resending one answer drained the site's budget. The pass limit is now looked at first."""
+    backend: Backend = make_backend(sites={"main": FAIL_OPEN}, passes_per_ip=1, unscored_passes_per_site=3)
+    backend.ai.down = True
+    client = backend.from_ip("198.51.100.5")
+    sessions = "/api/v1/challenge/sessions"
+    body = {"sitekey": backend.sites["main"].sitekey}
+    first = client.post(sessions, json=body, headers={"Origin": ORIGIN}).json()["session_id"]
+    second = client.post(sessions, json=body, headers={"Origin": ORIGIN}).json()["session_id"]
+    answers = {}
+    for sid, path in ((second, passing_paths[0]), (first, passing_paths[1])):
+        task = client.post(f"{sessions}/{sid}/phase-a", headers={"Origin": ORIGIN}).json()["task"]
+        answers[sid] = human_answer(path, PerforationTask.model_validate(task)).model_dump(mode="json")
+    backend.clock.advance(5.0)
+    passed = client.post(
+        f"{sessions}/{second}/phase-a/answer", json={"trace": answers[second]}, headers={"Origin": ORIGIN}
+    )
+    assert passed.json()["outcome"] == "passed"  # unscored: one of the site's three
+    resent = [
+        client.post(
+            f"{sessions}/{first}/phase-a/answer", json={"trace": answers[first]}, headers={"Origin": ORIGIN}
+        )
+        for _ in range(3)
+    ]
+    assert [(r.status_code, r.json()["error"]["code"]) for r in resent] == [(429, "rate_limited")] * 3
+    assert metric(backend, 'backend_unscored_total{result="passed"}') == 1.0
+    others = []
+    for address, path in (("203.0.113.1", passing_paths[2]), ("203.0.114.1", passing_paths[3])):
+        other = backend.from_ip(address)
+        sid = other.post(sessions, json=body, headers={"Origin": ORIGIN}).json()["session_id"]
+        task = other.post(f"{sessions}/{sid}/phase-a", headers={"Origin": ORIGIN}).json()["task"]
+        trace = human_answer(path, PerforationTask.model_validate(task)).model_dump(mode="json")
+        backend.clock.advance(5.0)
+        answer = other.post(
+            f"{sessions}/{sid}/phase-a/answer", json={"trace": trace}, headers={"Origin": ORIGIN}
+        )
+        others.append(answer.json().get("outcome"))
+    assert others == ["passed", "passed"]  # the site's budget is still there for everyone else

@@ -18,6 +18,7 @@ from tcurity.sampling import Path2
 from tcurity.traces import PerforationTask
 from tests.backend.conftest import ORIGIN, Backend, backend_settings, human_answer
 from web.backend.app.api.deps import client_ip
+from web.backend.app.core.security import client_key, client_network, key_binding_network, limit_network
 from web.backend.app.sites import SitePolicy
 
 SESSIONS = "/api/v1/challenge/sessions"
@@ -52,10 +53,24 @@ def test_a_trusted_proxy_names_the_client_by_the_right_most_untrusted_hop(tmp_pa
     assert client_ip(request_from("10.0.0.5", "1.2.3.4", "198.51.100.7"), settings) == "198.51.100.7"
     assert client_ip(request_from("fd00::1", "2001:db8::1"), settings) == "2001:db8::1"
     assert client_ip(request_from("10.0.0.5", "::ffff:198.51.100.7"), settings) == "198.51.100.7"
-    # Only proxies in the header (or none at all): the peer; a hop that is no address: the peer.
+    # Only proxies in the header (or none at all): the peer.
     assert client_ip(request_from("10.0.0.5", "172.16.0.3"), settings) == "10.0.0.5"
     assert client_ip(request_from("10.0.0.5"), settings) == "10.0.0.5"
-    assert client_ip(request_from("10.0.0.5", "1.2.3.4, not-an-ip"), settings) == "10.0.0.5"
+
+
+def test_a_forwarded_hop_with_a_port_is_its_address_and_a_garbled_one_its_own_key(tmp_path: Path) -> None:
+    """Review finding 11: a hop with a port or brackets fell back to the proxy (every such client in one
+    bucket). Ports and brackets are dropped; a hop still no address is keyed as itself, namespaced."""
+    settings = backend_settings(tmp_path, trusted_proxies="10.0.0.5, 172.16.0.0/12")
+    forwarded = {
+        "198.51.100.7:4711": "198.51.100.7",
+        "[2001:db8::1]:443": "2001:db8::1",
+        "[2001:db8::2]": "2001:db8::2",
+        "1.2.3.4, not-an-ip": "hop:not-an-ip",
+        "unknown, 172.16.0.2:80": "hop:unknown",  # a trusted proxy with a port is still a trusted proxy
+        "x" * 100: "hop:" + "x" * 64,
+    }
+    assert {hop: client_ip(request_from("10.0.0.5", hop), settings) for hop in forwarded} == forwarded
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_per_ip_limit(make_backend) -> None:
@@ -87,11 +102,35 @@ def test_256_addresses_of_one_ipv4_network_hit_its_session_limit(make_backend) -
     )  # the next /24 is another network
 
 
-def test_an_ipv6_network_is_its_64(make_backend) -> None:
-    backend: Backend = make_backend(sessions_per_network=3)
-    codes = [create(backend.from_ip(f"2001:db8:0:1::{i:x}"), backend).status_code for i in range(1, 5)]
-    assert codes == [201, 201, 201, 429]
-    assert create(backend.from_ip("2001:db8:0:2::1"), backend).status_code == 201
+def test_an_ipv6_client_is_its_64_and_its_network_its_48(make_backend) -> None:
+    """Review finding 3: one IPv6 host may use any address of its /64, so the per-IP limits key on the /64 and
+    the per-network ones on the /48 (the old code keyed "IP" on the /128 and the network on the /64)."""
+    backend: Backend = make_backend(sessions_per_ip=2, sessions_per_network=3)
+    same_64 = [create(backend.from_ip(f"2001:db8:0:1::{i:x}"), backend).status_code for i in range(1, 4)]
+    assert same_64 == [201, 201, 429]  # three addresses of one /64 share one per-IP bucket
+    # Other /64s of the same /48: one more session for the /48 (3 in all), then the network is spent.
+    other_64s = [create(backend.from_ip(f"2001:db8:0:{i:x}::1"), backend).status_code for i in range(2, 4)]
+    assert other_64s == [201, 429]
+    assert create(backend.from_ip("2001:db8:1:1::1"), backend).status_code == 201  # the next /48
+
+
+def test_client_keys_and_networks_of_addresses() -> None:
+    assert [client_key(ip) for ip in ("198.51.100.7", "::ffff:198.51.100.7", "2001:db8:0:1:aa::1", "x")] == [
+        "198.51.100.7",
+        "198.51.100.7",
+        "2001:db8:0:1::/64",
+        "x",
+    ]
+    assert [limit_network(client_key(ip)) for ip in ("198.51.100.7", "2001:db8:0:1:aa::1", "x")] == [
+        "198.51.100.0/24",
+        "2001:db8::/48",
+        "x",
+    ]
+    # The token binds to the same /24 and /64 as siteverify's remoteip gives.
+    for ip in ("198.51.100.7", "2001:db8:0:1:aa::1"):
+        assert key_binding_network(client_key(ip)) == client_network(ip)
+    assert key_binding_network("x") is None
+    assert client_network("2001:db8:0:1:aa::1") == "2001:db8:0:1::/64"
 
 
 def test_sessions_are_limited_per_ip(make_backend) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from fastapi.testclient import TestClient
+
 from tcurity.sampling import Path2
+from tcurity.traces import PerforationTask
 from tests.backend.conftest import HOST, ORIGIN, Backend, Clock, human_answer
 from web.backend.app.core.security import new_id, pass_token
 from web.backend.app.sites import SitePolicy
@@ -248,17 +251,32 @@ def test_a_replica_whose_clock_runs_behind_cannot_accept_a_token_twice(
     assert again["error-codes"] == ["timeout-or-duplicate"], "the consume marker outlives the token"
 
 
-def solve_from(backend: Backend, path: Path2, user_agent: str) -> str:
-    sid = backend.create()["session_id"]
-    task = backend.issue_a(sid)
+def solve_from(
+    backend: Backend, path: Path2, user_agent: str, answer_from: TestClient | None = None, answer_ua: str = ""
+) -> str:
+    """A pass token: the session created and the task issued by ``backend.client`` with ``user_agent``; answered
+    by ``answer_from`` (the same client by default) with ``answer_ua`` (the same user agent by default)."""
+    headers = {"Origin": ORIGIN, "User-Agent": user_agent}
+    created = backend.client.post(
+        "/api/v1/challenge/sessions", json={"sitekey": backend.sites["main"].sitekey}, headers=headers
+    )
+    sid = created.json()["session_id"]
+    base = f"/api/v1/challenge/sessions/{sid}"
+    task = PerforationTask.model_validate(
+        backend.client.post(f"{base}/phase-a", headers=headers).json()["task"]
+    )
     trace = human_answer(path, task)
     backend.clock.advance((trace.points.t_ms[-1] - trace.points.t_ms[0]) / 1000.0 + 0.05)
-    result = backend.client.post(
-        f"/api/v1/challenge/sessions/{sid}/phase-a/answer",
-        json={"trace": trace.model_dump(mode="json")},
-        headers={"Origin": ORIGIN, "User-Agent": user_agent},
-    ).json()
-    assert result["outcome"] == "passed"
+    result = (
+        (answer_from or backend.client)
+        .post(
+            f"{base}/phase-a/answer",
+            json={"trace": trace.model_dump(mode="json")},
+            headers={"Origin": ORIGIN, "User-Agent": answer_ua or user_agent},
+        )
+        .json()
+    )
+    assert result["outcome"] == "passed", result
     return str(result["token"])
 
 
@@ -312,3 +330,54 @@ def test_a_site_that_requires_the_solving_client_refuses_a_relayed_token(
     assert (other_ua["error-codes"], other_ua["client_mismatch"]) == (["client-mismatch"], ["user_agent"])
     own = backend.siteverify(solve_from(backend, passing_paths[3], UA), remoteip="203.0.113.1").json()
     assert (own["success"], own["client_match"]) == (True, True)
+
+
+def test_a_session_finished_from_another_client_is_not_bound_to_the_last_one(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Review finding 5: the binding is the client that created the session. A farm that solves from its own
+    network and relays only the final answer from the buyer's gets a token that says so, and a site that
+    requires the solving client refuses it (the old code bound the token to whoever answered last)."""
+    backend: Backend = make_backend(
+        sites={"main": SitePolicy(phase_b="never", require_client_match=True)}, peer="203.0.113.77"
+    )
+    buyer = backend.from_ip("198.51.100.7")  # the final answer comes from the buyer's network
+    relayed = solve_from(backend, passing_paths[0], UA, answer_from=buyer)
+    claims = backend.claims(relayed)
+    assert claims is not None
+    assert (claims.client_net, claims.client_moved) == ("203.0.113.0/24", ["ip"])
+    # The site sees the buyer's address, which is the network that answered: still refused.
+    verdict = backend.siteverify(relayed, remoteip="198.51.100.7", user_agent=UA).json()
+    assert (verdict["success"], verdict["error-codes"]) == (False, ["client-mismatch"])
+    assert (verdict["client_match"], verdict["client_mismatch"]) == (False, ["ip"])
+    other_ua = solve_from(backend, passing_paths[1], UA, answer_ua="python-httpx/0.28")
+    refused = backend.siteverify(other_ua, remoteip="203.0.113.1", user_agent="python-httpx/0.28").json()
+    assert (refused["error-codes"], refused["client_mismatch"]) == (["client-mismatch"], ["user_agent"])
+    own = backend.siteverify(solve_from(backend, passing_paths[2], UA), remoteip="203.0.113.1").json()
+    assert (own["success"], own["client_match"]) == (True, True)
+
+
+def test_a_moved_session_is_reported_even_when_the_site_sends_no_client(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    backend: Backend = make_backend(peer="203.0.113.77")
+    token = solve_from(backend, passing_paths[0], UA, answer_from=backend.from_ip("198.51.100.7"))
+    body = backend.siteverify(token).json()
+    assert (body["success"], body["client_match"], body["client_mismatch"]) == (True, False, ["ip"])
+
+
+def test_a_user_agent_longer_than_512_characters_is_compared_by_its_first_512(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Review finding 10: the solving side keeps 512 characters of the header; a site forwarding the whole
+    header got ``bad-request`` (siteverify took at most 512). It now takes up to 8 KiB and compares the prefix."""
+    backend: Backend = make_backend(peer="203.0.113.77")
+    long_ua = UA + " " + "x" * 600  # 641 characters, as some browsers with extensions send
+    token = solve_from(backend, passing_paths[0], long_ua)
+    body = backend.siteverify(token, idempotency_key="n", remoteip="203.0.113.9", user_agent=long_ua).json()
+    assert (body["success"], body["error-codes"], body["client_match"]) == (True, [], True)
+    other = long_ua[:512] + "y" * 100  # differs only past the compared prefix: the same client
+    same = backend.siteverify(token, idempotency_key="n", remoteip="203.0.113.9", user_agent=other).json()
+    assert same["client_match"] is True
+    too_long = backend.siteverify(token, idempotency_key="n", user_agent="z" * 8193).json()
+    assert too_long["error-codes"] == ["bad-request"]

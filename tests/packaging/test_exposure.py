@@ -7,6 +7,7 @@ where nginx fronts the backend, ``TRUSTED_PROXIES`` names exactly nginx.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,38 @@ def test_no_deployment_trusts_every_forwarded_for() -> None:
 
 def test_compose_trusts_exactly_its_nginx() -> None:
     loaded = compose()
-    nginx_ip = loaded["services"]["nginx"]["networks"]["default"]["ipv4_address"]
-    assert loaded["services"]["backend"]["environment"]["TRUSTED_PROXIES"] == nginx_ip
-    subnet = loaded["networks"]["default"]["ipam"]["config"][0]["subnet"]
-    assert (nginx_ip, subnet) == (
+    nginx = loaded["services"]["nginx"]["networks"]["default"]
+    nginx_ip, nginx_ip6 = nginx["ipv4_address"], nginx["ipv6_address"]
+    assert loaded["services"]["backend"]["environment"]["TRUSTED_PROXIES"] == f"{nginx_ip},{nginx_ip6}"
+    subnets = [entry["subnet"] for entry in loaded["networks"]["default"]["ipam"]["config"]]
+    assert (nginx_ip, nginx_ip6, subnets) == (
         "${NGINX_INTERNAL_IP:-172.30.0.10}",
-        "${MAIN_INTERNAL_SUBNET:-172.30.0.0/24}",
+        "${NGINX_INTERNAL_IP6:-fd00:7c:30::10}",
+        ["${MAIN_INTERNAL_SUBNET:-172.30.0.0/24}", "${MAIN_INTERNAL_SUBNET6:-fd00:7c:30::/64}"],
     )
+
+
+def default_of(value: str) -> str:
+    """The default of a compose ``${VAR:-default}`` value (the value itself when it has none)."""
+    return value.split(":-", 1)[1].rstrip("}") if value.startswith("${") and ":-" in value else value
+
+
+def test_ports_published_on_ipv6_reach_nginx_on_a_dual_stack_network() -> None:
+    """Review finding 4: nginx's 80/443 are published on every address, IPv6 included, but the compose network
+    was IPv4 only, so Docker relayed IPv6 clients through docker-proxy and nginx saw the gateway for all of them
+    (one bucket for every IPv6 buyer). A port published on all addresses needs a dual-stack network, with
+    nginx's fixed IPv6 address inside it and trusted by the backend."""
+    loaded = compose()
+    published = [str(p) for p in loaded["services"]["nginx"]["ports"]]
+    on_all_addresses = [p for p in published if p.count(":") == 1]  # "80:80": no host address given
+    assert on_all_addresses == ["80:80", "443:443"]
+    network = loaded["networks"]["default"]
+    assert network.get("enable_ipv6") is True
+    subnets = [ipaddress.ip_network(default_of(c["subnet"])) for c in network["ipam"]["config"]]
+    assert sorted(n.version for n in subnets) == [4, 6]
+    nginx6 = ipaddress.ip_address(
+        default_of(loaded["services"]["nginx"]["networks"]["default"]["ipv6_address"])
+    )
+    assert any(nginx6 in n for n in subnets if n.version == 6)
+    trusted = loaded["services"]["backend"]["environment"]["TRUSTED_PROXIES"].split(",")
+    assert str(nginx6) in [default_of(t) for t in trusted]

@@ -61,6 +61,7 @@ const ANSWER_CODES = new Set([
   "time_not_monotonic",
   "duration_too_long",
   "bad_event_sequence",
+  "mixed_pointer_types",
   "payload_too_large",
   "unsupported_media_type",
 ]);

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from web.backend.app.core.config import Settings
 from web.backend.app.core.cors import origin_host
+from web.backend.app.core.security import MAX_USER_AGENT_CHARS, client_key
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.services.ai_client import AiClient
 from web.backend.app.services.challenge import ChallengeFlow
@@ -23,8 +24,6 @@ from web.backend.app.services.tokens import PassTokens
 from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
 from web.backend.app.store.base import Store
-
-MAX_USER_AGENT_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,11 @@ async def get_services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(get_services)]
 
 
+# A forwarded hop that is no address is keyed as itself under this prefix (never as the proxy), cut to this length.
+UNPARSED_HOP_PREFIX = "hop:"
+MAX_HOP_CHARS = 64
+
+
 def client_ip(request: Request, settings: Settings) -> str:
     """The client's IP, which every per-IP and per-network limit keys on.
 
@@ -60,6 +64,10 @@ def client_ip(request: Request, settings: Settings) -> str:
     the right-most hop that is not itself a trusted proxy: each trusted proxy appends the address it saw, so
     everything left of that hop was written by the client and may be anything. Otherwise (no trusted proxy
     configured, or a peer that is not one) the header is ignored and the peer is the client.
+
+    A hop may carry a port (``198.51.100.7:4711``, ``[2001:db8::1]:443``) or brackets; they are dropped. A hop
+    that is still no address is keyed as itself (``hop:`` and its first 64 characters), never as the proxy:
+    falling back to the peer would put every such client into the proxy's one bucket (review finding 11).
     """
     peer = request.client.host if request.client else "unknown"
     proxies = settings.trusted_proxies
@@ -68,15 +76,24 @@ def client_ip(request: Request, settings: Settings) -> str:
     hops = [hop.strip() for header in request.headers.getlist("x-forwarded-for") for hop in header.split(",")]
     for hop in reversed(hops):
         if not _is_in(hop, proxies):
-            return (
-                _canonical(hop) or peer
-            )  # a hop a trusted proxy wrote is an address; anything else: the peer
+            address = _address(hop)
+            return str(address) if address is not None else UNPARSED_HOP_PREFIX + hop[:MAX_HOP_CHARS]
     return peer
+
+
+def _strip_port(text: str) -> str:
+    """``text`` without a port and brackets: ``[v6]:port``, ``[v6]`` and ``v4:port`` give the bare address."""
+    if text.startswith("["):
+        end = text.find("]")
+        return text[1:end] if end > 0 and (end == len(text) - 1 or text[end + 1] == ":") else text
+    if text.count(":") == 1:
+        return text.split(":", 1)[0]
+    return text
 
 
 def _address(text: str) -> IPv4Address | IPv6Address | None:
     try:
-        address = ipaddress.ip_address(text)
+        address = ipaddress.ip_address(_strip_port(text.strip()))
     except ValueError:
         return None
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
@@ -89,14 +106,10 @@ def _is_in(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
     return address is not None and any(address in network for network in networks)
 
 
-def _canonical(text: str) -> str | None:
-    address = _address(text)
-    return None if address is None else str(address)
-
-
 async def get_client_ip(request: Request, services: Svc) -> str:
-    """:func:`client_ip` as a dependency."""
-    return client_ip(request, services.settings)
+    """The client's limit key as a dependency: :func:`client_ip` through
+    :func:`~web.backend.app.core.security.client_key` (an IPv6 client is its ``/64``)."""
+    return client_key(client_ip(request, services.settings))
 
 
 async def get_origin_host(request: Request, services: Svc) -> str | None:

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         rate_limit_per_ip / rate_limit_per_sitekey: challenge requests per window per client IP / per site.
         secret_failures_per_ip: wrong secrets per window per IP on siteverify and report before 429.
         phase_b_budget_window_s / phase_b_budget_per_ip / phase_b_budget_per_network: Phase B problems a
-            client IP, and its /24 (IPv6: /64), may be issued per window before 429 ``solve_budget_exhausted``
+            client IP (IPv6: its /64), and its /24 (IPv6: /48), may be issued per window before 429 ``solve_budget_exhausted``
             (security review finding 8: a solver model must not get problems without limit).
         idempotency_ttl_s: the longest a siteverify answer is kept for retries with the same idempotency key
             (it never outlives its token by more than a few seconds).
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
             whose ``X-Forwarded-For`` is believed. Only when the direct peer is one of them does the client IP
             come from that header: its right-most hop that is not itself a trusted proxy
             (:func:`web.backend.app.api.deps.client_ip`). Anyone else's header is ignored.
-        rate_limit_per_network: challenge requests per window per client network (``/24`` IPv4, ``/64`` IPv6).
+        rate_limit_per_network: challenge requests per window per client network (``/24`` IPv4, ``/48`` IPv6).
         sessions_per_ip / sessions_per_network: new sessions per window per client IP / network.
         passes_per_ip / passes_per_network: passes (tokens) per window per client IP / network.
         problems_per_ip / problems_per_network: Phase B problems issued per window per client IP / network

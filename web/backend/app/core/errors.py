@@ -23,7 +23,7 @@ siteverify is the exception: it always answers in its own reCAPTCHA-compatible s
 | 422 | ``invalid_response`` | report: the token is malformed or forged |
 | 422 | ``wrong_task`` | the trace does not answer the task that was issued |
 | 422 | a trace code (``too_few_points``, ``time_not_monotonic``, ``bad_event_sequence``, …) | the trace breaks the schema |
-| 429 | ``rate_limited`` | too many requests, sessions or passes from this client IP or its network (``/24``, ``/64``), or for the site (``Retry-After`` says when to come back) |
+| 429 | ``rate_limited`` | too many requests, sessions or passes from this client IP (IPv6: its ``/64``) or its network (``/24``, ``/48``), or for the site (``Retry-After`` says when to come back) |
 | 429 | ``solve_budget_exhausted`` | too many Phase B problems for this IP or its /24 in the budget window (``Retry-After``) |
 | 500 | ``internal_error`` | a bug; never for bad input |
 | 503 | ``ai_unavailable`` | the AI server is unreachable or gave no usable answer (or a fail-open site's unscored budget is spent); retry later: no pass is given, the task stays open, and a failed Phase B issue uses no attempt |

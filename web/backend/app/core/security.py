@@ -88,6 +88,9 @@ class PassClaims:
         client_net: the solving client's network (``/24`` of IPv4, ``/64`` of IPv6); ``None`` when its address
             could not be parsed.
         user_agent: :func:`user_agent_digest` of the solving client's ``User-Agent`` (``None``: none sent).
+        client_moved: what of the client (``ip``: its network, ``user_agent``) differed on some request of the
+            session from the client that created it: a relayed answer (review finding 5). Siteverify counts it
+            as a mismatch whatever the site sends.
     """
 
     jti: str
@@ -103,6 +106,7 @@ class PassClaims:
     reasons: list[str] = field(default_factory=list)
     client_net: str | None = None
     user_agent: str | None = None
+    client_moved: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         """The stored form (compact JSON)."""
@@ -121,6 +125,7 @@ class PassClaims:
                 "r": self.reasons,
                 "n": self.client_net,
                 "ua": self.user_agent,
+                "mv": self.client_moved,
             }
         )
 
@@ -147,6 +152,7 @@ class PassClaims:
                 reasons=[str(r) for r in p["r"]],
                 client_net=None if p.get("n") is None else str(p["n"]),
                 user_agent=None if p.get("ua") is None else str(p["ua"]),
+                client_moved=[str(m) for m in p.get("mv", [])],
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError("not a pass-claims record") from exc
@@ -193,21 +199,86 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+# How much of the address space one client and one network hold (review finding 3). An IPv6 subscriber gets a
+# whole /64 (often a /56 or /48), so an IPv6 "address" for the per-IP limits is its /64 and an IPv6 "network" for
+# the per-network limits is its /48; an IPv4 client is its address and its network its /24. The token's client
+# binding uses the /24 and the /64: an IPv6 client keeps its /64 while privacy addresses rotate within it.
+IPV4_NETWORK_PREFIX = 24
+IPV6_CLIENT_PREFIX = 64
+IPV6_NETWORK_PREFIX = 48
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address (an IPv4-mapped IPv6 address as its IPv4 address); ``None`` when it is none."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def client_network(ip: str) -> str | None:
     """The network a client address belongs to for token binding: its ``/24`` (IPv4) or ``/64`` (IPv6).
 
     An IPv4-mapped IPv6 address counts as its IPv4 address. ``None`` when ``ip`` is not an address.
     """
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except ValueError:
+    address = _address(ip)
+    if address is None:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 64
+    prefix = IPV4_NETWORK_PREFIX if address.version == 4 else IPV6_CLIENT_PREFIX
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
+def client_key(ip: str) -> str:
+    """The key every per-IP limit counts under: an IPv4 address itself, an IPv6 address's ``/64``.
+
+    One IPv6 host may use any address of its ``/64``, so keying IPv6 limits on the full address would give it
+    ``2**64`` buckets. A text that is no address is returned as it is (its own bucket).
+    """
+    address = _address(ip)
+    if address is None:
+        return ip
+    if address.version == 4:
+        return str(address)
+    return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+
+
+def _key_network(key: str, ipv6_prefix: int) -> str | None:
+    """The ``/24`` (IPv4) or ``/ipv6_prefix`` (IPv6) holding a :func:`client_key`; ``None`` for another text."""
+    try:
+        network = ipaddress.ip_network(key.strip(), strict=False)
+    except ValueError:
+        return None
+    if network.version == 6 and network.prefixlen < ipv6_prefix:
+        return None  # no client key is this wide
+    prefix = IPV4_NETWORK_PREFIX if network.version == 4 else ipv6_prefix
+    if network.version == 4 and network.prefixlen != 32:
+        return None  # an IPv4 client key is one address
+    return str(ipaddress.ip_network(f"{network.network_address}/{prefix}", strict=False))
+
+
+def key_binding_network(key: str) -> str | None:
+    """The network a pass binds the client of :func:`client_key` ``key`` to: the same as :func:`client_network`
+    gives for any of its addresses (``/24``, ``/64``); ``None`` when ``key`` is no client key of an address."""
+    return _key_network(key, IPV6_CLIENT_PREFIX)
+
+
+def limit_network(key: str) -> str:
+    """The key every per-network limit counts under, for the client of :func:`client_key` ``key``: its ``/24``
+    (IPv4) or ``/48`` (IPv6); a key that is no address stands for itself."""
+    return _key_network(key, IPV6_NETWORK_PREFIX) or key
+
+
+# Only this much of a User-Agent is bound (review finding 10): the solving side keeps the first 512 characters,
+# and siteverify takes a longer header (up to MAX_VERIFY_USER_AGENT_CHARS) and compares the same prefix.
+MAX_USER_AGENT_CHARS = 512
+MAX_VERIFY_USER_AGENT_CHARS = 8192
+
+
 def user_agent_digest(user_agent: str, key: str) -> str:
-    """A keyed digest of a ``User-Agent`` string (the claims never hold it raw)."""
-    return hmac.new(key.encode(), b"user-agent\x00" + user_agent.encode(), hashlib.sha256).hexdigest()[:32]
+    """A keyed digest of the first :data:`MAX_USER_AGENT_CHARS` characters of a ``User-Agent`` (the claims never
+    hold it raw); both sides cut it the same way, so a site may forward the full header."""
+    text = user_agent[:MAX_USER_AGENT_CHARS].encode()
+    return hmac.new(key.encode(), b"user-agent\x00" + text, hashlib.sha256).hexdigest()[:32]

@@ -26,6 +26,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from web.backend.app.core.security import MAX_VERIFY_USER_AGENT_CHARS
+
 SiteverifyErrorCode = Literal[
     "missing-input-secret",
     "invalid-input-secret",
@@ -78,8 +80,11 @@ class SiteverifyRequest(BaseModel):
         Annotated[
             str,
             Field(
-                max_length=512,
-                description="optional: the end user's User-Agent header; compared with the solving client's",
+                max_length=MAX_VERIFY_USER_AGENT_CHARS,
+                description=(
+                    "optional: the end user's User-Agent header (up to 8,192 characters); its first 512"
+                    " characters are compared with the solving client's"
+                ),
             ),
         ]
         | None

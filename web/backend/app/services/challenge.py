@@ -21,7 +21,7 @@ outage: that is ``service_not_ready`` (503), whatever the site's policy. Issuing
 no problem shown there is no pass.
 
 Limits, cheapest and most specific first, so that one client is refused long before it can touch a shared
-budget: every request per client IP and per client network (``/24``, ``/64``); new sessions, Phase B problems and
+budget: every request per client IP (an IPv6 client is its ``/64``) and per client network (``/24``, ``/48``); new sessions, Phase B problems and
 passes per IP and per network; then the client's share of the site's cap (1/20 per IP, 1/4 per network); then the site's cap.
 
 The AI server's integrity reasons (``injected_input``, ``automation_env``: docs/integrity.md) never change its
@@ -46,7 +46,13 @@ from tcurity.geometry import check_follow, drags_on_tiles, grid_layout, random_p
 from tcurity.traces import GridTask, PerforationTask, Trace
 from web.backend.app.core.config import Settings
 from web.backend.app.core.errors import ApiError
-from web.backend.app.core.security import PassClaims, client_network, new_id, user_agent_digest
+from web.backend.app.core.security import (
+    PassClaims,
+    key_binding_network,
+    limit_network,
+    new_id,
+    user_agent_digest,
+)
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.schemas.challenge import (
     AnswerResult,
@@ -90,8 +96,11 @@ NETWORK_SHARE_OF_SITE = 4
 
 
 def network_of(ip: str) -> str:
-    """The key of a client's network for limits: its ``/24`` (IPv4) or ``/64`` (IPv6); a non-address as is."""
-    return client_network(ip) or ip
+    """The key of a client's network for limits: its ``/24`` (IPv4) or ``/48`` (IPv6); a non-address as is.
+
+    ``ip`` is the client's limit key (:func:`~web.backend.app.core.security.client_key`: an IPv6 client is its
+    ``/64``)."""
+    return limit_network(ip)
 
 
 def _iso(ms: int) -> datetime:
@@ -250,8 +259,11 @@ class ChallengeFlow:
         )
 
     # --- sessions -------------------------------------------------------------------------------------------
-    async def create(self, sitekey: str, action: str, host: str | None, ip: str) -> SessionResponse:
-        """Starts a session for ``sitekey`` from a page on ``host``."""
+    async def create(
+        self, sitekey: str, action: str, host: str | None, ip: str, user_agent: str = ""
+    ) -> SessionResponse:
+        """Starts a session for ``sitekey`` from a page on ``host``, bound to the creating client's network and
+        user agent (a pass's claims name that client; a later request from another one marks the session)."""
         await self._limit_client(ip)
         site = self.sites.by_sitekey(sitekey)
         if site is None:
@@ -270,6 +282,7 @@ class ChallengeFlow:
             created_ms=created,
             expires_ms=created + self.settings.session_ttl_s * 1000,
         )
+        self._bind_client(record, ip, user_agent)
         await self.repo.create(record)
         self.telemetry.sessions.inc()
         logger.info(
@@ -440,8 +453,10 @@ class ChallengeFlow:
             await self._reopen(claim)  # nothing was judged: the task stays open
             raise _not_ready(exc) from exc
         except AiUnavailableError as exc:
-            if claim.site.policy.fail_open and await self._unscored_allowed(claim.site):
-                return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
+            if claim.site.policy.fail_open:
+                await self._refuse_spent_passes(claim, phase)  # before the site's unscored budget is touched
+                if await self._unscored_allowed(claim.site):
+                    return Decision(True, ["ai_unavailable"], PhaseResult(unscored=True))
             await self._reopen(claim)  # the same answer may be sent again while its time lasts
             raise _ai_unavailable() from exc
         except AiFailedError as exc:  # an answer, but no usable one: never a pass, whatever the policy
@@ -496,6 +511,27 @@ class ChallengeFlow:
                 "unscored budget spent: failing closed", extra={"fields": {"sitekey": site.sitekey}}
             )
         return allowed
+
+    async def _refuse_spent_passes(self, claim: Claim, phase: PhaseName) -> None:
+        """A cheap look (no count) at the client's pass limits before an unscored pass spends the site's budget
+        (review finding 12): a client whose passes are spent would get 429 from :meth:`_limit_passes` only after
+        the budget was spent, and the reopened task let it resend the answer to drain the site's budget.
+
+        Raises:
+            ApiError: 429 ``rate_limited`` (the task reopened) when this pass would end the challenge and the
+                client's IP or network already has no pass left in this window.
+        """
+        if not self._final_pass(claim, phase, Decision(True, [])):
+            return
+        settings, ip = self.settings, claim.ip
+        for scope, key, limit in (
+            ("pass_ip", ip, settings.passes_per_ip),
+            ("pass_net", network_of(ip), settings.passes_per_network),
+        ):
+            retry_after_s = await self.limiter.blocked_for(scope, key, limit)
+            if retry_after_s is not None:
+                await self._reopen(claim)
+                raise too_many(retry_after_s, "passes")
 
     async def _limit_passes(self, claim: Claim) -> None:
         """Counts a pass against the client's IP and network; past either limit no token is given (429), and
@@ -581,10 +617,34 @@ class ChallengeFlow:
         )
 
     def _bind_client(self, record: SessionRecord, ip: str, user_agent: str) -> None:
-        """Notes the answering client's network and user-agent digest (a pass binds them into its claims)."""
-        record.client_net = client_network(ip)
+        """Binds the session to the client that created it (its network and user-agent digest, which a pass's
+        claims carry), and on every later call notes what of the client differs from it.
+
+        The binding is never moved to a later client (review finding 5): when the last request decided it, a farm
+        could solve from its own network and relay only the final answer from the buyer's, and the token would
+        name the buyer. What differed goes into the claims as ``client_moved``, so siteverify reports
+        ``client_match: false`` and a site with ``require_client_match`` refuses the token.
+        """
+        network = key_binding_network(ip)
         key = self.settings.token_signing_key.get_secret_value()
-        record.client_ua = user_agent_digest(user_agent, key) if user_agent else None
+        digest = user_agent_digest(user_agent, key) if user_agent else None
+        if not record.client_bound:  # a new session, or one created before this release
+            record.client_net, record.client_ua, record.client_bound = network, digest, True
+            return
+        moved = [
+            part
+            for part, same in (
+                ("ip", network == record.client_net),
+                ("user_agent", digest == record.client_ua),
+            )
+            if not same and part not in record.client_moved
+        ]
+        if moved:
+            record.client_moved.extend(moved)
+            logger.info(
+                "session client changed",
+                extra={"fields": {"session": ref(record.session_id), "moved": moved}},
+            )
 
     async def _token(self, record: SessionRecord, site: Site) -> tuple[str, int]:
         """An opaque pass token; its claims (scores, models, reasons, client) stay in the store."""
@@ -608,6 +668,7 @@ class ChallengeFlow:
             reasons=list(record.reasons),
             client_net=record.client_net,
             user_agent=record.client_ua,
+            client_moved=list(record.client_moved),
         )
         keep_s = self.settings.pass_token_ttl_s + CLAIMS_SLACK_S
         if site.policy.collect:  # a later report names the session by its token

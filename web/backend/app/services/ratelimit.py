@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from web.backend.app.core.errors import ApiError
-from web.backend.app.core.security import client_network
+from web.backend.app.core.security import limit_network
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.store.base import RateDecision, Store
 
@@ -22,7 +22,7 @@ def too_many(retry_after_s: int, what: str) -> ApiError:
 class RateLimiter:
     """Counts requests per scope and key in windows of ``window_s``.
 
-    Scopes: ``ip`` and ``net`` (every challenge request per client IP and per ``/24``/``/64``), ``site_ip`` and
+    Scopes: ``ip`` and ``net`` (every challenge request per client IP, an IPv6 client being its ``/64``, and per ``/24``/``/48``), ``site_ip`` and
     ``site_net`` (a client's share of one site's cap), ``sitekey`` (the site's cap), ``session_ip`` and
     ``session_net`` (new sessions), ``problem_ip`` and ``problem_net`` (Phase B problems), ``pass_ip`` and ``pass_net`` (passes), ``unscored`` (a fail-open site's
     unscored passes) and ``secret_failure`` (wrong secrets).
@@ -77,9 +77,9 @@ PHASE_B_BUDGET_PREFIX = "pbbudget"
 
 
 def budget_network(ip: str) -> str:
-    """The network an IP's Phase B budget is shared with: the same /24 (IPv4) or /64 (IPv6) as every other
-    per-network limit (:func:`web.backend.app.core.security.client_network`; the IP itself if unparsable)."""
-    return client_network(ip) or ip
+    """The network an IP's Phase B budget is shared with: the same /24 (IPv4) or /48 (IPv6) as every other
+    per-network limit (:func:`web.backend.app.core.security.limit_network`; the key itself if unparsable)."""
+    return limit_network(ip)
 
 
 def budget_exhausted(retry_after_s: int, scope: str) -> ApiError:

@@ -59,8 +59,12 @@ class SessionRecord(BaseModel):
     open_task: OpenTask | None = None
     results: dict[str, PhaseResult] = {}
     reasons: Annotated[list[str], Field(max_length=MAX_REASONS)] = []
-    client_net: str | None = None  # the network of the client that answered last (/24 or /64)
+    client_net: str | None = None  # the network of the client that created the session (/24 or /64)
     client_ua: str | None = None  # the keyed digest of its User-Agent
+    client_bound: bool = False  # the two above were set (at create; a session from an older release: later)
+    client_moved: list[
+        str
+    ] = []  # what of the client changed since (``ip``, ``user_agent``): review finding 5
     escalated: bool = False  # an integrity reason asked one more Phase B round (policy ``escalate``)
     phase_b_passes: int = 0  # Phase B rounds passed so far
 

@@ -96,20 +96,23 @@ def check_client(claims: PassClaims, remoteip: str | None, user_agent: str | Non
 
     ``remoteip`` is compared by network (``/24``, ``/64``), ``user_agent`` by its keyed digest; what was not
     sent is not compared (``match`` is ``None`` when nothing was). An address that does not parse, or a pass
-    that recorded none, counts as a mismatch.
+    that recorded none, counts as a mismatch. What changed during the session itself (``client_moved``: a
+    request from another network or user agent than the one that created it) is a mismatch whatever was sent.
     """
-    compared, differ = False, []
+    differ = set(claims.client_moved) & {"ip", "user_agent"}
+    compared = bool(differ)
     if remoteip:
         compared = True
         network = client_network(remoteip)
         if network is None or claims.client_net is None or network != claims.client_net:
-            differ.append("ip")
+            differ.add("ip")
     if user_agent:
         compared = True
         digest = user_agent_digest(user_agent, key)
         if claims.user_agent is None or not hmac.compare_digest(digest, claims.user_agent):
-            differ.append("user_agent")
-    return (not differ if compared else None), differ
+            differ.add("user_agent")
+    ordered: list[str] = [part for part in ("ip", "user_agent") if part in differ]
+    return (not ordered if compared else None), ordered
 
 
 class Verifier:

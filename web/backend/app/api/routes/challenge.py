@@ -46,10 +46,10 @@ _ANSWER = errors(
     ),
 )
 async def create_session(
-    body: CreateSessionRequest, services: Svc, ip: ClientIp, host: OriginHost
+    body: CreateSessionRequest, services: Svc, ip: ClientIp, host: OriginHost, ua: UserAgent
 ) -> SessionResponse:
     """Start a challenge session for a sitekey, from a page on one of the site's hostnames."""
-    return await services.flow.create(body.sitekey, body.action, host, ip)
+    return await services.flow.create(body.sitekey, body.action, host, ip, ua)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionResponse, responses=errors(*_COMMON))

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from web.backend.app.api.deps import BadBodyError, client_ip, form_or_json, get_services
 from web.backend.app.core.errors import JsonBody
+from web.backend.app.core.security import client_key
 from web.backend.app.schemas.common import errors
 from web.backend.app.schemas.siteverify import SITEVERIFY_ERROR_CODES, SiteverifyRequest, SiteverifyResponse
 from web.backend.app.services.verify import verdict
@@ -43,7 +44,7 @@ async def siteverify(request: Request) -> JsonBody:
     """Verify a pass token once: success, when and where it was solved, scores, reasons and model versions."""
     # The hottest endpoint takes nothing through dependency injection: it costs a third of a request here.
     services = await get_services(request)
-    ip = client_ip(request, services.settings)
+    ip = client_key(client_ip(request, services.settings))  # wrong secrets count per IPv4 address or IPv6 /64
     try:
         fields: dict[str, Any] = await form_or_json(request)
         body = SiteverifyRequest.model_validate(fields)
