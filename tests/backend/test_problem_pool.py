@@ -19,6 +19,8 @@ from web.backend.app.services.problem_pool import PooledProblem, ProblemPool
 from web.backend.app.store.memory import MemoryStore
 
 PROBLEMS = "/v1/phase-b/problems"
+# A background filler per app: a hang (one was seen once, not reproduced) fails with every thread's stack.
+pytestmark = pytest.mark.timeout(120, method="thread")
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
