@@ -36,6 +36,7 @@ from web.backend.app.services.verify import Verifier
 from web.backend.app.sites import SiteRegistry
 from web.backend.app.store import Store, make_collect_store, make_store
 
+FILLER_STOP_S = 5.0  # how long shutdown waits for the pool filler to stop
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = (
@@ -112,8 +113,12 @@ def create_app(
         yield
         if filling is not None:
             filling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await filling
+            # Bounded: a batch call caught mid-flight must not hold the shutdown (the task is abandoned).
+            stopped, _pending = await asyncio.wait({filling}, timeout=FILLER_STOP_S)
+            if not stopped:
+                logger.warning(
+                    "the pool filler did not stop within %.0f s; shutting down anyway", FILLER_STOP_S
+                )
         await services.ai.close()
         await services.store.close()
         if services.collector.store is not services.store:
