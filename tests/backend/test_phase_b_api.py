@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from tcurity.geometry import grid_layout
 from tcurity.sampling import Path2
@@ -275,3 +277,56 @@ def test_a_missing_image_model_is_service_not_ready_and_never_fails_open(
     backend.ai.unconfigured = False
     backend.fill_pool()  # a good batch clears the note
     assert "problem" in issue_b(backend, sid)
+
+
+def _from(backend: Backend, ip: str) -> Backend:
+    """The same backend (one app, one pool) as seen from another client address."""
+    client = TestClient(backend.client.app, raise_server_exceptions=False, client=(ip, 50000))
+    return replace(backend, client=client)
+
+
+def _at_phase_b(backend: Backend, path: Path2) -> str:
+    sid = backend.create()["session_id"]
+    task = backend.issue_a(sid)
+    assert backend.answer_a(sid, human_answer(path, task)).json()["outcome"] == "next_phase"
+    return str(sid)
+
+
+def test_phase_b_problems_are_budgeted_per_ip_and_per_network(
+    make_backend, passing_paths: list[Path2]
+) -> None:
+    """Security review 8: an address, and its /24, get a bounded number of problems per window; a refused
+    problem takes nothing from the pool and costs no attempt."""
+    policy = SitePolicy(phase_b="always", max_attempts_phase_b=4, max_attempts_session=6)
+    backend: Backend = make_backend(
+        sites={"main": policy},
+        peer="198.51.100.7",
+        phase_b_budget_per_ip=2,
+        phase_b_budget_per_network=3,
+        phase_b_budget_window_s=3600,
+        problem_pool_depth=8,
+    )
+    backend.fill_pool()
+    sid = _at_phase_b(backend, passing_paths[0])
+    issue_b(backend, sid)
+    left = issue_b(backend, sid)["attempts_left"]
+    depth = backend.pool_depth()
+    refused = backend.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert (error["code"], error["details"]["scope"]) == ("solve_budget_exhausted", "ip")
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    status = backend.client.get(f"/api/v1/challenge/sessions/{sid}", headers={"Origin": ORIGIN}).json()
+    assert status["attempts_left"] == left, "a refused problem costs no attempt"
+    assert backend.pool_depth() == depth, "a refused problem takes nothing from the pool"
+    neighbour = _from(backend, "198.51.100.8")
+    sid = _at_phase_b(neighbour, passing_paths[1])
+    issue_b(neighbour, sid)
+    refused = neighbour.post(f"/api/v1/challenge/sessions/{sid}/phase-b")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["details"]["scope"] == "network"
+    elsewhere = _from(backend, "203.0.113.5")
+    issue_b(elsewhere, _at_phase_b(elsewhere, passing_paths[2]))
+    metrics = backend.client.get("/api/metrics").text
+    assert 'backend_rate_limited_total{scope="phase_b_budget_ip"} 1.0' in metrics
+    assert 'backend_rate_limited_total{scope="phase_b_budget_network"} 1.0' in metrics
