@@ -32,6 +32,7 @@ from tcurity.sampling import Path2, browser_grid, canonical_grid, canonical_grid
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
 from tcurity.traces import Event, GridTask, TraceArrays, make_trace
+from tests.simulate.conftest import fitted_models
 
 AREA = (340, 500)
 ONE_SLOT = grid_layout(1, AREA)
@@ -256,8 +257,11 @@ def test_every_bot_family_gives_finite_features() -> None:
         Path2(np.arange(6, dtype=np.float64) * 100.0, np.linspace(0, 200, 6), np.linspace(0, 50, 6))
         for _ in range(6)
     ]
+    models = fitted_models()  # the fitted families' models, fitted on synthetic attacker strokes
     for family in FAMILIES:
-        arrays = phase_b_trace(THREE_SLOTS, [(1, 0), (5, 1), (7, 2)], family, rng, sources=sources)
+        arrays = phase_b_trace(
+            THREE_SLOTS, [(1, 0), (5, 1), (7, 2)], family, rng, sources=sources, model=models.get(family)
+        )
         assert np.all(np.isfinite(phase_b_features(THREE_SLOTS, arrays))), family
 
 
