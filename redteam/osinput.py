@@ -62,6 +62,16 @@ def available() -> str | None:
     return None
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stops a process this module started (by its pid): terminate, then kill after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 # --- the X server -------------------------------------------------------------------------------------------------
 class VirtualDisplay:
     """``Xvfb`` on the first free display number (``-displayfd``), 24-bit, no TCP listener; stopped by pid."""
@@ -93,12 +103,7 @@ class VirtualDisplay:
         self.size = size
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 class XPointer:
@@ -327,12 +332,7 @@ class PlainChromium:
         try:
             self.tools.close()
         finally:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
+            stop_process(self.process)
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
