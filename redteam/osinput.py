@@ -43,7 +43,7 @@ from tcurity.traces import Event, GridTask, PerforationTask, TraceArrays
 logger = logging.getLogger(__name__)
 
 SCREEN = (1280, 900)
-FRAME_MS = 1000.0 / 60.0  # the pace of the glides between the shop's controls (a 60 Hz mouse)
+POLL_MS = 8.0  # a mouse's report interval (125 Hz): what the pointer's scored movements are played at
 ANSWER_PATHS = {"/phase-a": ("a", False), "/phase-b": ("b", False)}
 ANSWER_PATHS.update({f"{path}/answer": (phase, True) for path, (phase, _) in list(ANSWER_PATHS.items())})
 
@@ -144,13 +144,13 @@ class XPointer:
 def glide_path(
     a: tuple[float, float], b: tuple[float, float], rng: np.random.Generator
 ) -> Iterator[tuple[float, float, float]]:
-    """A quick minimum-jerk glide from ``a`` to ``b`` at 60 Hz, as ``(x, y, seconds from its start)``.
+    """A quick minimum-jerk glide from ``a`` to ``b`` at a mouse's 125 Hz, as ``(x, y, seconds from its start)``.
 
     Only for moving between the shop's buttons and fields, which nothing scores; the scored movements are played
     from their own traces."""
     distance = float(np.hypot(b[0] - a[0], b[1] - a[1]))
     duration_ms = 180.0 + 110.0 * np.log2(1.0 + distance / 40.0) + rng.uniform(0.0, 80.0)
-    steps = max(2, int(duration_ms / FRAME_MS))
+    steps = max(2, int(duration_ms / POLL_MS))
     bow = rng.normal(0.0, 0.08) * distance
     normal = np.array([-(b[1] - a[1]), b[0] - a[0]]) / max(distance, 1e-9)
     for k in range(1, steps + 1):
@@ -160,7 +160,7 @@ def glide_path(
         yield (
             a[0] + eased * (b[0] - a[0]) + off * normal[0],
             a[1] + eased * (b[1] - a[1]) + off * normal[1],
-            (k * FRAME_MS / 1000.0),
+            (k * POLL_MS / 1000.0),
         )
 
 
@@ -291,6 +291,7 @@ class PlainChromium:
         args += [
             f"--user-data-dir={self.profile}",
             "--remote-debugging-port=0",
+            "--disable-blink-features=AutomationControlled",
             "--remote-allow-origins=http://127.0.0.1",
             "--window-position=0,0",
             f"--window-size={display.size[0]},{display.size[1]}",
@@ -475,15 +476,48 @@ class OsPage:
         self.pointer.type(text)
 
 
+def at_polling_rate(arrays: TraceArrays, period_ms: float = POLL_MS) -> TraceArrays:
+    """``arrays`` with moves added every ``period_ms`` between consecutive events (straight, evenly timed).
+
+    A recording made in a browser holds what the browser delivered: one event per animation frame (60 Hz). The
+    mouse that made it reported at 125 Hz or more, and Chromium coalesced those reports into each frame's event.
+    Played back as recorded, a person's movement would reach the browser as one report per frame, which is what
+    CDP-injected input looks like; played at the mouse's polling rate it reaches the browser as a mouse's does.
+    The same applies to the OS-level bots: a scalper moving the pointer through the OS does so in small, frequent
+    steps. Presses and releases stay where and when they were.
+    """
+    xs, ys, ts, codes = [arrays.x[0]], [arrays.y[0]], [arrays.t_ms[0]], [arrays.event[0]]
+    for i in range(1, len(arrays.t_ms)):
+        gap = float(arrays.t_ms[i] - arrays.t_ms[i - 1])
+        extra = int(gap // period_ms) - (1 if gap % period_ms == 0 else 0)
+        for k in range(1, extra + 1):
+            f = k * period_ms / gap
+            xs.append(arrays.x[i - 1] + f * (arrays.x[i] - arrays.x[i - 1]))
+            ys.append(arrays.y[i - 1] + f * (arrays.y[i] - arrays.y[i - 1]))
+            ts.append(arrays.t_ms[i - 1] + k * period_ms)
+            codes.append(Event.MOVE)
+        xs.append(arrays.x[i])
+        ys.append(arrays.y[i])
+        ts.append(arrays.t_ms[i])
+        codes.append(arrays.event[i])
+    return TraceArrays(
+        np.asarray(xs, dtype=np.float64),
+        np.asarray(ys, dtype=np.float64),
+        np.asarray(ts, dtype=np.float64),
+        np.asarray(codes, dtype=np.int8),
+    )
+
+
 def play_os(page: OsPage, box: dict[str, float], arrays: TraceArrays) -> None:
     """Glides to where ``arrays`` starts (a hand does not teleport), then plays it over the screen ``box`` at its
-    recorded pace, every event as XTEST input."""
+    recorded pace and at a mouse's polling rate (:func:`at_polling_rate`), every event as XTEST input."""
     pointer = page.pointer
     page.glide_to(box["x"] + float(arrays.x[0]) * box["width"], box["y"] + float(arrays.y[0]) * box["height"])
     time.sleep(float(page.rng.uniform(0.08, 0.2)))
+    dense = at_polling_rate(arrays)
     start = time.monotonic()
-    t0 = float(arrays.t_ms[0])
-    for x, y, t_ms, code in zip(arrays.x, arrays.y, arrays.t_ms, arrays.event, strict=True):
+    t0 = float(dense.t_ms[0])
+    for x, y, t_ms, code in zip(dense.x, dense.y, dense.t_ms, dense.event, strict=True):
         wait = (float(t_ms) - t0) / 1000.0 - (time.monotonic() - start)
         if wait > 0:
             time.sleep(wait)

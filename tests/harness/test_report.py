@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from redteam.browser import Outcome, summarise_signals, trace_signals
 from redteam.oracle import AnswerBook
+from redteam.osinput import at_polling_rate
 from redteam.report import by_layer, summarise, targets
+from tcurity.traces import Event, TraceArrays
 
 
 def test_probes_count_toward_phase_b_only() -> None:
@@ -125,3 +128,25 @@ def test_the_signals_row_counts_the_integrity_layers_verdicts() -> None:
     assert row["integrity_flagged"] == 0.5
     assert row["integrity_reasons"] == {"automation_env": 1, "injected_input": 1}
     assert signals[2]["integrity"] is None
+
+
+def test_a_recording_is_played_at_a_mouses_polling_rate() -> None:
+    # Two moves 20 ms apart gain one at 8 and one at 16 ms, on the straight line; the press and release stay.
+    arrays = TraceArrays(
+        np.array([0.0, 0.2, 0.6]),
+        np.array([0.5, 0.5, 0.5]),
+        np.array([0.0, 20.0, 40.0]),
+        np.array([Event.DOWN, Event.MOVE, Event.UP], dtype=np.int8),
+    )
+    dense = at_polling_rate(arrays, 8.0)
+    assert dense.t_ms.tolist() == [0.0, 8.0, 16.0, 20.0, 28.0, 36.0, 40.0]
+    assert np.allclose(dense.x, [0.0, 0.08, 0.16, 0.2, 0.36, 0.52, 0.6])
+    assert dense.event.tolist() == [
+        Event.DOWN,
+        Event.MOVE,
+        Event.MOVE,
+        Event.MOVE,
+        Event.MOVE,
+        Event.MOVE,
+        Event.UP,
+    ]
