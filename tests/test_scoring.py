@@ -11,7 +11,6 @@ from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.preprocessing import QuantileTransformer
 
 from tcurity.scoring import (
-    ForestArrays,
     ModelBundle,
     QuantileNormal,
     SupervisedLayer,
@@ -19,6 +18,7 @@ from tcurity.scoring import (
     flatten_isolation_forest,
     flatten_random_forest,
 )
+from tests.forests import one_split
 
 
 @pytest.fixture(scope="module")
@@ -120,22 +120,11 @@ def test_one_row_at_a_time_walks_to_the_same_leaves_as_a_batch(data: np.ndarray)
 # threshold 0.5, so it passes exactly the rows with x1 <= 2.
 
 
-def _one_split(feature: int, threshold: float, values: list[float]) -> ForestArrays:
-    return ForestArrays(
-        left=np.array([[1, -1, -1]], dtype=np.int32),
-        right=np.array([[2, -1, -1]], dtype=np.int32),
-        feature=np.array([[feature, -1, -1]], dtype=np.int32),
-        threshold=np.array([[threshold, 0.0, 0.0]]),
-        value=np.array([values]),
-        max_depth=2,
-    )
-
-
 def _two_layers() -> ModelBundle:
     return ModelBundle(
         kind="random_forest",
         feature_names=["f0", "f1"],
-        forest=_one_split(0, 0.5, [0.0, 0.0, 1.0]),
+        forest=one_split(0, 0.5, [0.0, 0.0, 1.0]),
         threshold=0.5,
         transform=None,
         reference_low=np.array([-10.0, -10.0]),
@@ -143,7 +132,7 @@ def _two_layers() -> ModelBundle:
         grid_ms=1000.0 / 60.0,
         scale=0.5,
         supervised=SupervisedLayer(
-            forest=_one_split(1, 2.0, [0.4, 0.1, 0.9]),
+            forest=one_split(1, 2.0, [0.4, 0.1, 0.9]),
             threshold=0.5,
             reference_median=np.array([0.0, 1.0]),
             scale=0.4,

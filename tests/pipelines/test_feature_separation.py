@@ -9,12 +9,12 @@ import yaml
 
 from pipelines.feature_separation import feature_separation
 from pipelines.fit_bot_models import fit_bot_models
-from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
+from tcurity.config import PARAMS_PATH, load_params
 from tcurity.evaluate.invariance import BROWSER_FEATURE_NAMES
 from tcurity.evaluate.separation import SEPARATION_FEATURES
 from tcurity.simulate import FAMILIES
+from tests.pipelines.people import with_sapimouse_people
 
-SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
 # user11 and user64 were recorded at 125 Hz, user4, user7 and user8 at 60 Hz; user12 (test) is there, never read.
 USERS = {
     "train": ["user4", "user7", "user8", "user11", "user64"],
@@ -25,14 +25,8 @@ USERS = {
 
 
 def test_the_stage_writes_both_reports_from_training_people(tmp_path: Path) -> None:
-    raw = tmp_path / "sapimouse"
-    raw.mkdir()
-    for users in USERS.values():
-        for user in users:
-            (raw / user).symlink_to(SAPIMOUSE / user)
     params = yaml.safe_load(PARAMS_PATH.read_text())
-    params["data"]["sapimouse_dir"] = str(raw)
-    params["sapimouse_split"].update({f"{k}_users": [f"sapi_{u}" for u in v] for k, v in USERS.items()})
+    with_sapimouse_people(params, tmp_path, USERS)
     params["feature_separation"] = {
         "bots_per_family": 5,
         "invariance_path": str(tmp_path / "rate_invariance.json"),

@@ -9,24 +9,18 @@ import numpy as np
 import yaml
 
 from pipelines.fit_bot_models import fit_bot_models
-from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
+from tcurity.config import PARAMS_PATH, load_params
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.fitted import load_bot_models
+from tests.pipelines.people import with_sapimouse_people
 
-SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
 # user4 (train) and user12 (test) sit beside the attacker user1 in the data folder: never to be learned from.
 USERS = {"train": ["user4"], "calib": [], "test": ["user12"], "attacker": ["user1"]}
 
 
 def test_the_stage_fits_every_fitted_family_on_the_attacker_user_only(tmp_path: Path) -> None:
-    raw = tmp_path / "sapimouse"
-    raw.mkdir()
-    for users in USERS.values():
-        for user in users:
-            (raw / user).symlink_to(SAPIMOUSE / user)
     params = yaml.safe_load(PARAMS_PATH.read_text())
-    params["data"]["sapimouse_dir"] = str(raw)
-    params["sapimouse_split"].update({f"{k}_users": [f"sapi_{u}" for u in v] for k, v in USERS.items()})
+    with_sapimouse_people(params, tmp_path, USERS)
     params["fit_bot_models"] = {"out_dir": str(tmp_path / "bot_zoo"), "max_sigma_strokes": 20}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))

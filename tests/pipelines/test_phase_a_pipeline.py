@@ -16,11 +16,10 @@ from pipelines.promote_phase_a import promote_phase_a
 from pipelines.simulate_bots import simulate_bots
 from pipelines.train_phase_a import train_phase_a
 from tcurity import registry
-from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
+from tcurity.config import PARAMS_PATH, load_params
 from tcurity.simulate import FAMILIES
+from tests.pipelines.people import with_balabit_people, with_sapimouse_people
 
-SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
-SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
 SAPI_USERS = {
     "train": [f"user{n}" for n in (4, 7, 8, 11, 13, 14, 16, 22, 23, 24)],
     "calib": ["user20", "user29", "user36", "user40"],
@@ -32,22 +31,9 @@ USERS = {"train": ["user12", "user15"], "calib": ["user20"], "test": ["user21"],
 
 def small_params(tmp_path: Path) -> Path:
     """The project's params with two sessions per user and everything written under ``tmp_path``."""
-    raw = tmp_path / "raw"
-    for users in USERS.values():
-        for user in users:
-            (raw / user).mkdir(parents=True)
-            for file in sorted((SESSIONS / user).glob("session_*.csv.gz"))[:2]:
-                (raw / user / file.name).symlink_to(file)
-    sapi = tmp_path / "sapimouse"  # one or two SapiMouse people per split (Phase A's people)
-    sapi.mkdir()
-    for users in SAPI_USERS.values():
-        for user in users:
-            (sapi / user).symlink_to(SAPIMOUSE / user)
     params = yaml.safe_load(PARAMS_PATH.read_text())
-    params["data"]["balabit_dir"] = str(raw)
-    params["data"]["sapimouse_dir"] = str(sapi)
-    params["sapimouse_split"].update({f"{k}_users": [f"sapi_{u}" for u in v] for k, v in SAPI_USERS.items()})
-    params["split"] = {f"{k}_users": v for k, v in USERS.items()}
+    with_balabit_people(params, tmp_path, USERS)
+    with_sapimouse_people(params, tmp_path, SAPI_USERS)
     params["prepare_humans"].update(
         out_dir=str(tmp_path / "humans"), sampler_path=str(tmp_path / "sampler.json")
     )

@@ -20,11 +20,10 @@ from pipelines.prepare_phase_b import prepare_phase_b
 from pipelines.promote_phase_b import promote_phase_b
 from pipelines.train_phase_b import train_phase_b
 from tcurity import registry
-from tcurity.config import PARAMS_PATH, PROJECT_ROOT, load_params
+from tcurity.config import PARAMS_PATH, load_params
 from tcurity.simulate import FAMILIES
+from tests.pipelines.people import with_balabit_people, with_sapimouse_people
 
-SESSIONS = PROJECT_ROOT / "data/raw/balabit-mouse/training_files"
-SAPIMOUSE = PROJECT_ROOT / "data/raw/sapimouse"
 SAPI_USERS = {
     "train": ["user4", "user7", "user8"],
     "calib": ["user20", "user21"],
@@ -36,22 +35,9 @@ USERS = {"train": ["user12", "user15"], "calib": ["user16"], "test": ["user21"],
 
 def small_params(tmp_path: Path) -> Path:
     """The project's params with two sessions per user, few bots, small forests, all written under ``tmp_path``."""
-    raw = tmp_path / "raw"
-    for users in USERS.values():
-        for user in users:
-            (raw / user).mkdir(parents=True)
-            for file in sorted((SESSIONS / user).glob("session_*.csv.gz"))[:2]:
-                (raw / user / file.name).symlink_to(file)
-    sapi = tmp_path / "sapimouse"  # one or two SapiMouse people per split (Phase A's and Phase B's people)
-    sapi.mkdir()
-    for users in SAPI_USERS.values():
-        for user in users:
-            (sapi / user).symlink_to(SAPIMOUSE / user)
     params = yaml.safe_load(PARAMS_PATH.read_text())
-    params["data"]["balabit_dir"] = str(raw)
-    params["data"]["sapimouse_dir"] = str(sapi)
-    params["sapimouse_split"].update({f"{k}_users": [f"sapi_{u}" for u in v] for k, v in SAPI_USERS.items()})
-    params["split"] = {f"{k}_users": v for k, v in USERS.items()}
+    with_balabit_people(params, tmp_path, USERS)
+    with_sapimouse_people(params, tmp_path, SAPI_USERS)
     params["prepare_humans"].update(
         out_dir=str(tmp_path / "humans"),
         sampler_path=str(tmp_path / "sampler.json"),

@@ -10,8 +10,9 @@ from serving.decisions import decide_phase_a, integrity_part, signal_reasons
 from serving.models import LoadedModel
 from tcurity.geometry import random_perforation
 from tcurity.integrity import IntegrityResult
-from tcurity.scoring import ForestArrays, ModelBundle, SupervisedLayer
+from tcurity.scoring import ModelBundle, SupervisedLayer
 from tcurity.traces import Event, PerforationTask, Trace, TraceArrays, make_trace, with_browser_signals
+from tests.forests import one_split
 
 
 def tear() -> Trace:
@@ -77,19 +78,6 @@ def test_the_integrity_part_reports_the_layer_like_a_model() -> None:
     }
 
 
-def _one_split(feature: int, threshold: float, values: list[float]) -> ForestArrays:
-    """One tree: node 0 splits ``feature`` at ``threshold``; leaves 1 (left) and 2 (right); ``values`` are the
-    bot-class shares of nodes 0, 1, 2."""
-    return ForestArrays(
-        left=np.array([[1, -1, -1]], dtype=np.int32),
-        right=np.array([[2, -1, -1]], dtype=np.int32),
-        feature=np.array([[feature, -1, -1]], dtype=np.int32),
-        threshold=np.array([[threshold, 0.0, 0.0]]),
-        value=np.array([values]),
-        max_depth=2,
-    )
-
-
 def test_a_two_layer_bundle_refuses_by_its_supervised_layer_and_names_the_feature() -> None:
     # The tear lasts 80 ms: log_duration_s = log10(0.08) = -1.097. The primary layer passes everything (both leaves
     # hold bot share 0); the supervised layer sends log_duration_s <= -0.5 to a leaf of bot share 0.9 (human
@@ -98,14 +86,14 @@ def test_a_two_layer_bundle_refuses_by_its_supervised_layer_and_names_the_featur
     bundle = ModelBundle(
         kind="random_forest",
         feature_names=names,
-        forest=_one_split(1, 0.5, [0.0, 0.0, 0.0]),
+        forest=one_split(1, 0.5, [0.0, 0.0, 0.0]),
         threshold=0.5,
         transform=None,
         reference_low=np.array([-10.0, -10.0]),
         reference_high=np.array([10.0, 10.0]),
         grid_ms=1000.0 / 60.0,
         supervised=SupervisedLayer(
-            forest=_one_split(0, -0.5, [0.5, 0.9, 0.1]),
+            forest=one_split(0, -0.5, [0.5, 0.9, 0.1]),
             threshold=0.5,
             reference_median=np.array([0.0, 1.0]),
         ),
