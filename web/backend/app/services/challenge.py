@@ -523,11 +523,7 @@ class ChallengeFlow:
         """
         if not self._final_pass(claim, phase, Decision(True, [])):
             return
-        settings, ip = self.settings, claim.ip
-        for scope, key, limit in (
-            ("pass_ip", ip, settings.passes_per_ip),
-            ("pass_net", network_of(ip), settings.passes_per_network),
-        ):
+        for scope, key, limit in self._pass_limits(claim.ip):
             retry_after_s = await self.limiter.blocked_for(scope, key, limit)
             if retry_after_s is not None:
                 await self._reopen(claim)
@@ -537,12 +533,15 @@ class ChallengeFlow:
         """Counts a pass against the client's IP and network; past either limit no token is given (429), and
         the task is put back so the same answer may be sent again once the window turns (while its time lasts).
         """
-        settings, ip = self.settings, claim.ip
-        by_ip = await self.limiter.take("pass_ip", ip, settings.passes_per_ip)
-        by_net = await self.limiter.take("pass_net", network_of(ip), settings.passes_per_network)
-        if not (by_ip.allowed and by_net.allowed):
+        taken = [await self.limiter.take(*limit) for limit in self._pass_limits(claim.ip)]
+        if not all(t.allowed for t in taken):
             await self._reopen(claim)
-            raise too_many(max(by_ip.retry_after_s, by_net.retry_after_s), "passes")
+            raise too_many(max(t.retry_after_s for t in taken), "passes")
+
+    def _pass_limits(self, ip: str) -> tuple[tuple[str, str, int], ...]:
+        """The pass limits a client is held to: ``(scope, key, limit)`` for its IP and for its network."""
+        s = self.settings
+        return (("pass_ip", ip, s.passes_per_ip), ("pass_net", network_of(ip), s.passes_per_network))
 
     async def _conclude(
         self, claim: Claim, phase: PhaseName, trace: Trace | None, decision: Decision
