@@ -42,11 +42,13 @@ def test_the_noisy_variant_is_refused_as_a_replay(human_paths: list[Path2], nois
         out = []
         for seed, path in enumerate(human_paths[:5]):
             accepted = _tear(path, seed)
-            assert not await guard.replayed(accepted, f"first-{seed}")
+            assert not (await guard.check(accepted, f"first-{seed}")).replayed
             task = random_perforation(rng)
             noisy = with_noise(retargeted(accepted, task, rng), task.area_px, noise_px, rng)
             out.append(
-                await guard.replayed(Trace.model_validate(replay_body(noisy, task, accepted)), f"bot-{seed}")
+                (
+                    await guard.check(Trace.model_validate(replay_body(noisy, task, accepted)), f"bot-{seed}")
+                ).replayed
             )
         return out
 

@@ -68,10 +68,6 @@ class ReplayGuard:
             raise store_unavailable() from exc
         return ReplayCheck(exact or near, key, index, seq)
 
-    async def replayed(self, trace: Trace, session_id: str) -> bool:
-        """:meth:`check`'s verdict alone (the marks stay)."""
-        return (await self.check(trace, session_id)).replayed
-
     async def forget(self, check: ReplayCheck, session_id: str) -> None:
         """Takes back the marks of an answer that did not pass (another session's claim on the key stays)."""
         try:
