@@ -13,6 +13,9 @@ Beside the earlier keys, the metrics file holds:
 - ``leave_one_family_out``: for every humanised family, the supervised layer refitted without that family's
   training bots (thresholds re-set on the calibration users, the Isolation Forest unchanged), and the share of that
   family's evaluation bots the bundle then blocks: the number for a tool nobody trained on;
+- ``approach``: the approach layers alone (:mod:`tcurity.features.approach`): how often an approach is judged, the
+  share of test people's judged approaches they pass and of each family's they block (the served decision above
+  already includes them);
 - ``cross_population``: both layers fitted on one population's people (the same training bots) and calibrated on
   its calibration users, then scored on the other population's test users, each way, with a one-line reading.
 """
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -35,7 +37,7 @@ from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metri
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
-from tcurity.train.behaviour import bot_rows, fit_phase_a, fit_supervised, human_rows
+from tcurity.train.behaviour import fit_phase_a, phase_a_rows, read_approach_table
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
 # The product's targets, reported beside the measured numbers (the promotion gates are params.yaml's).
@@ -58,10 +60,19 @@ def load_registered(p: Params) -> ModelBundle:
     return bundle
 
 
+def approach_rows(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray | None:
+    """The approach features the bundle's approach layers read (``NaN`` rows: no approach judged), or ``None``."""
+    if bundle.approach is None:
+        return None
+    return rows[bundle.approach.feature_names].to_numpy(np.float64)
+
+
 def scored(bundle: ModelBundle, rows: pd.DataFrame) -> ScoredSet:
-    """The served decision on feature rows as one number each: the bundle's margin (``>= 0``: passes every layer)."""
+    """The served decision on feature rows as one number each: the bundle's margin (``>= 0``: passes every layer,
+    the approach's where one is judged)."""
     features = rows[bundle.feature_names].to_numpy(np.float64)
-    return ScoredSet(bundle.margins(features), rows["geometry_passed"].to_numpy(bool))
+    margins = bundle.with_approach_margins(features, approach_rows(bundle, rows))
+    return ScoredSet(margins, rows["geometry_passed"].to_numpy(bool))
 
 
 def pass_rate(bundle: ModelBundle, rows: pd.DataFrame) -> float:
@@ -72,11 +83,21 @@ def pass_rate(bundle: ModelBundle, rows: pd.DataFrame) -> float:
 
 
 def block_rates_by_layer(bundle: ModelBundle, bots: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Each family's share blocked by geometry and one layer alone (``isolation_forest``; ``supervised``)."""
+    """Each family's share blocked by geometry and one layer alone (``isolation_forest``; ``supervised``: the
+    tear's), and by geometry and the approach's two layers together (``approach``; an approach not judged
+    passes)."""
     out: dict[str, dict[str, float]] = {bundle.kind: {}}
     if bundle.supervised is not None:
         out["supervised"] = {}
+    if bundle.approach is not None:
+        out["approach"] = {}
     for family, rows in bots.groupby("family"):
+        approach = approach_rows(bundle, rows)
+        if bundle.approach is not None and approach is not None:
+            judged = ~np.any(np.isnan(approach), axis=1)
+            ok = rows["geometry_passed"].to_numpy(bool).copy()
+            ok[judged] &= bundle.approach.passes(approach[judged])
+            out["approach"][str(family)] = float(1.0 - np.mean(ok))
         x = rows[bundle.feature_names].to_numpy(np.float64)
         geometry = rows["geometry_passed"].to_numpy(bool)
         out[bundle.kind][str(family)] = float(
@@ -90,24 +111,64 @@ def block_rates_by_layer(bundle: ModelBundle, bots: pd.DataFrame) -> dict[str, d
 
 
 def leave_one_family_out(
-    p: Params, bundle: ModelBundle, table: pd.DataFrame, native: pd.DataFrame, kinds: dict[str, str]
+    p: Params,
+    bundle: ModelBundle,
+    table: pd.DataFrame,
+    approaches: pd.DataFrame | None,
+    native: pd.DataFrame,
+    kinds: dict[str, str],
 ) -> dict[str, float]:
-    """Per humanised family: the bundle's block rate on that family's evaluation bots once the supervised layer is
-    refitted (same parameters, thresholds re-set on calibration users) without that family's training bots."""
-    cfg = p.train_phase_a.supervised
-    if cfg is None or bundle.supervised is None:
+    """Per humanised family: the bundle's block rate on that family's evaluation bots once every layer is refitted
+    (same parameters and seed, thresholds re-set on calibration users) without that family's training bots. The
+    one-class layers learn people only, so they come out as they were; the supervised ones never see the family."""
+    if p.train_phase_a.supervised is None or bundle.supervised is None:
         return {}
-    names = bundle.feature_names
-    x_train, x_calib = human_rows(table, "train", names), human_rows(table, "calib", names)
     out = {}
     for family in sorted(f for f, k in kinds.items() if k == "humanised"):
-        layer, _ = fit_supervised(
-            x_train, bot_rows(table, "train", names, exclude=family), x_calib, cfg, p.base.seed
-        )
-        held_out = replace(bundle, supervised=layer)
+        held_out = fit_phase_a(p, phase_a_rows(p, table, approaches, exclude_family=family))
         out[family] = float(1.0 - pass_rate(held_out, native[native.family == family]))
         logger.info("leave-one-family-out %s: %.4f blocked", family, out[family])
     return out
+
+
+def approach_report(
+    bundle: ModelBundle, table: pd.DataFrame, approaches: pd.DataFrame, native: pd.DataFrame
+) -> dict[str, object]:
+    """The approach layers on their own: how often an approach is judged, and among judged approaches the share of
+    each population's test people they pass (those paired with the test tears, and all the test people's
+    approaches) and of each family's evaluation bots they block."""
+    assert bundle.approach is not None
+    approach = bundle.approach
+    people = table[table.source == "human"]
+
+    def judged(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows[rows.approach_judged.astype(bool)]
+
+    def passes(rows: pd.DataFrame) -> float:
+        rows = judged(rows)
+        if rows.empty:
+            return float("nan")
+        return float(np.mean(approach.passes(rows[approach.feature_names].to_numpy(np.float64))))
+
+    tests = {pop: people[people.split == splits[2]] for pop, splits in POPULATION_SPLITS.items()}
+    own = {pop: approaches[approaches.split == splits[2]] for pop, splits in POPULATION_SPLITS.items()}
+    return {
+        "human_pass_rate_all_approaches": {
+            pop: float(np.mean(approach.passes(rows[approach.feature_names].to_numpy(np.float64))))
+            for pop, rows in own.items()
+            if len(rows)
+        },
+        "n_people_approaches": {pop: len(rows) for pop, rows in own.items()},
+        "judged_rate_people": {
+            pop: float(rows.approach_judged.mean()) for pop, rows in tests.items() if len(rows)
+        },
+        "judged_rate_bots": {str(f): float(g.approach_judged.mean()) for f, g in native.groupby("family")},
+        "human_pass_rate_by_population": {pop: passes(rows) for pop, rows in tests.items() if len(rows)},
+        "bot_block_rate": {str(f): 1.0 - passes(g) for f, g in native.groupby("family")},
+        "threshold": approach.threshold,
+        "supervised_threshold": approach.supervised.threshold if approach.supervised else None,
+        "features": list(approach.feature_names),
+    }
 
 
 POPULATION_SPLITS = {
@@ -117,19 +178,21 @@ POPULATION_SPLITS = {
 """Each population's training, calibration and test split names in the feature table (``docs/data.md``)."""
 
 
-def cross_population(p: Params, table: pd.DataFrame, native: pd.DataFrame) -> dict[str, object]:
+def cross_population(
+    p: Params, table: pd.DataFrame, approaches: pd.DataFrame | None, native: pd.DataFrame
+) -> dict[str, object]:
     """Both layers fitted on each population's people in turn (same training bots, thresholds on that population's
     calibration users), scored on its own test users, the other population's, and every evaluation bot family; with
     a reading of the numbers."""
-    names = list(p.train_phase_a.features)
-    x_bots = bot_rows(table, "train", names) if p.train_phase_a.supervised is not None else None
     humans = table[table.source == "human"]
     out: dict[str, object] = {}
     for source, (train, calib, test) in POPULATION_SPLITS.items():
-        x_train, x_calib = human_rows(table, train, names), human_rows(table, calib, names)
-        if len(x_train) == 0 or len(x_calib) == 0:
+        rows = phase_a_rows(p, table, approaches, splits=(train, calib))
+        if len(rows.train) == 0 or len(rows.calib) == 0:
             continue
-        model = fit_phase_a(p, x_train, x_calib, x_bots)
+        if rows.approach_train is not None and (len(rows.approach_train) == 0 or rows.approach_calib is None):
+            continue
+        model = fit_phase_a(p, rows)
         other = next(k for k in POPULATION_SPLITS if k != source)
         blocks = {str(f): 1.0 - pass_rate(model, g) for f, g in native.groupby("family")}
         by_kind = {k: [v for f, v in blocks.items() if FAMILY_KIND[f] == k] for k in ("naive", "humanised")}
@@ -204,10 +267,13 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
         if (people.split == splits[2]).any()
     }
     metrics["bot_block_rate_by_layer"] = block_rates_by_layer(bundle, native_rows)
-    lofo = leave_one_family_out(p, bundle, table, native_rows, kinds)
+    approaches = read_approach_table(p)
+    if bundle.approach is not None and approaches is not None:
+        metrics["approach"] = approach_report(bundle, table, approaches, native_rows)
+    lofo = leave_one_family_out(p, bundle, table, approaches, native_rows, kinds)
     if lofo:  # a one-layer bundle has nothing to leave out
         metrics["leave_one_family_out"] = lofo
-    metrics["cross_population"] = cross_population(p, table, native_rows)
+    metrics["cross_population"] = cross_population(p, table, approaches, native_rows)
     targets = {k: v for k, v in TARGETS.items() if k != "lofo_block_rate_min" or lofo}
     metrics["targets"] = target_report(metrics, targets)
     write_outputs(p, metrics, humans, native, kinds, 0.0)

@@ -3,7 +3,11 @@
 Reads the human traces of ``prepare_humans`` and the bot traces of ``simulate_bots`` (evaluation bots as emitted and
 re-emitted with the humans' sampling process, training bots as emitted) and writes ``phase_a_features.parquet`` under
 ``params.yaml: featurize.out_dir``. Features are computed on ``featurize.grid_ms`` (the 60 Hz browser grid), by the
-same :func:`tcurity.features.phase_a.phase_a_features` that serving calls.
+same :func:`tcurity.features.phase_a.phase_a_features` that serving calls, and beside them each trace's approach to
+the grip (:func:`tcurity.features.approach.approach_table`: ``approach_judged`` and the ``approach_…`` features,
+empty where there is none to judge); and ``approach_features.parquet``, the features of the people's own
+approaches (``prepare_humans``' ``approaches.parquet``) with each person's split: what the approach layers learn
+and calibrate on.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.data.populations import phase_a_split
+from tcurity.data.strokes import read_strokes
 from tcurity.datasets import read_traces
+from tcurity.features.approach import APPROACH_TABLE, approach_limits, approach_table, people_approach_table
 from tcurity.features.phase_a import feature_table
 
 logger = logging.getLogger("pipelines.featurize")
@@ -26,16 +33,27 @@ def featurize(p: Params) -> pd.DataFrame:
     grid_ms = p.featurize.grid_ms
     humans = read_traces(resolve(p.prepare_humans.out_dir) / "phase_a.parquet")
     bots_dir = resolve(p.simulate_bots.out_dir)
+    limits = approach_limits(p.featurize.approach)
+    sets = [
+        (humans, "native"),
+        (read_traces(bots_dir / "phase_a.parquet"), "native"),
+        (read_traces(bots_dir / "phase_a_human_sampling.parquet"), "human"),
+        (read_traces(bots_dir / "phase_a_train.parquet"), "native"),
+    ]
     parts = [
-        feature_table(humans, grid_ms),
-        feature_table(read_traces(bots_dir / "phase_a.parquet"), grid_ms),
-        feature_table(read_traces(bots_dir / "phase_a_human_sampling.parquet"), grid_ms, sampling="human"),
-        feature_table(read_traces(bots_dir / "phase_a_train.parquet"), grid_ms),
+        pd.concat(
+            [feature_table(records, grid_ms, sampling), approach_table(records, limits, grid_ms)], axis=1
+        )
+        for records, sampling in sets
     ]
     table = pd.concat(parts, ignore_index=True)
     out = resolve(p.featurize.out_dir) / "phase_a_features.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
+    people = read_strokes(resolve(p.prepare_humans.out_dir) / "approaches.parquet")
+    approaches = people_approach_table(people, lambda user: phase_a_split(p, user), grid_ms)
+    approaches.to_parquet(out.parent / APPROACH_TABLE, index=False)
+    logger.info("wrote %d people's approaches to %s", len(approaches), out.parent / APPROACH_TABLE)
     logger.info(
         "wrote %d feature rows (%d human) to %s", len(table), int((table.source == "human").sum()), out
     )

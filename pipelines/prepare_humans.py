@@ -5,7 +5,10 @@ Outputs (``params.yaml: prepare_humans``):
 - ``sapimouse_strokes.parquet``: every clean SapiMouse movement (all users) — the Phase A replay bot replays its
   attacker users;
 - ``phase_a.parquet``: the movements of non-attacker people as Phase A traces on random perforations, kept when
-  they pass the geometry check a live tear must pass. SapiMouse people are the ``train``/``calib``/``test``
+  they pass the geometry check a live tear must pass, each after an *approach*: another pointing stroke of the same
+  person, ending on the grip (:mod:`tcurity.data.approaches`);
+- ``approaches.parquet``: up to ``prepare_humans.approach.max_per_user`` pointing strokes of each of those people, as
+  the approach layers judge them: what those layers learn and calibrate on. SapiMouse people are the ``train``/``calib``/``test``
   splits; Balabit people, the second population, are ``balabit_train``/``balabit_calib``/``balabit_test``
   (:mod:`tcurity.data.populations`, ``docs/data.md``);
 - the humans' sampling process (``sampler_path``) fitted on Balabit's training users' ~9 Hz sessions.
@@ -24,7 +27,8 @@ from tqdm import tqdm
 
 from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.data import sapimouse
-from tcurity.data.adapter import to_perforation
+from tcurity.data.adapter import to_perforation, with_approach
+from tcurity.data.approaches import ApproachPool
 from tcurity.data.balabit import (
     Stroke,
     cut_strokes,
@@ -36,6 +40,7 @@ from tcurity.data.balabit import (
 )
 from tcurity.data.populations import phase_a_split, population_of
 from tcurity.datasets import TraceRecord, write_traces
+from tcurity.features.approach import approach_limits
 from tcurity.geometry import check_follow, random_perforation
 from tcurity.sampling import HumanSampler
 
@@ -44,8 +49,9 @@ logger = logging.getLogger("pipelines.prepare_humans")
 SPARSE_SESSION_MIN_GAP_MS = 50.0
 
 
-def collect_strokes(p: Params) -> tuple[list[Stroke], np.ndarray]:
-    """Clean strokes of every user (capped per user, seeded) and the training users' sampling gaps."""
+def collect_strokes(p: Params, approaches: ApproachPool) -> tuple[list[Stroke], np.ndarray]:
+    """Clean strokes of every user (capped per user, seeded) and the training users' sampling gaps; every pointing
+    stroke that may serve as an approach goes into ``approaches``."""
     cfg = p.prepare_humans
     by_user: dict[str, list[Stroke]] = defaultdict(list)
     gaps: list[np.ndarray] = []
@@ -58,6 +64,7 @@ def collect_strokes(p: Params) -> tuple[list[Stroke], np.ndarray]:
         if user in p.split.train_users and np.median(session_gaps) >= SPARSE_SESSION_MIN_GAP_MS:
             gaps.append(session_gaps)
         for stroke in cut_strokes(frame, user, file.stem.removeprefix("session_"), cfg.max_pause_ms):
+            approaches.offer(stroke)
             if keep_within(stroke, cfg):
                 by_user[user].append(stroke)
     return capped(by_user, cfg.max_strokes_per_user, np.random.default_rng(p.base.seed)), np.concatenate(gaps)
@@ -75,16 +82,23 @@ def capped(by_user: dict[str, list[Stroke]], cap: int, rng: np.random.Generator)
     return strokes
 
 
-def collect_sapimouse(p: Params) -> list[Stroke]:
-    """Clean SapiMouse strokes of every user (capped per user like Balabit's, seeded)."""
+def collect_sapimouse(p: Params, approaches: ApproachPool) -> list[Stroke]:
+    """Clean SapiMouse strokes of every user (capped per user like Balabit's, seeded); every pointing stroke that
+    may serve as an approach goes into ``approaches``."""
     by_user: dict[str, list[Stroke]] = defaultdict(list)
-    for stroke in sapimouse.kept_strokes(resolve(p.data.sapimouse_dir), p.prepare_humans):
-        by_user[stroke.user].append(stroke)
+    for stroke in sapimouse.cut_sessions(resolve(p.data.sapimouse_dir), p.prepare_humans.max_pause_ms):
+        approaches.offer(stroke)
+        if keep_within(stroke, p.prepare_humans):
+            by_user[stroke.user].append(stroke)
     return capped(by_user, p.prepare_humans.max_strokes_per_user, np.random.default_rng(p.base.seed + 3))
 
 
-def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord], dict[str, int]]:
-    """Human strokes as Phase A traces (attacker users excluded); counts of geometry rejections by reason."""
+def phase_a_records(
+    strokes: list[Stroke], approaches: ApproachPool, p: Params
+) -> tuple[list[TraceRecord], dict[str, int]]:
+    """Human strokes as Phase A traces (attacker users excluded), each after an approach by the same person;
+    counts of rejections by reason (the geometry check's, ``no_approach`` when the person has no approach that
+    fits the ticket's surroundings)."""
     rng = np.random.default_rng(p.base.seed + 1)
     records: list[TraceRecord] = []
     rejected: dict[str, int] = defaultdict(int)
@@ -98,6 +112,11 @@ def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord]
         if not check.passed:
             rejected[str(check.reason)] += 1
             continue
+        approach = approaches.draw(stroke, task, rng)
+        if approach is None:
+            rejected["no_approach"] += 1
+            continue
+        arrays = with_approach(arrays, approach, task.area_px)
         records.append(TraceRecord(stroke.stroke_id, "human", "human", stroke.user, split, task, arrays))
     return records, dict(rejected)
 
@@ -105,14 +124,21 @@ def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord]
 def prepare_humans(p: Params) -> dict[str, object]:
     """Runs the stage; returns its summary (also written beside the outputs)."""
     out_dir = resolve(p.prepare_humans.out_dir)
-    strokes, gaps = collect_strokes(p)
+    approaches = ApproachPool(p.prepare_humans.approach, approach_limits(p.featurize.approach))
+    strokes, gaps = collect_strokes(p, approaches)
     write_strokes(strokes, out_dir / "strokes.parquet")
-    browser = collect_sapimouse(p)
+    browser = collect_sapimouse(p, approaches)
     write_strokes(browser, out_dir / "sapimouse_strokes.parquet")
     sampler = HumanSampler.fit(gaps, p.sampling.max_gap_ms)
     sampler.save(resolve(p.prepare_humans.sampler_path))
-    records, rejected = phase_a_records(browser + strokes, p)
+    records, rejected = phase_a_records(browser + strokes, approaches, p)
     write_traces(records, out_dir / "phase_a.parquet")
+    own = approaches.people(
+        {r.user for r in records},
+        p.prepare_humans.approach.max_per_user,
+        np.random.default_rng(p.base.seed + 5),
+    )
+    write_strokes(own, out_dir / "approaches.parquet")
     per_split: dict[str, int] = defaultdict(int)
     per_population: dict[str, int] = defaultdict(int)
     for r in records:
@@ -125,7 +151,9 @@ def prepare_humans(p: Params) -> dict[str, object]:
         "sapimouse_strokes_by_kind": {k: sum(s.kind == k for s in browser) for k in ("point", "drag")},
         "phase_a_traces_by_split": dict(per_split),
         "phase_a_traces_by_population": dict(per_population),
-        "phase_a_rejected_by_geometry": rejected,
+        "phase_a_rejected": rejected,
+        "approach_strokes_by_population": approaches.counts_by_population(),
+        "approaches_kept": len(own),
         "sampling": {
             "median_gap_ms": sampler.median_gap_ms,
             "quantum_ms": sampler.quantum_ms,

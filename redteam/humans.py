@@ -4,7 +4,8 @@ By default they are SapiMouse's evaluation users (``sapimouse_split.test_users``
 browser at 60–125 Hz, the rate the SDK sees. Balabit's evaluation users (``split.test_users``, ~9 Hz
 remote-desktop recordings) remain available as the second population (``population="balabit"``; the browser
 tests' small champion is trained on Balabit). Strokes are cut exactly as ``prepare_humans`` cuts them (same
-``params.yaml`` limits). Phase A uses one stroke per tear; Phase B composes one answer from the consecutive
+``params.yaml`` limits). Phase A uses one stroke per tear, after another pointing stroke of the same person as its
+approach to the grip; Phase B composes one answer from the consecutive
 strokes of one recorded session (:func:`tcurity.data.adapter.to_grid`). Every stroke is used once: the backend
 refuses a shape it has seen in another session, and a person does not repeat a movement exactly.
 """
@@ -12,14 +13,24 @@ refuses a shape it has seen in another session, and a person does not repeat a m
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import numpy as np
 
 from tcurity.config import Params, params, resolve
-from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
+from tcurity.data.adapter import (
+    GridComposition,
+    SessionStrokes,
+    press_hold_ms,
+    to_grid,
+    to_perforation,
+    with_approach,
+)
+from tcurity.data.approaches import ApproachPool
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
-from tcurity.data.sapimouse import kept_strokes
+from tcurity.data.sapimouse import cut_sessions
+from tcurity.features.approach import approach_limits
 from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
 from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
@@ -28,24 +39,37 @@ Population = Literal["sapimouse", "balabit"]
 
 
 def held_out_strokes(
-    p: Params, users: list[str], max_sessions_per_user: int = 4, population: Population = "sapimouse"
+    p: Params,
+    users: list[str],
+    max_sessions_per_user: int = 4,
+    population: Population = "sapimouse",
+    approaches: ApproachPool | None = None,
 ) -> list[Stroke]:
-    """Clean strokes of ``users`` (the first sessions of each, in file order), cut as ``prepare_humans`` does."""
+    """Clean strokes of ``users`` (for Balabit, the first sessions of each, in file order), cut as
+    ``prepare_humans`` does; every pointing stroke that may serve as an approach also goes into ``approaches``."""
     cfg = p.prepare_humans
     if population == "sapimouse":
-        return kept_strokes(resolve(p.data.sapimouse_dir), cfg, set(users))
-    per_user: dict[str, int] = defaultdict(int)
+        cut: Iterable[Stroke] = cut_sessions(resolve(p.data.sapimouse_dir), cfg.max_pause_ms, set(users))
+    else:
+        cut = _balabit_strokes(p, users, max_sessions_per_user)
     strokes: list[Stroke] = []
+    for stroke in cut:
+        if approaches is not None:
+            approaches.offer(stroke)
+        if keep_within(stroke, cfg):
+            strokes.append(stroke)
+    return strokes
+
+
+def _balabit_strokes(p: Params, users: list[str], max_sessions_per_user: int) -> Iterator[Stroke]:
+    per_user: dict[str, int] = defaultdict(int)
     for user, file in session_files(resolve(p.data.balabit_dir)):
         if user not in users or per_user[user] >= max_sessions_per_user:
             continue
         per_user[user] += 1
-        for stroke in cut_strokes(
-            read_session(file), user, file.stem.removeprefix("session_"), cfg.max_pause_ms
-        ):
-            if keep_within(stroke, cfg):
-                strokes.append(stroke)
-    return strokes
+        yield from cut_strokes(
+            read_session(file), user, file.stem.removeprefix("session_"), p.prepare_humans.max_pause_ms
+        )
 
 
 class HeldOutPeople:
@@ -65,7 +89,8 @@ class HeldOutPeople:
         cfg = p.prepare_phase_b
         self.composition = GridComposition(cfg.max_pause_ms, cfg.max_scale_ratio, cfg.target_spread)
         self.rng = np.random.default_rng(seed)
-        strokes = held_out_strokes(p, self.users, population=population)
+        self._approaches = ApproachPool(p.prepare_humans.approach, approach_limits(p.featurize.approach))
+        strokes = held_out_strokes(p, self.users, population=population, approaches=self._approaches)
         by_session: dict[tuple[str, str], list[Stroke]] = defaultdict(list)
         for s in strokes:
             by_session[(s.user, s.session)].append(s)
@@ -80,11 +105,14 @@ class HeldOutPeople:
 
     def tear(self, task: PerforationTask) -> TraceArrays:
         """The next held-out stroke that follows ``task``'s perforation once mapped onto it (as evaluation does:
-        strokes that cannot follow the line are not tears)."""
+        strokes that cannot follow the line are not tears), after one of the same person's approaches to the grip
+        (:meth:`tcurity.data.approaches.ApproachPool.draw`, as ``prepare_humans`` pairs them), when one fits."""
         while self._tears:
-            arrays = to_perforation(self._tears.pop().path, task)
+            stroke = self._tears.pop()
+            arrays = to_perforation(stroke.path, task)
             if check_follow(task, arrays).passed:
-                return arrays
+                approach = self._approaches.draw(stroke, task, self.rng)
+                return arrays if approach is None else with_approach(arrays, approach, task.area_px)
         raise LookupError("no held-out tear strokes left")
 
     def take_path(self) -> Path2:

@@ -3,7 +3,9 @@
 A small page logs every pointer event raw (client and screen positions, ``movementX/Y``, pressure and contact
 size, coalesced sub-events, the next animation frame's time) and an environment report, records the same press
 with the SDK's own recorder (``web/sdk/src/capture.ts`` and ``integrity.ts``, bundled by esbuild), and posts both
-back to a loopback server: the SDK's trace is what the fixtures hold. Input comes one of three ways:
+back to a loopback server: the SDK's trace is what the fixtures hold. As the tear widget does
+(``web/sdk/src/phase-a.ts``), the page records the hovering pointer's way to the press too (moves anywhere on the
+page since the last rest of 400 ms), and every driver approaches the start of the tear in steps before pressing. Input comes one of three ways:
 
 - ``cdp-headless``: Playwright, headless, ``page.mouse`` (DevTools ``Input.dispatchMouseEvent``);
 - ``cdp-headed``: the same, but a headed Chromium on an Xvfb display (so headless traits are apart from CDP's);
@@ -79,7 +81,14 @@ const clock = new tcCapture.FrameClock(window, () => area.isConnected);
 clock.start();
 const recorder = new tcCapture.TraceRecorder(() => area.getBoundingClientRect(), 8000,
   () => clock.since(performance.now()));
-area.addEventListener("pointerdown", (e) => { recorder.clear(); recorder.down(e); });
+let lastHover = -Infinity;
+window.addEventListener("pointermove", (e) => {
+  if (recorder.pressed) return;
+  if (e.timeStamp - lastHover > 400) recorder.clear();
+  lastHover = e.timeStamp;
+  recorder.move(e);
+});
+area.addEventListener("pointerdown", (e) => recorder.down(e));
 area.addEventListener("pointermove", (e) => { if (recorder.pressed) recorder.move(e); });
 area.addEventListener("pointerup", (e) => recorder.end(e, "up"));
 function send() {
@@ -164,6 +173,22 @@ def stroke(n: int, wobble: float) -> list[tuple[float, float]]:
     return points
 
 
+APPROACH_FROM = (-0.1, 0.9)  # where the pointer rests before it approaches the tear's start (task units)
+APPROACH_STEPS = 25
+
+
+def approach(n: int) -> list[tuple[float, float]]:
+    """A minimum-jerk approach from :data:`APPROACH_FROM` to the tear's start (task units); ``n`` positions, the
+    last one short of the start (the tear's first position is the press)."""
+    (x0, y0), (x1, y1) = APPROACH_FROM, stroke(1, 0.0)[0]
+    points = []
+    for i in range(n):
+        u = i / n
+        s = 10 * u**3 - 15 * u**4 + 6 * u**5
+        points.append((x0 + (x1 - x0) * s, y0 + (y1 - y0) * s))
+    return points
+
+
 def _page_px(x: float, y: float) -> tuple[float, float]:
     return AREA[0] + x * AREA[2], AREA[1] + y * AREA[3]
 
@@ -181,7 +206,8 @@ def record_cdp(headless: bool, steps: int, display: str | None) -> dict[str, Any
         page.goto(probe.url)
         probe.wait("ready")
         path = stroke(steps, 0.05)
-        page.mouse.move(*_page_px(*path[0]))
+        page.mouse.move(*_page_px(*APPROACH_FROM))
+        page.mouse.move(*_page_px(*path[0]), steps=APPROACH_STEPS)
         page.mouse.down()
         for x, y in path[1:]:
             page.mouse.move(*_page_px(x, y))
@@ -213,11 +239,11 @@ def record_os(display: str, steps: int) -> dict[str, Any]:
         ox = ready["screen_pos"][0] + ready["chrome_px"][0]
         oy = ready["screen_pos"][1] + ready["chrome_px"][1]
         script: list[str] = []
-        path = stroke(steps, 0.05)
+        path = approach(APPROACH_STEPS) + stroke(steps, 0.05)
         for i, (x, y) in enumerate(path):
             px, py = _page_px(x, y)
             script += ["mousemove", str(round(ox + px)), str(round(oy + py)), "sleep", f"{POLL_S}"]
-            if i == 0:
+            if i == APPROACH_STEPS:
                 script += ["mousedown", "1", "sleep", "0.05"]
         script += ["mouseup", "1"]
         subprocess.run(["xdotool", *script], env=dict(os.environ, DISPLAY=display), check=True, timeout=60)

@@ -3,7 +3,7 @@
 A trace passes only when every part passes. Reason codes say which part failed: ``untrusted_events`` (the
 browser marked events as synthetic), ``missing_signals`` (the browser signals the SDK always sends are absent),
 ``geometry_<reason>`` (the press did not follow the task) and the model's own ``<feature>_high``/``_low`` codes
-for the features furthest outside the human range. Phase B's geometry check is the answer's shape (every drag
+for the features furthest outside the human range (``approach_<feature>_…`` for Phase A's approach to the grip). Phase B's geometry check is the answer's shape (every drag
 from a cell into its own slot, one per slot); *which* cells is the backend's check against the problem's
 answer, which the AI server never stores.
 
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from serving.models import LoadedModel
+from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURES
+from tcurity.features.approach import ApproachLimits, approach_vector
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.features.phase_a import phase_a_features
 from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
@@ -27,7 +29,7 @@ from tcurity.features.phase_b import answer_shape_ok, phase_b_features
 from tcurity.geometry import check_follow
 from tcurity.integrity import IntegrityResult, assess
 from tcurity.scoring import ModelBundle
-from tcurity.traces import GridTask, PerforationTask, Trace
+from tcurity.traces import GridTask, PerforationTask, Trace, TraceArrays
 
 
 @dataclass(frozen=True)
@@ -74,23 +76,46 @@ def select(bundle: ModelBundle, names: tuple[str, ...], values: np.ndarray) -> n
     return values[[names.index(n) for n in bundle.feature_names]]
 
 
+def approach_check(
+    bundle: ModelBundle, task: PerforationTask, arrays: TraceArrays
+) -> tuple[bool, list[str], dict[str, object]]:
+    """The approach layers' verdict on the trace's approach to the grip (:mod:`tcurity.features.approach`): whether
+    it passes, its reasons (``approach_<feature>_high``/``_low``) and what ``checks.approach`` reports. An approach
+    too small to judge, or a bundle without approach layers, passes here with ``judged: false``."""
+    layers = bundle.approach
+    if layers is None:
+        return True, [], {"judged": False}
+    limits = ApproachLimits(**layers.meta.get("limits", {}))
+    vector = approach_vector(arrays, task.area_px, limits, layers.grid_ms)
+    if vector is None:
+        return True, [], {"judged": False}
+    verdict = layers.verdict(select(layers, APPROACH_FEATURES, vector))
+    return (
+        verdict.passed,
+        verdict.reasons,
+        {"judged": True, "passed": verdict.passed, "layers": verdict.layers},
+    )
+
+
 def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> Decision:
     """Scores a Phase A trace with the loaded bundle: its Isolation Forest and, when it holds one, its supervised
-    forest (both must pass, :data:`tcurity.scoring.COMBINATION_RULES`); ``checks.model.layers`` gives each layer's
-    score, threshold and decision. Features come from :func:`phase_a_features` on the bundle's grid, the same
-    function training used."""
+    forest (both must pass, :data:`tcurity.scoring.COMBINATION_RULES`), then, when it holds approach layers and the
+    trace's approach to the grip can be judged, those too; ``checks.model.layers`` gives each tear layer's score,
+    threshold and decision, ``checks.approach`` the approach's. Features come from :func:`phase_a_features` and
+    :func:`approach_vector` on the bundle's grid, the same functions training used."""
     bundle: ModelBundle = loaded.model
     arrays = trace.arrays()
     follow = check_follow(task, arrays)
     features = select(bundle, PHASE_A_FEATURES, phase_a_features(task, arrays, bundle.grid_ms))
     verdict = bundle.verdict(features)
+    approach_ok, approach_reasons, approach = approach_check(bundle, task, arrays)
     reasons = signal_reasons(trace)
     if not follow.passed:
         reasons.append(f"geometry_{follow.reason}")
-    reasons += verdict.reasons
+    reasons += verdict.reasons + approach_reasons
     return Decision(
         score=verdict.score,
-        passed=verdict.passed and not reasons,
+        passed=verdict.passed and approach_ok and not reasons,
         threshold=bundle.threshold,
         reasons=reasons,
         checks={
@@ -101,6 +126,7 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
             },
             "signals": {"passed": not signal_reasons(trace)},
             "model": {"passed": verdict.passed, "layers": verdict.layers},
+            "approach": approach,
         },
         model={"name": loaded.name, "version": loaded.version},
         integrity=integrity_part(assess(trace, arrays=arrays)),

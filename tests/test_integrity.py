@@ -48,6 +48,28 @@ def with_env(trace: Trace, env: EnvReport | None) -> Trace:
     return trace.model_copy(update={"env": env})
 
 
+def from_event(trace: Trace, first: int) -> Trace:
+    """The trace without its first ``first`` events (and their coalesced sub-events)."""
+    body = trace.model_dump(exclude_none=True)
+    points = body["points"]
+    for name, column in points.items():
+        if name != "sub" and isinstance(column, list):
+            points[name] = column[first:]
+    if "sub" in points:
+        sub = points["sub"]
+        keep = [i for i, index in enumerate(sub["index"]) if index >= first]
+        points["sub"] = {k: [sub[k][i] for i in keep] for k in ("x", "y", "t_ms")} | {
+            "index": [sub["index"][i] - first for i in keep]
+        }
+    return Trace.model_validate(body)
+
+
+def press_only(name: str) -> Trace:
+    """A fixture's tear without its approach to the grip: the press alone, event 0 its ``down``."""
+    trace = fixture(name)
+    return from_event(trace, trace.points.event.index("down"))
+
+
 # --- each path as recorded ------------------------------------------------------------------------------------
 
 
@@ -68,6 +90,7 @@ def test_os_input_through_xtest_is_clean() -> None:
         "fractional_steps",
         "sparse_moves",
         "slow_moves",
+        "no_approach",
         "automation_env",
     ]
 
@@ -100,7 +123,7 @@ def test_coalesced_single_needs_the_api_and_enough_moves() -> None:
 
 def test_one_frame_with_two_samples_in_fifty_is_still_single() -> None:
     # A 125 Hz mouse on a 144 Hz display: mostly one sample a frame, now and then two.
-    cdp = fixture("cdp_headed")
+    cdp = press_only("cdp_headed")
     counts = list(cdp.points.coalesced or [])
     counts[10] = 2
     moves = pressed_mouse_moves(cdp)
@@ -125,7 +148,7 @@ def test_fractional_steps_accept_whole_css_or_device_pixels() -> None:
 
 
 def test_sparse_moves_counts_moves_per_press() -> None:
-    cdp = fixture("cdp_headed")
+    cdp = press_only("cdp_headed")
     events = cdp.points.event
     jump = with_points(
         cdp,
@@ -150,14 +173,15 @@ def test_slow_moves_reads_the_median_interval_between_pressed_moves() -> None:
 
 def test_a_short_tear_replayed_at_a_recordings_rate_is_injected_input() -> None:
     # What the browser tests' replayed people send over DevTools: 4 moves, ~110 ms apart, fractional positions.
-    cdp = fixture("cdp_headed")
+    cdp = press_only("cdp_headed")
     keep = [0, 10, 20, 30, 40, len(cdp.points.x) - 1]
     columns = cdp.points.model_dump(exclude_none=True)
     short = {k: [v[i] for i in keep] for k, v in columns.items() if k != "sub"}
     short["t_ms"] = [1000.0 + 110.0 * k for k in range(len(keep))]
     trace = with_env(with_points(cdp, **short), None)
     result = assess(trace)
-    assert result.tells == ["coalesced_single", "fractional_steps", "slow_moves"]
+    # The press alone (no way to the grip before it) is a fourth tell.
+    assert result.tells == ["coalesced_single", "fractional_steps", "slow_moves", "no_approach"]
     assert result.reasons == ["injected_input"]
 
 
@@ -242,7 +266,7 @@ def test_touch_and_pen_are_not_judged_on_pointer_tells(pointer: str) -> None:
 def test_a_foreign_pointer_type_inside_a_press_is_refused() -> None:
     """Review finding 13: one ``touch`` event in a CDP mouse trace switched off every pointer tell. A press has
     one pointer type (a browser reports one per pointer id, and the SDK records one), so the schema refuses it."""
-    cdp = with_env(fixture("cdp_headed"), EnvReport(webdriver=False))
+    cdp = with_env(press_only("cdp_headed"), EnvReport(webdriver=False))
     n = len(cdp.points.x)
     with pytest.raises(ValidationError, match="mixed_pointer_types"):
         with_points(cdp, pointer_type=["mouse"] * (n - 1) + ["touch"])
@@ -273,8 +297,35 @@ def test_the_keyboard_path_is_judged_on_its_environment_only() -> None:
     assert assess(with_env(keyboard, EnvReport(webdriver=False))).reasons == []
 
 
+def test_the_fixtures_approach_the_grip_before_pressing() -> None:
+    for name in ("cdp_headless", "cdp_headed", "os_xdotool"):
+        events = fixture(name).points.event
+        assert events.index("down") >= 10, name  # 25 approach steps, less what the frames coalesced
+
+
+@pytest.mark.parametrize("kept", [0, 1])
+def test_a_tear_pressed_without_a_way_to_the_grip_is_a_tell(kept: int) -> None:
+    # The OS-input tear with its approach cut to `kept` moves: a pointer that jumped onto the grip.
+    os_input = fixture("os_xdotool")
+    jumped = from_event(os_input, os_input.points.event.index("down") - kept)
+    result = assess(jumped)
+    assert result.tells == ["no_approach"]
+    assert result.reasons == []  # one tell alone is never injected input
+    two = from_event(os_input, os_input.points.event.index("down") - 2)
+    assert "no_approach" not in assess(two).tells
+
+
+def test_no_approach_is_judged_on_mouse_tears_only() -> None:
+    os_input = fixture("os_xdotool")
+    jumped = from_event(os_input, os_input.points.event.index("down"))
+    touch = with_points(jumped, pointer_type=["touch"] * len(jumped.points.x))
+    assert "no_approach" not in assess(touch).evaluated
+    keyboard = with_points(jumped, pointer_type=None, coalesced=None)
+    assert "no_approach" not in assess(keyboard).evaluated
+
+
 def test_fixtures_are_small_and_in_the_schema() -> None:
     for path in sorted(FIXTURES.glob("*.json")):
-        assert path.stat().st_size < 16_000, path
+        assert path.stat().st_size < 20_000, path
         body: dict[str, Any] = json.loads(path.read_text())
         Trace.model_validate(body)

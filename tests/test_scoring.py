@@ -249,3 +249,44 @@ def test_node_values_leave_the_scores_alone(data: np.ndarray) -> None:
     assert full.contributions(row, data.shape[1]).sum() == pytest.approx(
         float(full.leaf_values(row).mean()) - root
     )
+
+
+def _with_approach() -> ModelBundle:
+    """The two-layer bundle of :func:`_two_layers` with approach layers: the same pair on ``approach_…`` names."""
+    bundle = _two_layers()
+    approach = _two_layers()
+    approach.feature_names = ["approach_f0", "approach_f1"]
+    approach.meta = {"limits": {"max_pause_ms": 400.0, "min_chord_px": 40.0, "min_points": 3}}
+    bundle.approach = approach
+    return bundle
+
+
+def test_the_approach_layers_decide_with_the_tear_where_an_approach_is_judged() -> None:
+    bundle = _with_approach()
+    tear = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])  # margins 1, 1, -1 (see above)
+    approach = np.array([[0.0, 3.0], [np.nan, np.nan], [0.0, 0.0]])  # -1; not judged; 1
+    # Row 0: the tear passes, its approach fails (min(1, -1)); row 1: no approach, the tear's 1; row 2: min(-1, 1).
+    np.testing.assert_allclose(bundle.with_approach_margins(tear, approach), [-1.0, 1.0, -1.0])
+    np.testing.assert_allclose(bundle.with_approach_margins(tear, None), [1.0, 1.0, -1.0])
+
+
+def test_a_bundle_with_approach_layers_survives_a_round_trip(tmp_path: Path) -> None:
+    bundle = _with_approach()
+    bundle.save(tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "bundle.json").read_text())["approach"] == "approach"
+    assert (tmp_path / "b" / "approach" / "bundle.json").is_file()
+    loaded = ModelBundle.load(tmp_path / "b")
+    assert loaded.approach is not None
+    assert loaded.approach.feature_names == ["approach_f0", "approach_f1"]
+    assert loaded.approach.meta["limits"]["min_chord_px"] == 40.0
+    np.testing.assert_array_equal(loaded.approach.margins(ROWS), bundle.approach.margins(ROWS))  # type: ignore[union-attr]
+
+
+def test_a_bundle_naming_another_approach_folder_is_refused(tmp_path: Path) -> None:
+    _with_approach().save(tmp_path / "b")
+    path = tmp_path / "b" / "bundle.json"
+    payload = json.loads(path.read_text())
+    payload["approach"] = "../elsewhere"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="approach layers live in 'approach'"):
+        ModelBundle.load(tmp_path / "b")

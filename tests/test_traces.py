@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tcurity.geometry import grid_layout
 from tcurity.traces import (
+    MAX_APPROACH_POINTS,
     MAX_DURATION_MS,
     MAX_POINTS,
     MAX_SUB_PER_EVENT,
@@ -197,6 +198,21 @@ def test_a_tear_is_exactly_one_press(events: list[str]) -> None:
         check_task_presses(TracePoints(**fields, event=events), TASK)
     assert direct.value.code == "bad_event_sequence"
     check_task_presses(TracePoints(**fields, event=events), grid_layout(2))  # a grid answer holds several
+
+
+@pytest.mark.parametrize(("moves", "ok"), [(MAX_APPROACH_POINTS, True), (MAX_APPROACH_POINTS + 1, False)])
+def test_a_tears_approach_is_bounded(moves: int, ok: bool) -> None:
+    events = ["move"] * moves + ["down", "move", "up"]
+    n = len(events)
+    points = TracePoints(x=[0.7] * n, y=[0.5] * n, t_ms=[float(i) for i in range(n)], event=events)
+    if ok:
+        check_task_presses(points, TASK)
+        return
+    with pytest.raises(TraceValidationError) as caught:
+        check_task_presses(points, TASK)
+    assert caught.value.code == "too_many_points"
+    assert "approach" in caught.value.message
+    check_task_presses(points, grid_layout(2))  # only a tear's approach is bounded so
 
 
 # --- field rules ----------------------------------------------------------------------------------------------

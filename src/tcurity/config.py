@@ -71,6 +71,20 @@ class MlflowParams(_Section):
     tracking_uri: str
 
 
+class HumanApproachParams(_Section):
+    """Which people's pointing strokes may serve as the approach to a tear (``prepare_humans.approach``).
+
+    Looser than the tear's limits: an approach may curve and run from beside the grip to across the page. The
+    cutter's rest limit and the judged minimum are ``featurize.approach``'s, as in serving.
+    """
+
+    max_chord_px: float = 1500.0
+    min_duration_ms: float = 80.0
+    max_duration_ms: float = 5000.0
+    max_deviation: float = 2.0
+    max_per_user: int = 100  # people's approaches the approach layers learn from, per person (a seeded pick)
+
+
 class PrepareHumansParams(_Section):
     out_dir: Path
     sampler_path: Path
@@ -81,6 +95,7 @@ class PrepareHumansParams(_Section):
     max_pause_ms: float
     max_deviation: float
     max_strokes_per_user: int
+    approach: HumanApproachParams = HumanApproachParams()
 
 
 class FitBotModelsParams(_Section):
@@ -109,9 +124,18 @@ class SimulateBotsParams(_Section):
     emission: BrowserEmissionParams = BrowserEmissionParams()
 
 
+class ApproachLimitsParams(_Section):
+    """Where a tear's approach starts and when it is judged (:class:`tcurity.features.approach.ApproachLimits`)."""
+
+    max_pause_ms: float = 400.0
+    min_chord_px: float = 40.0
+    min_points: int = 3
+
+
 class FeaturizeParams(_Section):
     out_dir: Path
     grid_ms: float = 1000.0 / 60.0  # Phase A's features: the browser grid (tcurity.sampling.BROWSER_GRID_MS)
+    approach: ApproachLimitsParams = ApproachLimitsParams()
 
 
 class FeatureSeparationParams(_Section):
@@ -133,6 +157,14 @@ class SupervisedPhaseAParams(_Section):
     target_frr: float
 
 
+class ApproachLayerParams(_Section):
+    """Phase A's approach layers: an Isolation Forest and a supervised forest on the approach's features, with the
+    tear's forest settings and their own false-reject budget (``docs/architecture.md``)."""
+
+    features: list[str]
+    target_frr: float
+
+
 class TrainPhaseAParams(_Section):
     experiment: str
     model_name: str
@@ -145,6 +177,7 @@ class TrainPhaseAParams(_Section):
     max_features: float
     target_frr: float
     supervised: SupervisedPhaseAParams | None = None
+    approach: ApproachLayerParams | None = None
 
 
 class EvaluatePhaseAParams(_Section):
@@ -231,6 +264,7 @@ class IntegrityParams(_Section):
     min_moves_per_press: int  # sparse_moves: fewer pressed moves per press than this
     max_median_move_interval_ms: float  # slow_moves: median interval between pressed moves above this
     centre_tolerance_px: float  # exact_centres: a press this close to a cell's centre is "exact"
+    min_approach_moves: int = 2  # no_approach: fewer moves than this before a tear's mouse press
 
 
 class Params(BaseModel):

@@ -12,12 +12,33 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tcurity.traces import GridTask, PerforationTask, Point2, Rect, TraceArrays
+from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, Point2, Rect, TraceArrays
 
 # Default sizes of the task areas in CSS pixels (the SDK draws them at this size on a desktop).
 TICKET_AREA_PX: tuple[int, int] = (640, 260)
 GRID_AREA_PX: tuple[int, int] = (420, 560)
 _POLYLINE_SEGMENTS = 64
+# How far inside the trace schema's coordinate limits a composed approach stays (task-normalised units).
+_BOUNDS_MARGIN = 0.02
+
+
+def within_trace_bounds(
+    x_px: NDArray[np.float64], y_px: NDArray[np.float64], area_px: tuple[int, int]
+) -> bool:
+    """Whether pixel positions lie inside the coordinates a trace may hold (:data:`tcurity.traces.COORD_MIN` …
+    ``COORD_MAX`` of the area), with a small margin: where the SDK can record an approach."""
+    lo, hi = COORD_MIN + _BOUNDS_MARGIN, COORD_MAX - _BOUNDS_MARGIN
+    x, y = np.asarray(x_px) / area_px[0], np.asarray(y_px) / area_px[1]
+    return bool(np.all((x >= lo) & (x <= hi) & (y >= lo) & (y <= hi)))
+
+
+def rotate_about(
+    x_px: NDArray[np.float64], y_px: NDArray[np.float64], pivot: tuple[float, float], angle: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Positions rotated by ``angle`` radians about ``pivot`` (pixels in, pixels out)."""
+    c, s = np.cos(angle), np.sin(angle)
+    dx, dy = x_px - pivot[0], y_px - pivot[1]
+    return pivot[0] + c * dx - s * dy, pivot[1] + s * dx + c * dy
 
 
 def perforation_length_px(task: PerforationTask) -> float:

@@ -18,6 +18,10 @@ Pointer tells, each weak alone (a person's setup can produce any one of them):
   moves (one move per animation frame, 17 ms at 60 Hz): a script replaying a recording or a simulator at its own
   low rate (the red team's people and solver bots at ~9 Hz, 110 ms).
 - ``exact_centres``: every press of a Phase B answer starts within a fraction of a pixel of its cell's centre.
+- ``no_approach``: a tear's mouse press came with fewer than ``min_approach_moves`` moves before it. The SDK records
+  the pointer's way to the grip since its last rest; a hand's mouse has to travel there, a script can jump (one
+  ``mouse.move`` without steps, one ``xdotool mousemove``). A person who rests on the grip and nudges it once before
+  pressing gives it too, which is why it is one tell among several.
 
 ``injected_input`` needs at least ``min_tells`` of them. ``automation_env`` is the browser stating that it is
 automated: ``navigator.webdriver``, or a headless user agent or brand. Only mouse presses are judged on pointer
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tcurity.config import IntegrityParams, params
-from tcurity.traces import Event, GridTask, Trace, TraceArrays
+from tcurity.traces import Event, GridTask, PerforationTask, Trace, TraceArrays
 
 NAME = "tcurity-integrity"
 REASONS = ("injected_input", "automation_env")
@@ -142,6 +146,18 @@ def exact_centres(trace: Trace, p: IntegrityParams, arrays: TraceArrays | None =
     return True
 
 
+def no_approach(trace: Trace, p: IntegrityParams, arrays: TraceArrays) -> bool | None:
+    """A tear's mouse press with fewer than ``min_approach_moves`` moves before it (``None``: not a tear, or its
+    press is not a mouse's)."""
+    if not isinstance(trace.task, PerforationTask):
+        return None
+    spans = arrays.press_spans()
+    if not spans or (spans[0][0], spans[0][1]) not in mouse_press_spans(trace, arrays):
+        return None
+    down = spans[0][0]
+    return int(np.count_nonzero(arrays.event[:down] == Event.MOVE)) < p.min_approach_moves
+
+
 def automation_env(trace: Trace) -> bool:
     """The browser says it is automated: ``navigator.webdriver``, or a headless user agent or brand."""
     env = trace.env
@@ -175,6 +191,7 @@ def assess(
             "sparse_moves": sparse_moves(trace, moves, p, arrays),
             "slow_moves": slow_moves(trace, moves, p, arrays),
             "exact_centres": exact_centres(trace, p, arrays),
+            "no_approach": no_approach(trace, p, arrays),
         }
         evaluated = [name for name, found in checks.items() if found is not None]
         tells = [name for name, found in checks.items() if found]

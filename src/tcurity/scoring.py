@@ -35,6 +35,7 @@ ARRAYS_FILE = "forest.npz"
 PYFUNC_BUNDLE_DIR = Path("artifacts") / "bundle"  # where the pyfunc's ``bundle`` artefact lands in its folder
 _ARRAY_KINDS = {"left": "i", "right": "i", "feature": "i", "threshold": "f", "value": "f", "max_depth": "i"}
 SUPERVISED_PREFIX = "supervised_"
+APPROACH_DIR = "approach"  # the approach layers' own bundle, inside a Phase A bundle's folder
 _LEAF = -1
 
 
@@ -375,6 +376,9 @@ class ModelBundle:
     meta: dict[str, Any] = field(default_factory=dict)
     supervised: SupervisedLayer | None = None
     scale: float = 1.0  # spread of the calibration people's primary scores (the unit of margins)
+    # Phase A: the layers that judge the approach to the grip (tcurity.features.approach), a bundle of their own
+    # with ``approach_…`` features; a trace passes when these pass too, where its approach is judged.
+    approach: ModelBundle | None = None
 
     def scores(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """Primary-layer human-likeness scores of a batch of feature rows."""
@@ -410,6 +414,21 @@ class ModelBundle:
     def passes(self, features: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Whether each row passes every layer (the served decision, geometry and signals aside)."""
         return np.asarray(self.margins(features) >= 0.0, dtype=np.bool_)
+
+    def with_approach_margins(
+        self, features: NDArray[np.float64], approach: NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
+        """Margins of whole Phase A traces: the tear's (:meth:`margins`) and, for rows whose approach is judged
+        (a row of ``approach`` without ``NaN``), the smaller of it and the approach layers' margin. Without an
+        approach bundle, or without ``approach`` rows, the tear's alone."""
+        tear = self.margins(features)
+        if self.approach is None or approach is None:
+            return tear
+        judged = ~np.any(np.isnan(approach), axis=1)
+        out = tear.copy()
+        if np.any(judged):
+            out[judged] = np.minimum(tear[judged], self.approach.margins(approach[judged]))
+        return out
 
     def reasons(self, features: NDArray[np.float64], limit: int = 3) -> list[str]:
         """The features furthest outside the human reference range, as ``<feature>_high``/``_low`` codes."""
@@ -451,7 +470,8 @@ class ModelBundle:
 
     def save(self, directory: Path) -> None:
         """Writes ``bundle.json`` and ``forest.npz`` into ``directory`` (the supervised layer's arrays, when there is
-        one, go into the same ``forest.npz`` under ``supervised_`` keys; nothing is pickled)."""
+        one, go into the same ``forest.npz`` under ``supervised_`` keys; the approach layers, when there are some, into
+        the sub-folder ``approach/`` as a bundle of their own; nothing is pickled)."""
         directory.mkdir(parents=True, exist_ok=True)
         arrays = self.forest.to_arrays()
         payload: dict[str, Any] = {
@@ -474,6 +494,9 @@ class ModelBundle:
                 "scale": self.supervised.scale,
                 "reference_median": self.supervised.reference_median.tolist(),
             }
+        if self.approach is not None:
+            self.approach.save(directory / APPROACH_DIR)
+            payload["approach"] = APPROACH_DIR
         np.savez_compressed(directory / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]  # keys are array names
         (directory / BUNDLE_FILE).write_text(json.dumps(payload, indent=2))
 
@@ -515,7 +538,21 @@ class ModelBundle:
             meta=dict(payload.get("meta", {})),
             supervised=supervised,
             scale=float(payload.get("scale", 1.0)),
+            approach=cls._load_approach(directory, payload.get("approach")),
         )
+
+    @classmethod
+    def _load_approach(cls, directory: Path, named: object) -> ModelBundle | None:
+        """The approach layers' bundle a Phase A bundle names (``None`` when it names none).
+
+        Raises:
+            ValueError: when it names any folder but :data:`APPROACH_DIR` (nothing outside the bundle is read).
+        """
+        if named is None:
+            return None
+        if named != APPROACH_DIR:
+            raise ValueError(f"a bundle's approach layers live in {APPROACH_DIR!r}, not {named!r}")
+        return cls.load(directory / APPROACH_DIR)
 
 
 try:  # The pyfunc wrapper needs MLflow (and so pandas); the scorer itself does not.

@@ -29,6 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Phase B answer (up to four drags plus hovering) stays well inside the larger limit.
 MIN_POINTS = 3
 MAX_POINTS = 8_000
+# A tear's approach to the grip (the moves before its press): the SDK sends the pointer's path since its last rest,
+# at most 1,000 moves; a longer one is refused, so the approach cannot crowd the tear out of MAX_POINTS.
+MAX_APPROACH_POINTS = 1_000
 MAX_DURATION_MS = 180_000.0
 # Pointer positions may leave the task area (overshoot, a drag released beside a slot) but not by much.
 COORD_MIN = -1.0
@@ -373,14 +376,24 @@ def check_task_presses(points: TracePoints, task: PerforationTask | GridTask) ->
     a let-go, or a tear its local check refuses, starts the recording afresh. A Phase B answer holds one
     press per slot, which its own check counts (:func:`tcurity.features.phase_b.drags_on_tiles`).
 
+    The moves before a tear's press are its approach to the grip (:mod:`tcurity.features.approach`), at most
+    :data:`MAX_APPROACH_POINTS` of them.
+
     Raises:
-        TraceValidationError: ``bad_event_sequence`` for a Phase A trace of more than one press.
+        TraceValidationError: ``bad_event_sequence`` for a Phase A trace of more than one press;
+            ``too_many_points`` for an approach of more than :data:`MAX_APPROACH_POINTS` moves.
     """
     if isinstance(task, PerforationTask):
         presses = points.event.count("down")
         if presses != 1:
             raise TraceValidationError(
                 "bad_event_sequence", f"a tear is exactly one press ('down' … 'up'), got {presses}"
+            )
+        approach = points.event.index("down")
+        if approach > MAX_APPROACH_POINTS:
+            raise TraceValidationError(
+                "too_many_points",
+                f"a tear's approach holds at most {MAX_APPROACH_POINTS} moves before its press, got {approach}",
             )
 
 

@@ -12,8 +12,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tcurity.data.adapter import place_approach, with_approach
 from tcurity.sampling import Path2
-from tcurity.traces import MAX_POINTS, MAX_SUBSAMPLES, EnvReport, PerforationTask, Trace
+from tcurity.traces import (
+    MAX_POINTS,
+    MAX_SUBSAMPLES,
+    EnvReport,
+    PerforationTask,
+    Trace,
+    make_trace,
+    with_browser_signals,
+)
 from tests.backend.conftest import ORIGIN, Backend, human_answer
 from tests.backend.test_phase_b_api import answer_b, drags, issue_b, kept_answer
 from tests.backend.test_sites_and_security import cli_env, run_cli  # noqa: F401  (a fixture used here)
@@ -33,10 +42,16 @@ def metrics(backend: Backend) -> str:
 
 def tear(path: Path2, task: PerforationTask, env: EnvReport) -> Trace:
     """A held-out person's stroke as a mouse at a device pixel ratio of 1 gives it (whole pixels) from a browser
-    without ``getCoalescedEvents``: of the pointer tells only ``slow_moves`` (the recording's ~9 Hz) can show, one
-    tell is never a reason, so ``env`` alone decides the verdict."""
-    trace = human_answer(path, task)
+    without ``getCoalescedEvents``, after the same person's movement onto the grip (the approach the SDK records):
+    of the pointer tells only ``slow_moves`` (the recording's ~9 Hz) can show, one tell is never a reason, so
+    ``env`` alone decides the verdict."""
     width, height = task.area_px
+    approach = place_approach(
+        path, (task.start.x * width, task.start.y * height), task.area_px, np.random.default_rng(0)
+    )
+    assert approach is not None
+    pressed = human_answer(path, task)
+    trace = with_browser_signals(make_trace(with_approach(pressed.arrays(), approach, task.area_px), task))
     xs = [round(round(x * width) / width, 5) for x in trace.points.x]
     ys = [round(round(y * height) / height, 5) for y in trace.points.y]
     points = trace.points.model_copy(update={"x": xs, "y": ys, "coalesced": [0] * len(xs)})
@@ -67,7 +82,7 @@ def test_log_reports_the_reason_in_siteverify_and_metrics_and_passes(
     verdict = backend.siteverify(result["token"]).json()
     assert verdict["success"] is True
     assert "automation_env" in verdict["reasons"]
-    assert verdict["models"]["integrity"] == "tcurity-integrity@1"
+    assert verdict["models"]["integrity"] == "tcurity-integrity@2"
     assert 'backend_integrity_total{action="log",phase="phase_a",reason="automation_env"} 1.0' in metrics(
         backend
     )

@@ -88,7 +88,7 @@ def test_the_right_tiles_in_order_pass_and_verify_with_both_models(
         "phase_a": "tcurity-phase-a-iforest@1",
         "phase_b": "tcurity-phase-b-rf@double",
         "phase_b_problem": "contract-double@1",
-        "integrity": "tcurity-integrity@1",  # the input-integrity rules that judged the answers
+        "integrity": "tcurity-integrity@2",  # the input-integrity rules that judged the answers
     }
     assert verdict["score"] == verdict["scores"]["phase_b"]["score"] == 1.0
 

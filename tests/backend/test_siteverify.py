@@ -58,7 +58,7 @@ def test_a_genuine_token_verifies_once_with_everything_the_site_needs(
     assert body["success"] is True
     assert body["error-codes"] == []
     assert (body["hostname"], body["action"], body["unscored"]) == (HOST, "checkout", False)
-    assert body["models"] == {"phase_a": "tcurity-phase-a-iforest@1", "integrity": "tcurity-integrity@1"}
+    assert body["models"] == {"phase_a": "tcurity-phase-a-iforest@1", "integrity": "tcurity-integrity@2"}
     assert set(body["scores"]) == {"phase_a"}
     assert body["score"] == body["scores"]["phase_a"]["score"] >= body["scores"]["phase_a"]["threshold"]
     assert datetime.fromisoformat(body["challenge_ts"]).tzinfo is not None

@@ -7,10 +7,17 @@ import itertools
 import numpy as np
 import pytest
 
-from tcurity.data.adapter import bend_along, scale_to_task, similarity_map, to_perforation
+from tcurity.data.adapter import (
+    bend_along,
+    place_approach,
+    scale_to_task,
+    similarity_map,
+    to_perforation,
+    with_approach,
+)
 from tcurity.geometry import check_follow, perforation_polyline, random_perforation
 from tcurity.sampling import Path2
-from tcurity.traces import Event, PerforationTask, Point2, make_trace
+from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
 # Chord (30, 40) px of length 50 in a 100 × 100 px area; its normal (-dy, dx) / length is (-0.8, 0.6).
 DIAGONAL = PerforationTask(area_px=(100, 100), start=Point2(x=0.2, y=0.1), end=Point2(x=0.5, y=0.5), bend=0.2)
@@ -121,3 +128,36 @@ def test_a_straight_stroke_follows_random_bent_perforations() -> None:
         check = check_follow(task, to_perforation(STRAIGHT, task))
         assert check.passed
         assert check.max_offset < 1e-3
+
+
+def test_an_approach_is_placed_to_end_on_the_grip_unscaled_and_untimed() -> None:
+    path = Path2(np.array([0.0, 30.0, 60.0]), np.array([0.0, 100.0, 200.0]), np.array([0.0, 0.0, 0.0]))
+    placed = place_approach(path, (400.0, 30.0), (640, 260), np.random.default_rng(0))
+    assert placed is not None
+    assert (placed.x[-1], placed.y[-1]) == pytest.approx((400.0, 30.0))
+    assert np.hypot(placed.x[0] - 400.0, placed.y[0] - 30.0) == pytest.approx(200.0)
+    np.testing.assert_array_equal(placed.t_ms, path.t_ms)
+    assert np.all(
+        (placed.x / 640 >= -1) & (placed.x / 640 <= 2) & (placed.y / 260 >= -1) & (placed.y / 260 <= 2)
+    )
+
+
+def test_an_approach_too_long_for_the_trace_bounds_is_not_placed() -> None:
+    # 5,000 px cannot fit within -1 … 2 areas of a 640 × 260 ticket in any direction.
+    path = Path2(np.array([0.0, 1.0]), np.array([0.0, 5000.0]), np.array([0.0, 0.0]))
+    assert place_approach(path, (400.0, 30.0), (640, 260), np.random.default_rng(0)) is None
+
+
+def test_with_approach_puts_the_moves_before_the_down_and_starts_the_clock_at_zero() -> None:
+    tear = TraceArrays(
+        np.array([0.5, 0.5, 0.5]),
+        np.array([0.1, 0.5, 0.9]),
+        np.array([0.0, 100.0, 200.0]),
+        np.array([Event.DOWN, Event.MOVE, Event.UP], dtype=np.int8),
+    )
+    approach = Path2(np.array([0.0, 50.0, 80.0]), np.array([0.0, 160.0, 320.0]), np.array([26.0, 26.0, 26.0]))
+    out = with_approach(tear, approach, (640, 260))
+    assert out.event.tolist() == [Event.MOVE, Event.MOVE, Event.DOWN, Event.MOVE, Event.UP]
+    # The approach's press (80 ms) falls on the down: its moves are 80 and 30 ms before it.
+    np.testing.assert_allclose(out.t_ms, [0.0, 50.0, 80.0, 180.0, 280.0])
+    np.testing.assert_allclose(out.x[:2], [0.0, 0.25])

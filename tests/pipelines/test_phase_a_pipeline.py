@@ -107,6 +107,11 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     assert saved["supervised"]["rule"] == "both_pass"
     assert saved["grid_ms"] == pytest.approx(1000.0 / 60.0)
     assert "hf_band_ratio" not in saved["feature_names"]
+    # The approach layers: a bundle of their own in the folder the Phase A bundle names, cut by serving's limits.
+    assert saved["approach"] == "approach"
+    approach = json.loads((tmp_path / "model" / "bundle" / "approach" / "bundle.json").read_text())
+    assert approach["feature_names"] == p.train_phase_a.approach.features  # type: ignore[union-attr]
+    assert approach["meta"]["limits"] == p.featurize.approach.model_dump()
 
     metrics = evaluate_phase_a(p)
     written = json.loads((tmp_path / "phase_a.json").read_text())
@@ -117,6 +122,9 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     assert set(written["family_kind"].values()) == {"naive", "humanised"}
     assert written["n_bot"] == dict.fromkeys(FAMILIES, 15)
     assert written["n_human"] > 0
+    assert set(written["approach"]["bot_block_rate"]) == set(FAMILIES)
+    assert written["approach"]["judged_rate_people"]["sapimouse"] > 0.9  # every person's tear comes with one
+    assert "approach" in written["bot_block_rate_by_layer"]
     assert written["model"] == {"name": registered["name"], "version": registered["version"]}
     # Teleport moves in one jump: nothing human-like survives that.
     assert written["bot_block_rate"]["teleport"] == 1.0

@@ -113,3 +113,69 @@ def test_a_two_layer_bundle_refuses_by_its_supervised_layer_and_names_the_featur
         "threshold": 0.5,
         "passed": False,
     }
+
+
+def _pass_all(names: list[str]) -> ModelBundle:
+    """A one-layer bundle that passes every row (both leaves hold bot share 0)."""
+    return ModelBundle(
+        kind="random_forest",
+        feature_names=names,
+        forest=one_split(0, 0.5, [0.0, 0.0, 0.0]),
+        threshold=0.5,
+        transform=None,
+        reference_low=np.full(len(names), -10.0),
+        reference_high=np.full(len(names), 10.0),
+        grid_ms=1000.0 / 60.0,
+    )
+
+
+def _approach_layers() -> ModelBundle:
+    """Approach layers that refuse approaches longer than 100 px: ``approach_log_chord_px`` (feature 1) > 2 goes
+    to a leaf of bot share 1."""
+    layers = _pass_all(["approach_log_duration_s", "approach_log_chord_px"])
+    layers.forest = one_split(1, 2.0, [0.0, 0.0, 1.0])
+    layers.reference_high = np.array([10.0, 2.0])
+    layers.meta = {"limits": {"max_pause_ms": 400.0, "min_chord_px": 40.0, "min_points": 3}}
+    return layers
+
+
+def _tear_after(approach_px: list[float]) -> Trace:
+    """A straight tear along the perforation of :func:`tear`'s task, after moves that come from the left along the
+    grip's row: ``approach_px`` are their distances from the grip (px), 20 ms apart, before the press."""
+    task = tear().task
+    assert isinstance(task, PerforationTask)
+    w = task.area_px[0]
+    n = len(approach_px)
+    along = np.linspace(0.0, 1.0, 6)
+    x = np.concatenate(
+        [task.start.x - np.array(approach_px) / w, task.start.x + along * (task.end.x - task.start.x)]
+    )
+    y = np.concatenate([np.full(n, task.start.y), task.start.y + along * (task.end.y - task.start.y)])
+    event = np.array([Event.MOVE] * n + [Event.DOWN] + [Event.MOVE] * 4 + [Event.UP], dtype=np.int8)
+    arrays = TraceArrays(x, y, np.arange(n + 6) * 20.0, event)
+    return with_browser_signals(make_trace(arrays, task))
+
+
+@pytest.mark.parametrize(
+    ("approach_px", "judged", "passed"),
+    [
+        ([], False, True),  # no approach: the tear's layers alone
+        ([30.0, 15.0], False, True),  # a 30 px chord to the press: too small to judge
+        ([300.0, 150.0, 50.0], True, False),  # 300 px (log10 2.48 > 2): judged and refused
+        ([60.0, 30.0, 10.0], True, True),  # 60 px (log10 1.78): judged and passed
+    ],
+)
+def test_the_approach_to_the_grip_is_judged_by_its_own_layers(
+    approach_px: list[float], judged: bool, passed: bool
+) -> None:
+    bundle = _pass_all(["log_duration_s", "path_efficiency"])
+    bundle.approach = _approach_layers()
+    trace = _tear_after(approach_px)
+    task = trace.task
+    assert isinstance(task, PerforationTask)
+    decision = decide_phase_a(LoadedModel(name="m", version="1", alias="champion", model=bundle), task, trace)
+    approach = decision.checks["approach"]
+    assert isinstance(approach, dict)
+    assert approach["judged"] is judged
+    assert decision.passed is passed
+    assert ("approach_log_chord_px_high" in decision.reasons) is not passed

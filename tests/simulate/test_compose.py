@@ -8,7 +8,13 @@ import pytest
 from tcurity.geometry import check_follow, grid_layout, random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate import FAMILIES
-from tcurity.simulate.compose import follow_perforation, phase_a_trace, phase_b_trace
+from tcurity.simulate.compose import (
+    APPROACH_CHORD_PX,
+    approach_origin,
+    follow_perforation,
+    phase_a_trace,
+    phase_b_trace,
+)
 from tcurity.simulate.motion import SCRIPTED_WAITS
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
@@ -165,3 +171,13 @@ def test_replay_without_source_and_bad_moves_are_refused() -> None:
         phase_b_trace(GRID, [(9, 0)], "teleport", np.random.default_rng(0))
     with pytest.raises(ValueError, match="at least one"):
         phase_b_trace(GRID, [], "teleport", np.random.default_rng(0))
+
+
+def test_a_bots_approach_starts_within_the_trace_bounds_at_a_peoples_distance() -> None:
+    rng = np.random.default_rng(3)
+    grip = (420.0, 25.0)
+    origins = np.array([approach_origin(grip, (640, 260), rng) for _ in range(200)])
+    distances = np.hypot(origins[:, 0] - grip[0], origins[:, 1] - grip[1])
+    assert np.all((distances >= APPROACH_CHORD_PX[0]) & (distances <= APPROACH_CHORD_PX[1]))
+    assert np.all((origins[:, 0] / 640 >= -1) & (origins[:, 0] / 640 <= 2))
+    assert np.all((origins[:, 1] / 260 >= -1) & (origins[:, 1] / 260 <= 2))

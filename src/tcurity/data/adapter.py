@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tcurity.data.balabit import Stroke
-from tcurity.geometry import bend_along, perforation_length_px
+from tcurity.geometry import bend_along, perforation_length_px, rotate_about, within_trace_bounds
 from tcurity.sampling import Path2
 from tcurity.traces import Event, GridTask, PerforationTask, Rect, TraceArrays
 
@@ -61,6 +61,41 @@ def to_perforation(path: Path2, task: PerforationTask) -> TraceArrays:
     event = np.full(len(path), Event.MOVE, dtype=np.int8)
     event[0], event[-1] = Event.DOWN, Event.UP
     return TraceArrays(x=x_px / w, y=y_px / h, t_ms=path.t_ms - path.t_ms[0], event=event)
+
+
+def place_approach(
+    path: Path2,
+    end_px: tuple[float, float],
+    area_px: tuple[int, int],
+    rng: np.random.Generator,
+    tries: int = 32,
+) -> Path2 | None:
+    """A person's pointing stroke as the approach to a press at ``end_px``: moved so that it ends there, turned
+    about that end by a random angle, neither scaled nor re-timed (the approach's distance and duration are the
+    person's own). Returns ``None`` when no angle among ``tries`` keeps it where a trace may hold it
+    (:func:`tcurity.geometry.within_trace_bounds`)."""
+    x = path.x - path.x[-1] + end_px[0]
+    y = path.y - path.y[-1] + end_px[1]
+    for angle in rng.uniform(0.0, 2.0 * np.pi, size=tries):
+        rx, ry = rotate_about(x, y, end_px, float(angle))
+        if within_trace_bounds(rx, ry, area_px):
+            return Path2(path.t_ms.copy(), rx, ry)
+    return None
+
+
+def with_approach(tear: TraceArrays, approach: Path2, area_px: tuple[int, int]) -> TraceArrays:
+    """A tear preceded by its approach: the approach's points but its last (the press, which the tear's ``down``
+    is) as ``move`` events, timed so that the approach's press falls on the ``down``; times start at 0."""
+    lead = approach.t_ms[-1] - approach.t_ms[:-1]
+    t_ms = np.concatenate([tear.t_ms[0] - lead, tear.t_ms])
+    t_ms -= t_ms[0]
+    moves = np.full(len(lead), Event.MOVE, dtype=np.int8)
+    return TraceArrays(
+        x=np.concatenate([approach.x[:-1] / area_px[0], tear.x]),
+        y=np.concatenate([approach.y[:-1] / area_px[1], tear.y]),
+        t_ms=t_ms,
+        event=np.concatenate([moves, tear.event]),
+    )
 
 
 def scale_to_task(path: Path2, task: PerforationTask) -> float:

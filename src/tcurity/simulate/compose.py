@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tcurity.geometry import perforation_polyline
+from tcurity.geometry import perforation_polyline, within_trace_bounds
 from tcurity.sampling import Path2
 from tcurity.simulate import Family, get_family
 from tcurity.simulate.emission import BrowserEmission
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # Where the pointer rests before the bot starts: anywhere over the task area, away from its very edge.
 HOVER_ORIGIN_MARGIN = 0.05
+# How far (px) a Phase A bot's pointer starts from the grip: log-uniform over people's approach distances.
+APPROACH_CHORD_PX = (60.0, 1200.0)
 # A path follower keeps its sideways wander within this share of the band (drawn once per trace).
 FOLLOW_BAND_SHARE = (0.4, 0.8)
 # Timer jitter of a script's constant sleep.
@@ -103,6 +105,26 @@ def _hover_origin(area_px: tuple[int, int], rng: np.random.Generator) -> Point:
     """A random resting position of the pointer over the task area, in pixels."""
     fx, fy = rng.uniform(HOVER_ORIGIN_MARGIN, 1.0 - HOVER_ORIGIN_MARGIN, size=2)
     return (float(fx * area_px[0]), float(fy * area_px[1]))
+
+
+def approach_origin(
+    end_px: Point, area_px: tuple[int, int], rng: np.random.Generator, tries: int = 32
+) -> Point:
+    """Where a bot's pointer rests before it approaches ``end_px``: at a distance drawn log-uniformly from
+    :data:`APPROACH_CHORD_PX` in a random direction, inside what a trace may hold
+    (:func:`tcurity.geometry.within_trace_bounds`); over the task area when no draw among ``tries`` fits.
+
+    The distances span the people's approaches (``prepare_humans.approach``), so no layer can tell a bot by how
+    far it came from; a script starts wherever its pointer was left, and the page's layout sets that.
+    """
+    low, high = np.log(APPROACH_CHORD_PX[0]), np.log(APPROACH_CHORD_PX[1])
+    for _ in range(tries):
+        length = float(np.exp(rng.uniform(low, high)))
+        angle = float(rng.uniform(0.0, 2.0 * np.pi))
+        x, y = end_px[0] + length * np.cos(angle), end_px[1] + length * np.sin(angle)
+        if within_trace_bounds(np.array([x]), np.array([y]), area_px):
+            return (x, y)
+    return _hover_origin(area_px, rng)
 
 
 def _hover(rec: _Recorder, movement: Path2, wait_ms: float) -> None:
@@ -225,7 +247,7 @@ def phase_a_trace(
     display = _Display.draw(emission, rng)
     start_px, end_px = _perforation_ends_px(task)
     rec = _Recorder()
-    approach = fam.move(_hover_origin(task.area_px, rng), start_px, rng, source, model)
+    approach = fam.move(approach_origin(start_px, task.area_px, rng), start_px, rng, source, model)
     _hover(rec, display.record(approach, rng), wait_ms=0.0)
     tear = fam.move(start_px, end_px, rng, source, model)
     follows = fam.kind == "humanised" if follow is None else follow

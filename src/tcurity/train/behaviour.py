@@ -14,6 +14,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
 from tcurity import registry
-from tcurity.config import Params, SupervisedPhaseAParams
+from tcurity.config import Params, SupervisedPhaseAParams, resolve
+from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURES
+from tcurity.features.approach import APPROACH_TABLE
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.scoring import (
     COMBINATION_RULES,
@@ -210,9 +213,9 @@ def bot_rows(
     return rows[feature_names].to_numpy(np.float64)
 
 
-def check_features(names: list[str]) -> None:
-    """Refuses model inputs that :mod:`tcurity.features.phase_a` does not compute (the rate-sensitive fine
-    features among them: they are never in its vector).
+def check_features(names: list[str], approach_names: list[str] | None = None) -> None:
+    """Refuses model inputs that :mod:`tcurity.features.phase_a` (the tear) and :mod:`tcurity.features.approach`
+    (the approach) do not compute (the rate-sensitive fine features among them: they are never in their vectors).
 
     Raises:
         ValueError: naming the unknown features.
@@ -220,28 +223,120 @@ def check_features(names: list[str]) -> None:
     unknown = set(names) - set(PHASE_A_FEATURES)
     if unknown:
         raise ValueError(f"train_phase_a.features names unknown features: {sorted(unknown)}")
+    unknown = set(approach_names or []) - set(APPROACH_FEATURES)
+    if unknown:
+        raise ValueError(f"train_phase_a.approach.features names unknown features: {sorted(unknown)}")
 
 
-def fit_phase_a(
-    p: Params, x_train: NDArray[np.float64], x_calib: NDArray[np.float64], x_bots: NDArray[np.float64] | None
+@dataclass(frozen=True)
+class PhaseARows:
+    """What Phase A's layers learn from: the tear's feature rows of the training people, the calibration people
+    and the training bots, and the same for the approaches that are judged (``None`` when not configured)."""
+
+    train: NDArray[np.float64]
+    calib: NDArray[np.float64]
+    bots: NDArray[np.float64] | None
+    approach_train: NDArray[np.float64] | None = None
+    approach_calib: NDArray[np.float64] | None = None
+    approach_bots: NDArray[np.float64] | None = None
+
+
+def phase_a_rows(
+    p: Params,
+    table: pd.DataFrame,
+    approaches: pd.DataFrame | None = None,
+    exclude_family: str | None = None,
+    splits: tuple[str, str] = ("train", "calib"),
+) -> PhaseARows:
+    """The rows :func:`fit_phase_a` learns from: people of the ``splits`` (training, calibration) and the training
+    bots of every family but ``exclude_family``, out of the feature table; the people's approaches out of
+    ``approaches`` (the people's own approach table, :data:`tcurity.features.approach.APPROACH_TABLE`) when given,
+    else out of the judged approaches of the feature table's traces."""
+    cfg = p.train_phase_a
+    names = list(cfg.features)
+    supervised = cfg.supervised is not None
+    train, calib = splits
+    rows = PhaseARows(
+        human_rows(table, train, names),
+        human_rows(table, calib, names),
+        bot_rows(table, "train", names, exclude_family) if supervised else None,
+    )
+    if cfg.approach is None:
+        return rows
+    judged = table[table.approach_judged.astype(bool)]
+    a_names = list(cfg.approach.features)
+    if approaches is not None:
+        people_train = approaches[approaches.split == train][a_names].to_numpy(np.float64)
+        people_calib = approaches[approaches.split == calib][a_names].to_numpy(np.float64)
+    else:
+        people_train, people_calib = human_rows(judged, train, a_names), human_rows(judged, calib, a_names)
+    return PhaseARows(
+        rows.train,
+        rows.calib,
+        rows.bots,
+        people_train,
+        people_calib,
+        bot_rows(judged, "train", a_names, exclude_family) if supervised else None,
+    )
+
+
+def read_approach_table(p: Params) -> pd.DataFrame | None:
+    """The people's approach table ``featurize`` wrote, or ``None`` when Phase A has no approach layers."""
+    if p.train_phase_a.approach is None:
+        return None
+    return pd.read_parquet(resolve(p.featurize.out_dir) / APPROACH_TABLE)
+
+
+def fit_phase_a(p: Params, rows: PhaseARows) -> ModelBundle:
+    """Phase A's bundle from feature rows: the tear's Isolation Forest and supervised forest (when configured and
+    there are training bots) and, when ``train_phase_a.approach`` is set, the approach's own pair, each with its
+    thresholds on calibration people. What :func:`train_phase_a` fits, and what evaluation refits for
+    leave-one-family-out and cross-population."""
+    cfg = p.train_phase_a
+    supervised_frr = cfg.supervised.target_frr if cfg.supervised is not None else cfg.target_frr
+    bundle = _fit_layers(
+        p, rows.train, rows.calib, rows.bots, list(cfg.features), (cfg.target_frr, supervised_frr)
+    )
+    if cfg.approach is not None and rows.approach_train is not None and rows.approach_calib is not None:
+        frr = cfg.approach.target_frr
+        bundle.approach = _fit_layers(
+            p,
+            rows.approach_train,
+            rows.approach_calib,
+            rows.approach_bots,
+            list(cfg.approach.features),
+            (frr, frr),
+        )
+        # Serving cuts the approach out of a live trace by the limits its people were cut by.
+        bundle.approach.meta["limits"] = p.featurize.approach.model_dump()
+    return bundle
+
+
+def _fit_layers(
+    p: Params,
+    x_train: NDArray[np.float64],
+    x_calib: NDArray[np.float64],
+    x_bots: NDArray[np.float64] | None,
+    names: list[str],
+    target_frr: tuple[float, float],
 ) -> ModelBundle:
-    """Both layers of Phase A's bundle from feature rows (the supervised one when configured and ``x_bots`` is
-    given): what :func:`train_phase_a` fits, and what evaluation refits for leave-one-family-out and
-    cross-population."""
+    """An Isolation Forest and, with training bots and ``train_phase_a.supervised``, a supervised forest beside it,
+    with Phase A's forest settings; ``target_frr`` is each one's false-reject budget on the calibration rows."""
     cfg = p.train_phase_a
     bundle, _ = fit_isolation_forest(
         x_train,
         x_calib,
-        list(cfg.features),
+        names,
         n_estimators=cfg.n_estimators,
         max_samples=cfg.max_samples,
         max_features=cfg.max_features,
-        target_frr=cfg.target_frr,
+        target_frr=target_frr[0],
         grid_ms=p.featurize.grid_ms,
         seed=p.base.seed,
     )
     if cfg.supervised is not None and x_bots is not None:
-        bundle.supervised, _ = fit_supervised(x_train, x_bots, x_calib, cfg.supervised, p.base.seed)
+        layer_cfg = cfg.supervised.model_copy(update={"target_frr": target_frr[1]})
+        bundle.supervised, _ = fit_supervised(x_train, x_bots, x_calib, layer_cfg, p.base.seed)
     return bundle
 
 
@@ -249,14 +344,13 @@ def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVer
     """Fits Phase A's two layers on the training users (and training bots), logs the bundle and registers it as
     ``challenger``."""
     cfg = p.train_phase_a
-    names = list(cfg.features)
-    check_features(names)
-    x_train, x_calib = human_rows(table, "train", names), human_rows(table, "calib", names)
-    x_bots = bot_rows(table, "train", names) if cfg.supervised is not None else None
+    check_features(list(cfg.features), list(cfg.approach.features) if cfg.approach else [])
+    rows = phase_a_rows(p, table, read_approach_table(p))
+    x_train, x_calib, x_bots = rows.train, rows.calib, rows.bots
     registry.configure(p)
     experiment_id = registry.ensure_experiment(cfg.experiment)
     with mlflow.start_run(experiment_id=experiment_id, run_name="phase-a-iforest+rf"):
-        bundle = fit_phase_a(p, x_train, x_calib, x_bots)
+        bundle = fit_phase_a(p, rows)
         metrics = {
             "calib_human_pass_rate": float(np.mean(bundle.passes(x_calib))),
             "calib_iforest_pass_rate": float(np.mean(bundle.scores(x_calib) >= bundle.threshold)),
@@ -270,11 +364,30 @@ def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVer
                 "supervised_threshold": bundle.supervised.threshold,
                 "n_train_bots": float(len(x_bots) if x_bots is not None else 0),
             }
+        if bundle.approach is not None and rows.approach_calib is not None:
+            metrics |= {
+                "calib_approach_pass_rate": float(np.mean(bundle.approach.passes(rows.approach_calib))),
+                "n_train_approaches": float(
+                    len(rows.approach_train) if rows.approach_train is not None else 0
+                ),
+            }
         version = log_bundle(
             bundle,
             cfg.model_name,
             run_params={
-                **{k: v for k, v in cfg.model_dump(mode="json").items() if k != "supervised"},
+                **{
+                    k: v
+                    for k, v in cfg.model_dump(mode="json").items()
+                    if k not in ("supervised", "approach")
+                },
+                **(
+                    {
+                        "approach_features": ",".join(cfg.approach.features),
+                        "approach_target_frr": cfg.approach.target_frr,
+                    }
+                    if cfg.approach
+                    else {}
+                ),
                 **{
                     f"supervised_{k}": v
                     for k, v in (cfg.supervised.model_dump() if cfg.supervised else {}).items()

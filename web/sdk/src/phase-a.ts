@@ -7,6 +7,10 @@
  * bounding box *is* the task area: points are normalised against it. A tear that cannot pass the server's
  * geometry check (too short, off the line, not started at the handle) is not sent: the person tries again on
  * the same task, and the recorder starts afresh (the server reads the first press of the trace).
+ *
+ * Before the press, the hovering pointer's way to the grip is recorded too (a page-wide `pointermove` listener,
+ * mouse and pen only), from the last rest of {@link APPROACH_REST_MS} up to the press: the trace's moves before its
+ * `down`, which the server scores as the approach (docs/architecture.md, "Phase A").
  */
 
 import { MAX_POINTS, TraceRecorder, currentViewport, type PointerSample } from "./capture";
@@ -18,6 +22,15 @@ import { el, prefersReducedMotion, svgEl, type Tone } from "./ui";
 
 /** How far from the handle's centre a press still grabs it, in task pixels. */
 const GRAB_RADIUS_PX = 36;
+/**
+ * The approach to the grip (docs/architecture.md, "Phase A"): the hovering pointer is recorded from the moment the
+ * ticket shows until the press, as moves before the trace's `down`. The server judges the movement after the last
+ * rest, so a rest longer than this starts the recording afresh (`params.yaml: featurize.approach.max_pause_ms`),
+ * as does the pointer leaving the area a trace may describe (the schema's coordinate range) or the recording
+ * growing past {@link APPROACH_MAX_POINTS} moves.
+ */
+const APPROACH_REST_MS = 400;
+const APPROACH_MAX_POINTS = 1_000;
 /** One arrow-key step, as a share of the line. */
 const KEY_STEP = 0.1;
 const TEAR_MS = 450;
@@ -62,6 +75,10 @@ export class TearPhase {
   private progress = 0;
   private off = false;
   private done = false;
+  /** Whether the ticket has been on the page (the page-wide hover listener goes once it leaves). */
+  private started = false;
+  private lastHoverMs = -Infinity;
+  private hoverType = "";
 
   constructor(
     doc: Document,
@@ -194,6 +211,14 @@ export class TearPhase {
 
   private listen(): void {
     const svg = this.svg;
+    const win = this.doc.defaultView;
+    if (win) {
+      const hover = (e: PointerEvent): void => {
+        if (!svg.isConnected && this.started) win.removeEventListener("pointermove", hover);
+        else this.onHover(e);
+      };
+      win.addEventListener("pointermove", hover);
+    }
     svg.addEventListener("pointerdown", (e) => this.onDown(e));
     svg.addEventListener("pointermove", (e) => this.onMove(e));
     svg.addEventListener("pointerup", (e) => this.onEnd(e, "up"));
@@ -205,6 +230,23 @@ export class TearPhase {
     const box = this.svg.getBoundingClientRect();
     const [w, h] = this.task.area_px;
     return [((sample.clientX - box.left) / (box.width || 1)) * w, ((sample.clientY - box.top) / (box.height || 1)) * h];
+  }
+
+  /** A hovering move anywhere on the page: part of the approach to the grip (mouse and pen only: touch has no hover). */
+  private onHover(event: PointerEvent): void {
+    if (this.svg.isConnected) this.started = true;
+    if (this.done || this.recorder.pressed || this.recorder.hasSynthetic) return;
+    if (event.pointerType !== "mouse" && event.pointerType !== "pen") return;
+    const box = this.svg.getBoundingClientRect();
+    const x = (event.clientX - box.left) / (box.width || 1);
+    const y = (event.clientY - box.top) / (box.height || 1);
+    const inside = x >= -1 && x <= 2 && y >= -1 && y <= 2;
+    const last = this.lastHoverMs;
+    this.lastHoverMs = event.timeStamp;
+    if (!inside || event.timeStamp - last > APPROACH_REST_MS || this.recorder.length >= APPROACH_MAX_POINTS) {
+      this.recorder.clear();
+    }
+    if (inside && this.recorder.move(event)) this.hoverType = event.pointerType;
   }
 
   private onDown(event: PointerEvent): void {
@@ -221,7 +263,9 @@ export class TearPhase {
     } catch {
       // A pointer that is already gone cannot be captured; its events still arrive while over the ticket.
     }
-    this.recorder.clear();
+    // The approach recorded so far stays in front of the press; a press with another pointer type starts afresh
+    // (a trace's presses each have one type, and an approach is the pressing pointer's).
+    if (this.recorder.length > 0 && this.hoverType !== event.pointerType) this.recorder.clear();
     this.recorder.down(event);
     this.svg.setAttribute("data-dragging", "true");
     this.callbacks.announce("");
@@ -285,8 +329,9 @@ export class TearPhase {
   }
 
   private finish(): void {
-    const { x, y } = this.recorder.points();
-    const result = checkFollow(this.task, x, y);
+    const { x, y, event } = this.recorder.points();
+    const press = Math.max(0, event.indexOf("down"));
+    const result = checkFollow(this.task, x.slice(press), y.slice(press));
     if (!result.passed) {
       const message = result.reason === "off_start" ? "startAtHandle" : result.reason === "off_band" ? "offLine" : "incomplete";
       this.callbacks.announce(this.t(message), "error");

@@ -38,4 +38,53 @@ describe("TearPhase", () => {
     expect(events.at(-1)).toBe("up");
     expect(sent[0]?.points.t_ms[0]).toBe(1000);
   });
+
+  describe("the approach to the grip", () => {
+    function tearAfter(hover: [number, number, number][]): Trace {
+      const sent: Trace[] = [];
+      const phase = new TearPhase(document, TASK, translator("en"), { onTrace: (t) => sent.push(t), announce: () => undefined });
+      document.body.append(phase.element);
+      for (const [x, y, t] of hover) window.dispatchEvent(pointer("pointermove", x, y, t));
+      drag(phase.svg, 1, 1000);
+      phase.element.remove();
+      expect(sent).toHaveLength(1);
+      return sent[0] as Trace;
+    }
+
+    it("sends the hovering moves before the press, as moves in front of its down", () => {
+      const trace = tearAfter([
+        [0.1, 0.5, 700],
+        [0.3, 0.3, 780],
+        [0.5, 0.15, 860],
+        [0.6, 0.1, 940],
+      ]);
+      const { event, x, t_ms } = trace.points;
+      expect(event.slice(0, 5)).toEqual(["move", "move", "move", "move", "down"]);
+      expect(x.slice(0, 4)).toEqual([0.1, 0.3, 0.5, 0.6]);
+      expect(t_ms[0]).toBe(700);
+      expect(event.filter((e) => e === "down")).toHaveLength(1);
+    });
+
+    it("keeps only the movement after the last rest longer than 400 ms", () => {
+      const trace = tearAfter([
+        [0.1, 0.5, 100],
+        [0.2, 0.4, 150],
+        [0.4, 0.2, 700],
+        [0.6, 0.1, 760],
+      ]);
+      expect(trace.points.x.slice(0, 2)).toEqual([0.4, 0.6]);
+      expect(trace.points.event[2]).toBe("down");
+    });
+
+    it("starts afresh when the pointer leaves the area a trace may describe", () => {
+      const trace = tearAfter([
+        [0.3, 0.5, 700],
+        [-1.5, 0.5, 750],
+        [0.5, 0.2, 800],
+        [0.6, 0.1, 850],
+      ]);
+      expect(trace.points.x.slice(0, 2)).toEqual([0.5, 0.6]);
+      expect(trace.points.event[2]).toBe("down");
+    });
+  });
 });
