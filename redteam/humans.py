@@ -20,8 +20,8 @@ from tcurity.config import Params, params, resolve
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.data.sapimouse import kept_strokes
-from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
+from tcurity.task_checks import check_follow
 from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
 
 Population = Literal["sapimouse", "balabit"]

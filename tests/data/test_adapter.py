@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from tcurity.data.adapter import bend_along, scale_to_task, similarity_map, to_perforation
-from tcurity.geometry import check_follow, perforation_polyline, random_perforation
+from tcurity.geometry import perforation_polyline, random_perforation
 from tcurity.sampling import Path2
+from tcurity.task_checks import check_follow
 from tcurity.traces import Event, PerforationTask, Point2, make_trace
 
 # Chord (30, 40) px of length 50 in a 100 × 100 px area; its normal (-dy, dx) / length is (-0.8, 0.6).
