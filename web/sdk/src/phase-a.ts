@@ -13,14 +13,23 @@ import { MAX_POINTS, TraceRecorder, currentViewport, type PointerSample } from "
 import { FrameClock, environmentReport } from "./integrity";
 import type { PerforationTask, Trace } from "./client";
 import { arcLength, bezier, checkFollow, polyline, project, svgPath, type Vec } from "./geometry";
-import type { Translate } from "./i18n";
+import type { StringKey, Translate } from "./i18n";
 import { el, prefersReducedMotion, svgEl, type Tone } from "./ui";
+import type { FollowReason } from "./vocabulary";
 
 /** How far from the handle's centre a press still grabs it, in task pixels. */
 const GRAB_RADIUS_PX = 36;
 /** One arrow-key step, as a share of the line. */
 const KEY_STEP = 0.1;
 const TEAR_MS = 450;
+/** What the widget tells a person whose tear the follow check refused, for each of its reasons. */
+export const FOLLOW_MESSAGES: Record<FollowReason, StringKey> = {
+  no_press: "incomplete",
+  off_start: "startAtHandle",
+  low_coverage: "incomplete",
+  off_band: "offLine",
+};
+
 let instances = 0;
 
 export interface TearCallbacks {
@@ -288,8 +297,7 @@ export class TearPhase {
     const { x, y } = this.recorder.points();
     const result = checkFollow(this.task, x, y);
     if (!result.passed) {
-      const message = result.reason === "off_start" ? "startAtHandle" : result.reason === "off_band" ? "offLine" : "incomplete";
-      this.callbacks.announce(this.t(message), "error");
+      this.callbacks.announce(this.t(FOLLOW_MESSAGES[result.reason ?? "no_press"]), "error");
       this.resetTear();
       return;
     }
