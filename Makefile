@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api lab mlflow-ui bench bench-pool redteam redteam-quick redteam-drivers lock clean
+.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api sdk-vocabulary lab mlflow-ui bench bench-pool redteam redteam-quick redteam-drivers lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ sdk: ## The browser SDK: typecheck, unit tests (vitest) and build (web/sdk/dist,
 sdk-api: ## Regenerate the SDK's API types from the backend's OpenAPI (web/sdk/openapi.json → src/api-types.ts)
 	python -m web.backend.openapi > web/sdk/openapi.json
 	cd web/sdk && npm run --silent gen:api
+
+sdk-vocabulary: ## Regenerate the SDK's copy of the server's codes and thresholds (web/sdk/src/vocabulary.ts)
+	python -m web.backend.sdk_vocabulary > web/sdk/src/vocabulary.ts
 
 unit: ## pytest (default marker set: fast tests)
 	pytest $(PYTEST_ARGS)

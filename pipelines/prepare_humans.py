@@ -41,8 +41,9 @@ from tcurity.data.balabit import (
 from tcurity.data.populations import phase_a_split, population_of
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.features.approach import approach_limits
-from tcurity.geometry import check_follow, random_perforation
+from tcurity.geometry import random_perforation
 from tcurity.sampling import HumanSampler
+from tcurity.task_checks import check_follow
 
 logger = logging.getLogger("pipelines.prepare_humans")
 

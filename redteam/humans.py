@@ -31,8 +31,8 @@ from tcurity.data.approaches import ApproachPool
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.data.sapimouse import cut_sessions
 from tcurity.features.approach import approach_limits
-from tcurity.geometry import check_follow
 from tcurity.sampling import Path2
+from tcurity.task_checks import check_follow
 from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
 
 Population = Literal["sapimouse", "balabit"]

@@ -14,8 +14,10 @@ import httpx
 
 from redteam.browser import Outcome, summarise_signals
 from redteam.stack import Stack
+from serving.codes import INTEGRITY_REASONS as INTEGRITY_CODES
+from serving.codes import SIGNAL_REASONS
 
-# Targets of the harness (issue: every attacker ≤ 1 %, replay and relay 0 %, people ≥ 98 %).
+# The product's targets for the harness: every attacker ≤ 1 %, replay and relay 0 %, people ≥ 98 %.
 ATTACKER_MAX_FULL_PASS = 0.01
 STRICT_ATTACKERS = ("replay", "replay_junk_press", "replay_noisy", "relay")
 HUMAN_MIN_FULL_PASS = 0.98
@@ -56,7 +58,7 @@ def models(stack: Stack) -> dict[str, str]:
 
 # The evidence layers a block reason belongs to (docs/architecture.md): the integrity of the input and the
 # browser, the behaviour models of each phase, the replay refusal, and the token's checks at siteverify.
-INTEGRITY_REASONS = frozenset({"untrusted_events", "missing_signals", "injected_input", "automation_env"})
+INTEGRITY_REASONS = frozenset(SIGNAL_REASONS) | frozenset(INTEGRITY_CODES)
 REPLAY_REASONS = frozenset({"replayed_trace"})
 
 

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
-from serving.errors import ERROR_CODES, install_error_handlers
+from serving.codes import ERROR_CODES
+from serving.errors import install_error_handlers
 from serving.limits import BodyLimit
 from serving.models import ModelStore
 from serving.routes import ops, phase_a, phase_b

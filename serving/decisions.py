@@ -1,11 +1,12 @@
 """From a validated trace to a decision: rule checks, geometry, features and the behaviour model.
 
-A trace passes only when every part passes. Reason codes say which part failed: ``untrusted_events`` (the
-browser marked events as synthetic), ``missing_signals`` (the browser signals the SDK always sends are absent),
-``geometry_<reason>`` (the press did not follow the task) and the model's own ``<feature>_high``/``_low`` codes
-for the features furthest outside the human range (``approach_<feature>_…`` for Phase A's approach to the grip). Phase B's geometry check is the answer's shape (every drag
-from a cell into its own slot, one per slot); *which* cells is the backend's check against the problem's
-answer, which the AI server never stores.
+A trace passes only when every part passes. Reason codes (:mod:`serving.codes`) say which part failed:
+``untrusted_events`` (the browser marked events as synthetic), ``missing_signals`` (the browser signals the SDK
+always sends are absent), ``geometry_<reason>`` (the press did not follow the task, :mod:`tcurity.task_checks`)
+and the model's own ``<feature>_high``/``_low`` codes for the features furthest outside the human range
+(``approach_<feature>_…`` for Phase A's approach to the grip). Phase B's
+geometry check is the answer's shape (every drag from a cell into its own slot, one per slot); *which* cells is
+the backend's check against the problem's answer, which the AI server never stores.
 
 Beside them, the input-integrity layer (:mod:`tcurity.integrity`) says whether the events came from a person's
 input device (``injected_input``, ``automation_env``). Its reasons travel in the decision's ``integrity`` part
@@ -19,16 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.codes import MISSING_SIGNALS, UNTRUSTED_EVENTS
 from serving.models import LoadedModel
 from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURES
 from tcurity.features.approach import ApproachLimits, approach_vector
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.features.phase_a import phase_a_features
 from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
-from tcurity.features.phase_b import answer_shape_ok, phase_b_features
-from tcurity.geometry import check_follow
+from tcurity.features.phase_b import phase_b_features
 from tcurity.integrity import IntegrityResult, assess
 from tcurity.scoring import ModelBundle
+from tcurity.task_checks import ANSWER_SHAPE, answer_shape_ok, check_follow
 from tcurity.traces import GridTask, PerforationTask, Trace, TraceArrays
 
 
@@ -67,8 +69,8 @@ def signal_reasons(trace: Trace) -> list[str]:
     """
     points = trace.points
     if points.trusted is None or (points.pointer_type is None) != (points.coalesced is None):
-        return ["missing_signals"]
-    return [] if all(points.trusted) else ["untrusted_events"]
+        return [MISSING_SIGNALS]
+    return [] if all(points.trusted) else [UNTRUSTED_EVENTS]
 
 
 def select(bundle: ModelBundle, names: tuple[str, ...], values: np.ndarray) -> np.ndarray:
@@ -110,8 +112,8 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
     verdict = bundle.verdict(features)
     approach_ok, approach_reasons, approach = approach_check(bundle, task, arrays)
     reasons = signal_reasons(trace)
-    if not follow.passed:
-        reasons.append(f"geometry_{follow.reason}")
+    if follow.code is not None:
+        reasons.append(follow.code)
     reasons += verdict.reasons + approach_reasons
     return Decision(
         score=verdict.score,
@@ -142,7 +144,7 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
     verdict = bundle.verdict(features)
     reasons = signal_reasons(trace)
     if not shape_ok:
-        reasons.append("geometry_answer_shape")
+        reasons.append(ANSWER_SHAPE)
     reasons += verdict.reasons
     return Decision(
         score=verdict.score,

@@ -83,7 +83,7 @@ def test_a_replay_onto_another_perforation_keeps_the_key(
 
 
 def test_a_replay_follows_the_new_perforation(human_paths: list[Path2]) -> None:
-    from tcurity.geometry import check_follow
+    from tcurity.task_checks import check_follow
 
     accepted = _tear(human_paths[0], 0)
     assert check_follow(accepted.task, accepted.arrays()).passed  # type: ignore[arg-type]

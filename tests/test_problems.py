@@ -25,9 +25,9 @@ from tcurity.problems import (
     ProblemConfig,
     ProblemGenerationError,
     ProblemGenerator,
-    check_answer,
     subject_particle,
 )
+from tcurity.task_checks import tiles_in_order
 from tests.images.tiny import tiny_classifier, write_tiny_bank
 
 TILES_PER_CLASS = 7
@@ -101,10 +101,10 @@ def test_answer_is_the_targets_in_ascending_number_order(
         assert sorted(answer.numbers.values()) == list(range(1, 10))
         targets = [i for i, c in answer.tile_classes.items() if c == answer.target]
         assert list(answer.answer) == sorted(targets, key=answer.numbers.__getitem__)
-        assert check_answer(answer, list(answer.answer))
-        assert not check_answer(answer, list(reversed(answer.answer)))
-        assert not check_answer(answer, list(answer.answer)[:-1])
-        assert not check_answer(answer, [t.tile_id for t in client.tiles])
+        assert tiles_in_order(answer.answer, list(answer.answer))
+        assert not tiles_in_order(answer.answer, list(reversed(answer.answer)))
+        assert not tiles_in_order(answer.answer, list(answer.answer)[:-1])
+        assert not tiles_in_order(answer.answer, [t.tile_id for t in client.tiles])
 
 
 def test_composition_rules(served: list[tuple[ClientProblem, ProblemAnswer]]) -> None:

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tcurity.config import PROJECT_ROOT
 from tcurity.geometry import grid_layout
 from tcurity.traces import (
     MAX_APPROACH_POINTS,
     MAX_DURATION_MS,
     MAX_POINTS,
     MAX_SUB_PER_EVENT,
+    TRACE_CODES,
     EnvReport,
     Event,
     PerforationTask,
@@ -29,6 +31,7 @@ from tcurity.traces import (
     check_task_presses,
     make_trace,
 )
+from tests.vocabulary import literal_args, undocumented
 
 TASK = PerforationTask(area_px=(640, 260), start=Point2(x=0.7, y=0.1), end=Point2(x=0.7, y=0.9))
 VIEWPORT = Viewport(width_px=1280, height_px=800)
@@ -438,3 +441,9 @@ def test_a_press_has_one_pointer_type() -> None:
         pointer_type=["mouse", "mouse", "touch", "touch", "touch"],
     )
     check_points(TracePoints(**two))
+
+
+def test_every_trace_code_raised_is_documented_and_every_documented_one_raised() -> None:
+    raised = literal_args(PROJECT_ROOT / "src/tcurity", "TraceValidationError", 0)
+    assert undocumented(raised, set(TRACE_CODES)) == {}
+    assert set(TRACE_CODES) <= set(raised)

@@ -1,4 +1,6 @@
-"""Task geometry: the Phase A perforation and the Phase B grid, their random layouts, and the follow check.
+"""Task geometry: the Phase A perforation and the Phase B grid, and their random layouts.
+
+Whether an answer does its task (the follow check, the Phase B answer checks) is :mod:`tcurity.task_checks`.
 
 Every computation here happens in task-area pixels (isotropic), converted from the task-normalised units of
 the trace schema, so a diagonal is as long as it looks.
@@ -6,13 +8,10 @@ the trace schema, so a diagonal is as long as it looks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
-from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, Point2, Rect, TraceArrays
+from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, Point2, Rect
 
 # Default sizes of the task areas in CSS pixels (the SDK draws them at this size on a desktop).
 TICKET_AREA_PX: tuple[int, int] = (640, 260)
@@ -124,59 +123,6 @@ def _bend(
     return x_px + shift * normal[0], y_px + shift * normal[1]
 
 
-@dataclass(frozen=True, slots=True)
-class FollowCheck:
-    """How well one press followed the perforation (the backend's geometry gate before any model)."""
-
-    coverage: float  # share of the perforation's length the press travelled along, 0..1
-    inside_share: float  # share of the press's points within the band
-    max_offset: float  # largest distance from the line, in perforation lengths
-    start_offset: float  # distance of the press's first point from the perforation's start, in lengths
-    passed: bool
-    reason: str | None  # "no_press" | "off_start" | "low_coverage" | "off_band" | None
-
-
-def check_follow(
-    task: PerforationTask,
-    arrays: TraceArrays,
-    min_coverage: float = 0.85,
-    min_inside_share: float = 0.9,
-) -> FollowCheck:
-    """Checks that the trace's first press tears along the perforation from start to end.
-
-    The press must begin near the start (within three band widths), travel along at least ``min_coverage`` of
-    the line's length towards the end, and keep ``min_inside_share`` of its points inside the band.
-    """
-    spans = arrays.press_spans()
-    if not spans:
-        return FollowCheck(0.0, 0.0, float("inf"), float("inf"), False, "no_press")
-    lo, hi = spans[0]
-    px, py = arrays.in_pixels(task.area_px)
-    line = perforation_polyline(task)
-    length = float(np.sum(np.hypot(*np.diff(line, axis=0).T)))
-    s, offset = project_onto_polyline(line, px[lo : hi + 1], py[lo : hi + 1])
-    rel_offset = np.abs(offset) / length
-    start_offset = float(np.hypot(px[lo] - line[0, 0], py[lo] - line[0, 1]) / length)
-    inside = rel_offset <= task.band
-    coverage = float(np.max(np.where(inside, s, 0.0)) - min(float(s[0]), 1.0)) if inside.any() else 0.0
-    inside_share = float(np.mean(inside))
-    reason = None
-    if start_offset > 3 * task.band:
-        reason = "off_start"
-    elif coverage < min_coverage:
-        reason = "low_coverage"
-    elif inside_share < min_inside_share:
-        reason = "off_band"
-    return FollowCheck(
-        coverage=max(coverage, 0.0),
-        inside_share=inside_share,
-        max_offset=float(np.max(rel_offset)),
-        start_offset=start_offset,
-        passed=reason is None,
-        reason=reason,
-    )
-
-
 def random_perforation(
     rng: np.random.Generator, area_px: tuple[int, int] = TICKET_AREA_PX
 ) -> PerforationTask:
@@ -228,25 +174,6 @@ def grid_layout(n_slots: int, area_px: tuple[int, int] = GRID_AREA_PX) -> GridTa
 
 
 GridMove = tuple[int, int]
-
-
-def drags_on_tiles(task: GridTask, arrays: TraceArrays, cells: Sequence[int]) -> bool:
-    """Whether a Phase B answer moved the tiles it names: exactly one press per slot, the ``k``-th starting (its
-    ``down``) in cell ``cells[k]`` (the grid position of the ``k``-th submitted tile) and ending (its ``up``) in
-    slot ``k``.
-
-    This binds the drags to the submitted tile ids. Tiles sit at fresh random positions in every problem, so
-    the drags of an old answer do not fit a new one (security review 1b). The features' own shape check
-    (:func:`tcurity.features.phase_b.answer_shape_ok`) knows no tiles, only cells.
-    """
-    spans = arrays.press_spans()
-    if not len(cells) == len(spans) == len(task.slots) or not all(0 <= c < len(task.cells) for c in cells):
-        return False
-    x, y = arrays.x, arrays.y
-    return all(
-        task.cells[cell].contains(x[down], y[down]) and task.slots[k].contains(x[up], y[up])
-        for k, (cell, (down, up)) in enumerate(zip(cells, spans, strict=True))
-    )
 
 
 def random_grid_answer(

@@ -62,8 +62,22 @@ EVENT_CODES: dict[str, int] = {"down": Event.DOWN, "move": Event.MOVE, "up": Eve
 EVENT_NAMES: tuple[EventName, ...] = ("down", "move", "up", "cancel")
 
 
+# Why a trace breaks the schema: the code of every TraceValidationError, which both services answer as a 422.
+TRACE_CODES: dict[str, str] = {
+    "length_mismatch": "the point fields are not all the same length",
+    "unpaired_column": "one column of a pair (screen offsets, movementX/Y, contact size) came without the other",
+    "too_few_points": f"fewer than {MIN_POINTS} points",
+    "too_many_points": f"more than {MAX_POINTS:,} points",
+    "time_not_monotonic": "t_ms decreases somewhere",
+    "duration_too_long": f"the trace lasts longer than {MAX_DURATION_MS / 1000:.0f} s",
+    "bad_subsamples": "the coalesced sub-events are malformed, too many, or outside their event's interval",
+    "bad_event_sequence": "a press is not closed, or not opened, or there is none; a tear is more than one press",
+    "mixed_pointer_types": "the events of one press carry different pointer types",
+}
+
+
 class TraceValidationError(ValueError):
-    """A trace that breaks the schema; ``code`` is the documented machine-readable reason."""
+    """A trace that breaks the schema; ``code`` is the documented machine-readable reason (:data:`TRACE_CODES`)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

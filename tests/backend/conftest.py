@@ -35,9 +35,10 @@ from fastapi.testclient import TestClient
 from serving.app import create_app as create_ai_app
 from tcurity import registry
 from tcurity.data.adapter import to_perforation
-from tcurity.geometry import check_follow, random_perforation
+from tcurity.geometry import random_perforation
 from tcurity.images.bank import ImageBank
 from tcurity.sampling import Path2
+from tcurity.task_checks import check_follow
 from tcurity.traces import PerforationTask, Trace, make_trace, with_browser_signals
 from tests.images.tiny import write_tiny_bank
 from tests.phase_b_double import phase_b_double

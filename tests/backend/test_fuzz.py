@@ -21,14 +21,14 @@ from fastapi import FastAPI
 from schemathesis.python import asgi
 
 from tcurity.images.bank import ImageBank
+from tcurity.traces import TRACE_CODES
 from tests.backend.conftest import HOST, ORIGIN, AiTransport, backend_settings
 from tests.fuzz import fuzz_schema
 from tests.phase_b_double import phase_b_double
 from web.backend.app.cli import sites_add
+from web.backend.app.core.codes import ERROR_CODES, SITEVERIFY_ERROR_CODES
 from web.backend.app.core.config import CLIENT_LIMIT_VARIABLES
-from web.backend.app.core.errors import ERROR_CODES
 from web.backend.app.main import create_app
-from web.backend.app.schemas.siteverify import SITEVERIFY_ERROR_CODES
 from web.backend.app.sites import SitePolicy
 
 logger = logging.getLogger(__name__)
@@ -36,17 +36,6 @@ logger = logging.getLogger(__name__)
 EXAMPLES_PER_OPERATION = 200
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 SESSIONS = "/api/v1/challenge/sessions"
-# The trace schema's own codes (tcurity.traces.check_points), answered as 422 with the code.
-TRACE_CODES = frozenset(
-    {
-        "length_mismatch",
-        "too_few_points",
-        "too_many_points",
-        "time_not_monotonic",
-        "duration_too_long",
-        "bad_event_sequence",
-    }
-)
 SITEVERIFY = "/api/v1/siteverify"
 # Readiness answers 503 with its own body while a part is not ready (here: no Phase B champion in tests).
 READY = "/api/ready"

@@ -15,8 +15,9 @@ from tcurity.data.adapter import (
     to_perforation,
     with_approach,
 )
-from tcurity.geometry import check_follow, perforation_polyline, random_perforation
+from tcurity.geometry import perforation_polyline, random_perforation
 from tcurity.sampling import Path2
+from tcurity.task_checks import check_follow
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
 # Chord (30, 40) px of length 50 in a 100 × 100 px area; its normal (-dy, dx) / length is (-0.8, 0.6).

@@ -7,9 +7,10 @@ import pytest
 
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid
 from tcurity.data.balabit import Stroke, StrokeKind
-from tcurity.features.phase_b import answer_segments, answer_shape_ok
+from tcurity.features.phase_b import answer_segments
 from tcurity.geometry import grid_layout
 from tcurity.sampling import Path2
+from tcurity.task_checks import answer_shape_ok
 from tcurity.traces import Event, make_trace
 
 GRID = grid_layout(2)  # 420 × 560 px, cells about 127 px

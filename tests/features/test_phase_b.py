@@ -21,7 +21,6 @@ from tcurity.features.phase_b import (
     FINE_MOVEMENT_FEATURES,
     MOVEMENT_FEATURES,
     answer_segments,
-    answer_shape_ok,
     feature_table,
     fine_movement_measures,
     movement_measures,
@@ -31,6 +30,7 @@ from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2, browser_grid, canonical_grid, canonical_grid_segments
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
+from tcurity.task_checks import answer_shape_ok
 from tcurity.traces import Event, GridTask, TraceArrays, make_trace
 from tests.simulate.conftest import fitted_models
 

@@ -10,9 +10,10 @@ from pydantic import ValidationError
 
 from redteam.http_bots import replay_attempts, replay_body, retargeted, with_junk_press, with_noise
 from tcurity.data.adapter import to_perforation
-from tcurity.geometry import drags_on_tiles, grid_layout, random_perforation
+from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate.compose import phase_b_trace
+from tcurity.task_checks import drags_on_tiles
 from tcurity.traces import Trace, make_trace
 from web.backend.app.services.replay import ReplayGuard
 from web.backend.app.store.memory import MemoryStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcurity.geometry import check_follow, grid_layout, random_perforation
+from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import (
@@ -16,6 +16,7 @@ from tcurity.simulate.compose import (
     phase_b_trace,
 )
 from tcurity.simulate.motion import SCRIPTED_WAITS
+from tcurity.task_checks import check_follow
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays, make_trace
 
 from .conftest import fitted_models, make_human_stroke

@@ -29,8 +29,9 @@ from tcurity.config import Params, load_params, resolve, setup_logging
 from tcurity.data.adapter import GridComposition, SessionStrokes, press_hold_ms, to_grid, to_perforation
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.fingerprint import PROFILE_THRESHOLDS, nearest_distance, profile_threshold, replay_profile
-from tcurity.geometry import check_follow, random_grid_answer, random_perforation
+from tcurity.geometry import random_grid_answer, random_perforation
 from tcurity.simulate.replay import SPEED_FACTOR, WARP_AMPLITUDE, replay_trace
+from tcurity.task_checks import check_follow
 from tcurity.traces import PerforationTask, Trace, make_trace
 
 logger = logging.getLogger(__name__)

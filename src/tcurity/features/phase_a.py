@@ -24,8 +24,9 @@ from numpy.typing import NDArray
 from tcurity.datasets import TraceRecord
 from tcurity.features import kinematics as km
 from tcurity.features.fine import FINE_FEATURE_NAMES, RATE_SENSITIVE, fine_features
-from tcurity.geometry import check_follow, perforation_length_px, perforation_polyline, project_onto_polyline
+from tcurity.geometry import perforation_length_px, perforation_polyline, project_onto_polyline
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, canonical_grid
+from tcurity.task_checks import check_follow
 from tcurity.traces import PerforationTask, TraceArrays
 
 KINEMATIC_FEATURE_NAMES: tuple[str, ...] = (

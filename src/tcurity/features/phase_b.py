@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 from tcurity.datasets import TraceRecord
 from tcurity.features import fine
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, SegmentGrid, browser_grid, canonical_grid_segments
+from tcurity.task_checks import answer_shape_ok
 from tcurity.traces import Event, GridTask, Rect, TraceArrays
 
 MOVEMENT_FEATURES: tuple[str, ...] = (
@@ -434,20 +435,6 @@ def _mean_cv(values: NDArray[np.float64]) -> tuple[float, float]:
     if len(v) < 2 or mean <= 0:
         return mean, 0.0
     return mean, math.sqrt(sum((a - mean) ** 2 for a in v) / len(v)) / mean
-
-
-def answer_shape_ok(task: GridTask, arrays: TraceArrays) -> bool:
-    """Whether every drag starts on a grid cell and the ``k``-th drag ends in slot ``k``: the shape of a
-    complete answer (which cells is the backend's check, :func:`tcurity.geometry.drags_on_tiles`, with the problem's tile
-    positions)."""
-    seg = answer_segments(task, arrays)
-    if len(seg.downs) != len(task.slots):
-        return False
-    cells = _rects(task.cells, task.area_px, seg.cell_px)
-    slots = _rects(task.slots, task.area_px, seg.cell_px)
-    on_cell = _inside(seg.x[seg.downs], seg.y[seg.downs], cells).any(axis=1)
-    in_own_slot = np.diagonal(_inside(seg.x[seg.ups], seg.y[seg.ups], slots))
-    return bool(on_cell.all() and in_own_slot.all())
 
 
 def feature_table(records: Sequence[TraceRecord], grid_ms: float, sampling: str = "native") -> pd.DataFrame:

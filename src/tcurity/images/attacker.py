@@ -32,7 +32,8 @@ from tcurity.images.effnet import MEAN, STD
 from tcurity.images.params import AttackerParams
 from tcurity.images.render import VariationConfig, render_tile
 from tcurity.images.tiles import Tile
-from tcurity.problems import ClientProblem, ProblemAnswer, check_answer
+from tcurity.problems import ClientProblem, ProblemAnswer
+from tcurity.task_checks import tiles_in_order
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def attack(
         n_pick = int(np.clip((p_target >= select_prob).sum(), min_targets, max_targets))
         picked = [client.tiles[i].tile_id for i in np.argsort(-p_target, kind="stable")[:n_pick]]
         submitted = sorted(picked, key=answer.numbers.__getitem__)
-        solved += check_answer(answer, submitted)
+        solved += tiles_in_order(answer.answer, submitted)
         truth = {t for t, c in answer.tile_classes.items() if c == answer.target}
         tiles_right += sum((t.tile_id in picked) == (t.tile_id in truth) for t in client.tiles)
     return AttackReport(len(problems), solved, tiles_right / max(1, len(images)))

@@ -18,14 +18,15 @@
 
 import type { PerforationTask, GridTask, Trace } from "./client";
 import type { EnvReport } from "./integrity";
+import { TRACE_LIMITS } from "./vocabulary";
 
-export const MAX_POINTS = 8_000;
+export const MAX_POINTS = TRACE_LIMITS.maxPoints;
 /** The schema's coordinate range: a pointer may leave the task area, but not by much. */
-const COORD_MIN = -1;
-const COORD_MAX = 2;
+const COORD_MIN = TRACE_LIMITS.coordMin;
+const COORD_MAX = TRACE_LIMITS.coordMax;
 const MAX_COALESCED = 1_000;
-export const MAX_SUB_PER_EVENT = 8;
-export const MAX_SUBSAMPLES = 4_000;
+export const MAX_SUB_PER_EVENT = TRACE_LIMITS.maxSubPerEvent;
+export const MAX_SUBSAMPLES = TRACE_LIMITS.maxSubsamples;
 /**
  * Precision on the wire: 1e-5 of the task area (a tenth of a pixel on a 10,000 px area) and 0.01 ms. A full
  * trace's JSON is then about half the size of one with every float's 17 digits.

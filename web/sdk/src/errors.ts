@@ -2,8 +2,11 @@
  * The SDK's error contract: every failure the page can see carries one of these codes.
  *
  * Backend error codes (`{"error": {"code"}}`) are folded onto this smaller set by {@link fromApiCode}, so a
- * page reacts to what it can do something about, not to the server's internals.
+ * page reacts to what it can do something about, not to the server's internals. Which backend code becomes which
+ * SDK code is the backend's table (`web/backend/app/core/codes.py`), generated into `vocabulary.ts`.
  */
+
+import { API_ERROR_CODES, type ApiErrorCode } from "./vocabulary";
 
 /** Why a challenge could not give a token. */
 export type TcurityErrorCode =
@@ -51,41 +54,9 @@ export class TcurityError extends Error {
   }
 }
 
-/** Backend codes that mean "this trace or body is malformed" (see `tcurity.traces`). */
-const ANSWER_CODES = new Set([
-  "invalid_request",
-  "wrong_task",
-  "length_mismatch",
-  "too_few_points",
-  "too_many_points",
-  "time_not_monotonic",
-  "duration_too_long",
-  "bad_event_sequence",
-  "mixed_pointer_types",
-  "payload_too_large",
-  "unsupported_media_type",
-]);
-
-const DIRECT: Record<string, TcurityErrorCode> = {
-  rate_limited: "rate_limited",
-  solve_budget_exhausted: "rate_limited",
-  invalid_sitekey: "invalid_sitekey",
-  origin_not_allowed: "origin_not_allowed",
-  session_not_found: "session_expired",
-  invalid_state: "session_expired",
-  conflict: "session_expired",
-  attempts_exhausted: "blocked",
-  ai_unavailable: "unavailable",
-  pool_empty: "unavailable",
-  store_unavailable: "unavailable",
-  service_not_ready: "not_ready",
-};
-
 /** The SDK code for a backend error code (and its HTTP status, for codes the SDK does not know). */
 export function fromApiCode(apiCode: string, status: number): TcurityErrorCode {
-  const direct = DIRECT[apiCode];
-  if (direct) return direct;
-  if (ANSWER_CODES.has(apiCode)) return "invalid_answer";
+  if (Object.prototype.hasOwnProperty.call(API_ERROR_CODES, apiCode)) return API_ERROR_CODES[apiCode as ApiErrorCode];
   if (status === 429) return "rate_limited";
   if (status === 503) return "unavailable";
   return "server_error";

@@ -4,17 +4,17 @@
  * is in task-area pixels (`area_px`), so lengths are isotropic.
  *
  * The widget uses it to draw the dotted line, to give live feedback, and to check a tear before sending it
- * (the same thresholds as the server's follow check, so an attempt is not spent on a tear that cannot pass).
+ * (the server's follow check, `tcurity.task_checks.check_follow`, with its thresholds from the generated
+ * `vocabulary.ts`, so an attempt is not spent on a tear that cannot pass). The vectors of
+ * `tests/fixtures/task_checks/follow.json` hold the two to the same verdicts.
  */
 
 import type { PerforationTask } from "./client";
+import { FOLLOW, type FollowReason } from "./vocabulary";
 
 export type Vec = [number, number];
 
 const SEGMENTS = 64;
-/** The server's follow thresholds (`tcurity.geometry.check_follow`). */
-export const MIN_COVERAGE = 0.85;
-export const MIN_INSIDE_SHARE = 0.9;
 
 /** Start, control and end points of the curve in pixels. */
 export function bezier(task: PerforationTask): { start: Vec; control: Vec; end: Vec; length: number } {
@@ -107,16 +107,20 @@ export function arcLength(line: Vec[]): number {
 /** The outcome of the local follow check. */
 export interface FollowResult {
   passed: boolean;
-  reason: "off_start" | "low_coverage" | "off_band" | null;
+  reason: FollowReason | null;
+  /** Share of the line's length the press travelled along inside the band, 0..1. */
   coverage: number;
+  /** Share of the press's points inside the band. */
+  insideShare: number;
 }
 
 /**
- * The server's follow check on one press given in task-normalised points: starts near the start (within three
- * band widths), covers at least 85 % of the line inside the band, and keeps 90 % of its points in the band.
+ * The server's follow check on one press given in task-normalised points: starts near the start (within
+ * `FOLLOW.maxStartBands` band widths), covers at least `FOLLOW.minCoverage` of the line inside the band, and keeps
+ * `FOLLOW.minInsideShare` of its points in the band.
  */
 export function checkFollow(task: PerforationTask, xs: number[], ys: number[]): FollowResult {
-  if (xs.length === 0) return { passed: false, reason: "low_coverage", coverage: 0 };
+  if (xs.length === 0) return { passed: false, reason: "no_press", coverage: 0, insideShare: 0 };
   const [w, h] = task.area_px;
   const line = polyline(task);
   const length = arcLength(line);
@@ -128,9 +132,10 @@ export function checkFollow(task: PerforationTask, xs: number[], ys: number[]): 
   const insideCount = inside.filter(Boolean).length;
   const furthest = Math.max(0, ...projections.map((p, i) => (inside[i] ? p.along : 0)));
   const coverage = insideCount > 0 ? Math.max(0, furthest - Math.min((projections[0] as Projection).along, 1)) : 0;
+  const insideShare = insideCount / xs.length;
   let reason: FollowResult["reason"] = null;
-  if (startOffset > 3 * band) reason = "off_start";
-  else if (coverage < MIN_COVERAGE) reason = "low_coverage";
-  else if (insideCount / xs.length < MIN_INSIDE_SHARE) reason = "off_band";
-  return { passed: reason === null, reason, coverage };
+  if (startOffset > FOLLOW.maxStartBands * band) reason = "off_start";
+  else if (coverage < FOLLOW.minCoverage) reason = "low_coverage";
+  else if (insideShare < FOLLOW.minInsideShare) reason = "off_band";
+  return { passed: reason === null, reason, coverage, insideShare };
 }

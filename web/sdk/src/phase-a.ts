@@ -15,10 +15,12 @@
 
 import { MAX_POINTS, TraceRecorder, currentViewport, type PointerSample } from "./capture";
 import { FrameClock, environmentReport } from "./integrity";
+import { TRACE_LIMITS } from "./vocabulary";
 import type { PerforationTask, Trace } from "./client";
 import { arcLength, bezier, checkFollow, polyline, project, svgPath, type Vec } from "./geometry";
-import type { Translate } from "./i18n";
+import type { StringKey, Translate } from "./i18n";
 import { el, prefersReducedMotion, svgEl, type Tone } from "./ui";
+import type { FollowReason } from "./vocabulary";
 
 /** How far from the handle's centre a press still grabs it, in task pixels. */
 const GRAB_RADIUS_PX = 36;
@@ -30,10 +32,18 @@ const GRAB_RADIUS_PX = 36;
  * growing past {@link APPROACH_MAX_POINTS} moves.
  */
 const APPROACH_REST_MS = 400;
-const APPROACH_MAX_POINTS = 1_000;
+const APPROACH_MAX_POINTS = TRACE_LIMITS.maxApproachPoints;
 /** One arrow-key step, as a share of the line. */
 const KEY_STEP = 0.1;
 const TEAR_MS = 450;
+/** What the widget tells a person whose tear the follow check refused, for each of its reasons. */
+export const FOLLOW_MESSAGES: Record<FollowReason, StringKey> = {
+  no_press: "incomplete",
+  off_start: "startAtHandle",
+  low_coverage: "incomplete",
+  off_band: "offLine",
+};
+
 let instances = 0;
 
 export interface TearCallbacks {
@@ -333,8 +343,7 @@ export class TearPhase {
     const press = Math.max(0, event.indexOf("down"));
     const result = checkFollow(this.task, x.slice(press), y.slice(press));
     if (!result.passed) {
-      const message = result.reason === "off_start" ? "startAtHandle" : result.reason === "off_band" ? "offLine" : "incomplete";
-      this.callbacks.announce(this.t(message), "error");
+      this.callbacks.announce(this.t(FOLLOW_MESSAGES[result.reason ?? "no_press"]), "error");
       this.resetTear();
       return;
     }

@@ -91,6 +91,9 @@ describe("ChallengeClient", () => {
       [503, "pool_empty", "unavailable"],
       [503, "service_not_ready", "not_ready"],
       [422, "too_few_points", "invalid_answer"],
+      [422, "bad_subsamples", "invalid_answer"],
+      [422, "unpaired_column", "invalid_answer"],
+      [409, "task_expired", "session_expired"],
       [500, "internal_error", "server_error"],
     ];
     for (const [status, apiCode, code] of cases) {

@@ -38,7 +38,7 @@ describe("checkFollow (the server's geometry gate)", () => {
   const ys = Array.from({ length: 21 }, (_, i) => i / 20);
 
   it("passes a tear from start to end on the line", () => {
-    expect(checkFollow(STRAIGHT, ys.map(() => 0.5), ys)).toEqual({ passed: true, reason: null, coverage: 1 });
+    expect(checkFollow(STRAIGHT, ys.map(() => 0.5), ys)).toEqual({ passed: true, reason: null, coverage: 1, insideShare: 1 });
   });
 
   it("refuses a tear that stops half way", () => {
@@ -49,6 +49,10 @@ describe("checkFollow (the server's geometry gate)", () => {
   it("refuses a tear that starts far from the start", () => {
     const late = ys.filter((y) => y >= 0.35);
     expect(checkFollow(STRAIGHT, late.map(() => 0.5), late).reason).toBe("off_start");
+  });
+
+  it("refuses an empty press as no press", () => {
+    expect(checkFollow(STRAIGHT, [], []).reason).toBe("no_press");
   });
 
   it("refuses a tear that wanders off the band", () => {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { TcurityErrorCode } from "../src/errors";
 import { format, resolveLang, strings, translator } from "../src/i18n";
+import { FOLLOW_MESSAGES } from "../src/phase-a";
+import { API_ERROR_CODES, FOLLOW_REASONS } from "../src/vocabulary";
 
 function docWithLang(lang: string): Document {
   const doc = document.implementation.createHTMLDocument("t");
@@ -45,5 +48,33 @@ describe("strings", () => {
 
   it("leaves unknown placeholders alone", () => {
     expect(format("{a} and {b}", { a: 1 })).toBe("1 and {b}");
+  });
+});
+
+describe("a message for every code the SDK can show", () => {
+  const HANGUL = /[\uac00-\ud7a3]/;
+
+  function expectBoth(key: string, en: string | undefined, ko: string | undefined): void {
+    expect(en, `en ${key}`).toBeTruthy();
+    expect(ko, `ko ${key}`).toBeTruthy();
+    expect(ko, `ko ${key}`).toMatch(HANGUL);
+  }
+
+  it("every SDK code the server's codes fold onto, in English and Korean", () => {
+    const codes = new Set<TcurityErrorCode>(Object.values(API_ERROR_CODES));
+    for (const code of codes) expectBoth(code, strings("en").errors[code], strings("ko").errors[code]);
+  });
+
+  it("every SDK error code, in English and Korean", () => {
+    for (const code of Object.keys(strings("en").errors) as TcurityErrorCode[]) {
+      expectBoth(code, strings("en").errors[code], strings("ko").errors[code]);
+    }
+  });
+
+  it("every reason the follow check gives a tear, in English and Korean", () => {
+    for (const reason of FOLLOW_REASONS) {
+      const key = FOLLOW_MESSAGES[reason];
+      expectBoth(reason, strings("en")[key], strings("ko")[key]);
+    }
   });
 });

@@ -24,7 +24,7 @@ from web.backend.app.core.cors import HttpOrigins
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-token", "secret", "token", "dev-secret"})
 MIN_SERVICE_TOKEN_CHARS = 16
 MIN_KEY_CHARS = 32
-# A pass token lives at most this long (the contract with the sites).
+# A pass token lives at most this long: the product's contract with the sites (a pass is short-lived).
 MAX_PASS_TOKEN_TTL_S = 120
 # The per-client limits, by variable name (harnesses that drive many sessions from one address lift them).
 CLIENT_LIMIT_VARIABLES = (

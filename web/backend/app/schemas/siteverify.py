@@ -26,36 +26,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from web.backend.app.core.codes import SiteverifyErrorCode
 from web.backend.app.core.security import MAX_VERIFY_USER_AGENT_CHARS
-
-SiteverifyErrorCode = Literal[
-    "missing-input-secret",
-    "invalid-input-secret",
-    "missing-input-response",
-    "invalid-input-response",
-    "timeout-or-duplicate",
-    "action-mismatch",
-    "sitekey-mismatch",
-    "bad-request",
-    "rate-limited",
-    "client-mismatch",
-]
-
-SITEVERIFY_ERROR_CODES: dict[str, str] = {
-    "missing-input-secret": "no secret was sent",
-    "invalid-input-secret": "the secret is not a site's (wrong secrets are rate-limited per IP)",
-    "missing-input-response": "no token was sent",
-    "invalid-input-response": "the token is malformed or forged",
-    "timeout-or-duplicate": "the token expired (120 s) or was verified already",
-    "action-mismatch": "the token was issued for another action than expected_action",
-    "sitekey-mismatch": "the token belongs to another site than the secret (or the sitekey sent)",
-    "bad-request": "the request is malformed, or its idempotency key was used with another token",
-    "rate-limited": "too many wrong secrets from this IP; see Retry-After (HTTP 429)",
-    "client-mismatch": (
-        "the site requires the verifying client to be the solving one (require_client_match): remoteip is"
-        " missing or outside the solving client's /24 (/64), or user_agent differs"
-    ),
-}
 
 
 class SiteverifyRequest(BaseModel):

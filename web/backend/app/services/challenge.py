@@ -7,9 +7,10 @@ hostname, and saves with compare-and-set, so two requests can never both use one
 Answering a task claims it first (it cannot be answered twice), then checks, cheapest first: the time limit
 the client was told, that the trace answers exactly the task issued, that the trace is not longer than the
 time since issue, that its shape did not answer another session (``replayed_trace``,
-:mod:`web.backend.app.services.replay`), the server-side geometry (Phase A) or the answer itself (Phase B: the
-tile order in constant time, then that drag ``k`` moved tile ``k`` from its cell into slot ``k``,
-``drag_not_on_tile``), and only then the AI server's behaviour score.
+:mod:`web.backend.app.services.replay`), the task checks of :mod:`tcurity.task_checks` (Phase A: the follow
+check; Phase B: that drag ``k`` moved tile ``k`` from its cell into slot ``k``, ``drag_not_on_tile``), and only
+then the AI server's behaviour score; Phase B's tile order (``wrong_answer``) is compared after it, in constant
+time.
 
 When the AI server cannot be reached (:class:`AiUnavailableError`: connection errors, timeouts, an open circuit
 breaker), the site's policy decides: fail closed (``ai_unavailable``, the task reopens for a retry, no pass) or
@@ -32,7 +33,6 @@ reach siteverify's ``reasons`` whatever the policy.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 import time
@@ -42,7 +42,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from tcurity.geometry import check_follow, drags_on_tiles, grid_layout, random_perforation
+from tcurity.geometry import grid_layout, random_perforation
+from tcurity.task_checks import DRAG_NOT_ON_TILE, WRONG_ANSWER, check_follow, drags_on_tiles, tiles_in_order
 from tcurity.traces import GridTask, PerforationTask, Trace
 from web.backend.app.core.config import Settings
 from web.backend.app.core.errors import ApiError
@@ -110,11 +111,6 @@ def _iso(ms: int) -> datetime:
 def secure_rng() -> np.random.Generator:
     """A generator seeded from the OS's CSPRNG for each task, so no task predicts the next."""
     return np.random.default_rng(secrets.randbits(128))
-
-
-def answer_matches(expected: list[str], submitted: list[str]) -> bool:
-    """Whether the tile ids are exactly the answer, in order (constant time in the content)."""
-    return hmac.compare_digest("\n".join(submitted).encode(), "\n".join(expected).encode())
 
 
 def drags_bound(task: OpenTask, answer: PhaseBAnswer) -> bool:
@@ -325,8 +321,8 @@ class ChallengeFlow:
         if not reasons:
             task = claim.task.task
             assert isinstance(task, PerforationTask)
-            follow = check_follow(task, trace.arrays())
-            reasons = [] if follow.passed else [f"geometry_{follow.reason}"]
+            code = check_follow(task, trace.arrays()).code
+            reasons = [] if code is None else [code]
         decision = Decision(False, reasons) if reasons else await self._score(claim, "phase_a", trace)
         return await self._conclude(claim, "phase_a", trace, decision)
 
@@ -401,10 +397,10 @@ class ChallengeFlow:
         # The binding uses only what the client already knows (where its drags went down), so refusing it before
         # scoring tells nothing; the answer itself is judged after scoring.
         if not reasons and not drags_bound(claim.task, answer):
-            reasons = ["drag_not_on_tile"]
+            reasons = [DRAG_NOT_ON_TILE]
         decision = Decision(False, reasons) if reasons else await self._score(claim, "phase_b", answer.trace)
-        if not reasons and not answer_matches(claim.task.answer or [], answer.tile_ids):
-            decision = Decision(False, ["wrong_answer"], decision.result)
+        if not reasons and not tiles_in_order(claim.task.answer or [], answer.tile_ids):
+            decision = Decision(False, [WRONG_ANSWER], decision.result)
         return await self._conclude(claim, "phase_b", answer.trace, decision)
 
     # --- answering ------------------------------------------------------------------------------------------

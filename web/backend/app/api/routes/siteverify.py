@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from web.backend.app.api.deps import BadBodyError, client_ip, form_or_json, get_services
+from web.backend.app.core.codes import SITEVERIFY_ERROR_CODES
 from web.backend.app.core.errors import JsonBody
 from web.backend.app.core.security import client_key
 from web.backend.app.schemas.common import errors
-from web.backend.app.schemas.siteverify import SITEVERIFY_ERROR_CODES, SiteverifyRequest, SiteverifyResponse
+from web.backend.app.schemas.siteverify import SiteverifyRequest, SiteverifyResponse
 from web.backend.app.services.verify import verdict
 
 router = APIRouter(prefix="/api/v1", tags=["siteverify"])
