@@ -19,18 +19,17 @@ Beside the earlier keys, the metrics file holds:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
+from pipelines.stage import parse_stage
 from tcurity import registry
-from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.config import Params, resolve
 from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
@@ -38,14 +37,6 @@ from tcurity.simulate import FAMILY_KIND
 from tcurity.train.behaviour import bot_rows, fit_phase_a, fit_supervised, human_rows
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
-# The product's targets, reported beside the measured numbers (the promotion gates are params.yaml's).
-TARGETS = {
-    "human_pass_rate": 0.99,
-    "auc": 0.99,
-    "naive_block_rate_min": 0.995,
-    "humanised_block_rate_min": 0.95,
-    "lofo_block_rate_min": 0.90,
-}
 
 
 def load_registered(p: Params) -> ModelBundle:
@@ -208,7 +199,7 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
     if lofo:  # a one-layer bundle has nothing to leave out
         metrics["leave_one_family_out"] = lofo
     metrics["cross_population"] = cross_population(p, table, native_rows)
-    targets = {k: v for k, v in TARGETS.items() if k != "lofo_block_rate_min" or lofo}
+    targets = {k: v for k, v in p.evaluate_phase_a.targets.items() if k != "lofo_block_rate_min" or lofo}
     metrics["targets"] = target_report(metrics, targets)
     write_outputs(p, metrics, humans, native, kinds, 0.0)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
@@ -244,13 +235,7 @@ def write_outputs(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     evaluate_phase_a(p)
 
 

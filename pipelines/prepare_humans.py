@@ -13,16 +13,15 @@ Outputs (``params.yaml: prepare_humans``):
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.data import sapimouse
 from tcurity.data.adapter import to_perforation
 from tcurity.data.balabit import (
@@ -80,12 +79,16 @@ def collect_sapimouse(p: Params) -> list[Stroke]:
     by_user: dict[str, list[Stroke]] = defaultdict(list)
     for stroke in sapimouse.kept_strokes(resolve(p.data.sapimouse_dir), p.prepare_humans):
         by_user[stroke.user].append(stroke)
-    return capped(by_user, p.prepare_humans.max_strokes_per_user, np.random.default_rng(p.base.seed + 3))
+    return capped(
+        by_user,
+        p.prepare_humans.max_strokes_per_user,
+        np.random.default_rng(p.base.seed + p.prepare_humans.seed_offsets.sapimouse_cap),
+    )
 
 
 def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord], dict[str, int]]:
     """Human strokes as Phase A traces (attacker users excluded); counts of geometry rejections by reason."""
-    rng = np.random.default_rng(p.base.seed + 1)
+    rng = np.random.default_rng(p.base.seed + p.prepare_humans.seed_offsets.tasks)
     records: list[TraceRecord] = []
     rejected: dict[str, int] = defaultdict(int)
     for stroke in strokes:
@@ -138,13 +141,7 @@ def prepare_humans(p: Params) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     prepare_humans(p)
 
 
