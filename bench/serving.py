@@ -34,6 +34,7 @@ import numpy as np
 from bench.procstat import CpuMeter
 from bench.trivial import TRIVIAL_PATH
 from tcurity import registry
+from tcurity.bundles import load_bundle
 from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
 from tcurity.datasets import read_traces
 from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
@@ -59,15 +60,13 @@ def test_traces(n: int) -> list[Trace]:
 
 
 def champion_bundle() -> tuple[ModelBundle, str]:
-    import mlflow
-
+    """Phase A's champion as serving loads it (promoted, digest-checked, never unpickled) and its version."""
     registry.configure()
     name = params().train_phase_a.model_name
     version = registry.version_by_alias(name, registry.CHAMPION)
     if version is None:
         raise SystemExit(f"no champion for {name}: run `make train` first")
-    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
-    return model.unwrap_python_model().bundle, str(version.version)
+    return load_bundle(name, str(version.version), promoted=True), str(version.version)
 
 
 def in_process(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> dict[str, float]:

@@ -23,7 +23,6 @@ import json
 import logging
 from dataclasses import replace
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -34,19 +33,9 @@ from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metri
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
-from tcurity.train.behaviour import bot_rows, fit_phase_a, fit_supervised, human_rows
+from tcurity.train.behaviour import bot_rows, fit_phase_a, fit_supervised, human_rows, load_challenger
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
-
-
-def load_registered(p: Params) -> ModelBundle:
-    """The bundle of the version ``train_phase_a`` registered, loaded back from the registry."""
-    registered = json.loads((resolve(p.train_phase_a.model_dir) / "registered.json").read_text())
-    registry.configure(p)
-    model = mlflow.pyfunc.load_model(f"models:/{registered['name']}/{registered['version']}")
-    bundle: ModelBundle = model.unwrap_python_model().bundle
-    bundle.meta.update({"model_name": registered["name"], "version": registered["version"]})
-    return bundle
 
 
 def scored(bundle: ModelBundle, rows: pd.DataFrame) -> ScoredSet:
@@ -168,7 +157,8 @@ def cross_reading(s: dict[str, object], b: dict[str, object]) -> str:
 def evaluate_phase_a(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out metrics; returns the metrics payload."""
     cfg = p.evaluate_phase_a
-    bundle = load_registered(p)
+    registry.configure(p)
+    bundle = load_challenger(resolve(p.train_phase_a.model_dir))
     table = pd.read_parquet(resolve(p.featurize.out_dir) / "phase_a_features.parquet")
     humans = scored(bundle, table[(table.source == "human") & (table.split == "test")])
     bots = table[(table.source == "bot") & (table.split == "test")]  # evaluation bots only

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -32,20 +31,10 @@ from tcurity.evaluate.phase_b import (
     scoring_latency_ms,
 )
 from tcurity.evaluate.plots import block_rates, score_distributions
-from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
+from tcurity.train.behaviour import load_challenger
 
 logger = logging.getLogger("pipelines.evaluate_phase_b")
-
-
-def load_registered(p: Params) -> ModelBundle:
-    """The bundle of the version ``train_phase_b`` registered, loaded back from the registry."""
-    registered = json.loads((resolve(p.train_phase_b.model_dir) / "registered.json").read_text())
-    registry.configure(p)
-    model = mlflow.pyfunc.load_model(f"models:/{registered['name']}/{registered['version']}")
-    bundle: ModelBundle = model.unwrap_python_model().bundle
-    bundle.meta.update({"model_name": registered["name"], "version": str(registered["version"])})
-    return bundle
 
 
 def timing_sample(p: Params, n: int) -> list[TraceRecord]:
@@ -61,7 +50,8 @@ def timing_sample(p: Params, n: int) -> list[TraceRecord]:
 def evaluate_phase_b(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out metrics; returns the metrics payload."""
     cfg = p.evaluate_phase_b
-    bundle = load_registered(p)
+    registry.configure(p)
+    bundle = load_challenger(resolve(p.train_phase_b.model_dir))
     table = pd.read_parquet(resolve(p.featurize_phase_b.out_path))
     humans = scored(bundle, table[(table.source == "human") & (table.split == "test")])
     test_bots = table[(table.source == "bot") & (table.split == "test")]

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
 from tcurity import registry
+from tcurity.bundles import load_bundle
 from tcurity.config import Params, SupervisedPhaseAParams
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.scoring import (
@@ -289,8 +290,19 @@ def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVer
     return bundle, version
 
 
+REGISTRATION_FILE = "registered.json"  # beside the saved bundle: the version the training stage registered
+
+
 def save_local(bundle: ModelBundle, version: ModelVersion, directory: Path) -> None:
     """Writes the trained bundle and the registered version it became (the stage's DVC outputs)."""
     bundle.save(directory / "bundle")
     payload = {"name": version.name, "version": str(version.version), "run_id": version.run_id}
-    (directory / "registered.json").write_text(json.dumps(payload, indent=2))
+    (directory / REGISTRATION_FILE).write_text(json.dumps(payload, indent=2))
+
+
+def load_challenger(directory: Path) -> ModelBundle:
+    """The bundle of the version a training stage registered (``directory`` is its ``model_dir``), loaded back
+    from the registry as evaluation must see it: digest-checked, before any promotion
+    (:func:`tcurity.bundles.load_bundle`)."""
+    registered = json.loads((directory / REGISTRATION_FILE).read_text())
+    return load_bundle(registered["name"], str(registered["version"]), promoted=False)
