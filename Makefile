@@ -63,7 +63,7 @@ sdk-api: ## Regenerate the SDK's API types from the backend's OpenAPI (web/sdk/o
 unit: ## pytest (default marker set: fast tests)
 	pytest $(PYTEST_ARGS)
 
-test-slow: setup ## Slow tests only (full-size training and load)
+test-slow: setup ## The slow tier only: the pipeline end to end (stages, notebooks, registry), MLflow with auth, the replay and rate studies
 	pytest -m slow $(PYTEST_ARGS)
 
 redteam-drivers: setup ## The red team's stealth CDP drivers (requirements/redteam.txt; never needed by the tests)
