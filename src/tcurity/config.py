@@ -426,6 +426,31 @@ class EvaluatePhaseBParams(_Section):
     targets: dict[str, float]
 
 
+class BackendBenchTargets(_Section):
+    """``bench.backend``: siteverify's throughput and latency, and an answer's latency (``bench/backend.py``)."""
+
+    siteverify_rps: float
+    siteverify_p99_ms: float
+    submit_p99_ms: float
+
+
+class PoolBenchTargets(_Section):
+    """``bench.pool``: issuing Phase B problems from the pool (``bench/pool.py``)."""
+
+    issue_p99_ms: float
+    issued_per_s: float
+
+
+class BenchParams(_Section):
+    """Section ``bench``: the product's service targets, reported beside what each benchmark measures."""
+
+    backend: BackendBenchTargets
+    pool: PoolBenchTargets
+    integrity_p99_ms: float
+    phase_a_scoring_p99_ms: float
+    serving_http_cost_ratio: float
+
+
 class IntegrityParams(_Section):
     """Thresholds of the input-integrity layer (:mod:`tcurity.integrity`, docs/integrity.md).
 
@@ -474,6 +499,7 @@ class Params(_Section):
     train_phase_b: TrainPhaseBParams
     evaluate_phase_b: EvaluatePhaseBParams
     promote_phase_b: PromoteParams
+    bench: BenchParams
     integrity: IntegrityParams
 
 
