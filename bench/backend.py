@@ -63,7 +63,7 @@ WARMUP_SESSIONS = 100
 
 def human_strokes(n: int) -> list[Path2]:
     """Held-out human strokes in pixels, straightened back onto their chord (ready for any perforation)."""
-    path = resolve(params().prepare_humans.out_dir) / "phase_a.parquet"
+    path = resolve(params().prepare_humans.out_dir) / params().prepare_humans.files.phase_a
     strokes = []
     for record in (r for r in read_traces(path) if r.split == "test"):
         task = record.task

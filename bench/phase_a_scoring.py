@@ -34,9 +34,11 @@ def sample_traces(n: int, seed: int) -> list[TraceRecord]:
     """Half held-out people's tears (SapiMouse test users), half evaluation bots of every family, seeded."""
     p = params()
     humans = [
-        r for r in read_traces(resolve(p.prepare_humans.out_dir) / "phase_a.parquet") if r.split == "test"
+        r
+        for r in read_traces(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.phase_a)
+        if r.split == "test"
     ]
-    bots = read_traces(resolve(p.simulate_bots.out_dir) / "phase_a.parquet")
+    bots = read_traces(resolve(p.simulate_bots.out_dir) / p.simulate_bots.files.phase_a)
     rng = np.random.default_rng(seed)
     pick = lambda rows, k: [rows[i] for i in rng.choice(len(rows), size=min(k, len(rows)), replace=False)]  # noqa: E731
     return pick(humans, n // 2) + pick(bots, n - n // 2)

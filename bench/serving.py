@@ -51,7 +51,7 @@ def test_traces(n: int) -> list[Trace]:
     """Held-out human Phase A traces (real movement, realistic sizes), with the signals the SDK sends."""
     records = [
         r
-        for r in read_traces(resolve(params().prepare_humans.out_dir) / "phase_a.parquet")
+        for r in read_traces(resolve(params().prepare_humans.out_dir) / params().prepare_humans.files.phase_a)
         if r.split == "test"
     ]
     return [with_browser_signals(make_trace(r.arrays, r.task)) for r in records[:n]]

@@ -159,7 +159,7 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
     cfg = p.evaluate_phase_a
     registry.configure(p)
     bundle = load_challenger(resolve(p.train_phase_a.model_dir))
-    table = pd.read_parquet(resolve(p.featurize.out_dir) / "phase_a_features.parquet")
+    table = pd.read_parquet(resolve(p.featurize.out_dir) / p.featurize.files.features)
     humans = scored(bundle, table[(table.source == "human") & (table.split == "test")])
     bots = table[(table.source == "bot") & (table.split == "test")]  # evaluation bots only
     native_rows = bots[bots.sampling == "native"]

@@ -39,10 +39,8 @@ logger = logging.getLogger("pipelines.evaluate_phase_b")
 
 def timing_sample(p: Params, n: int) -> list[TraceRecord]:
     """``n`` held-out answers (test users and evaluation bots, shuffled with the stage's seed) to time."""
-    traces = resolve(p.prepare_phase_b.out_dir)
-    records = [
-        r for r in read_traces([traces / "humans.parquet", traces / "bots.parquet"]) if r.split == "test"
-    ]
+    traces, files = resolve(p.prepare_phase_b.out_dir), p.prepare_phase_b.files
+    records = [r for r in read_traces([traces / files.humans, traces / files.bots]) if r.split == "test"]
     order = np.random.default_rng(p.base.seed).permutation(len(records))[:n]
     return [records[i] for i in order]
 

@@ -23,16 +23,16 @@ logger = logging.getLogger("pipelines.featurize")
 def featurize(p: Params) -> pd.DataFrame:
     """Computes and writes the Phase A feature table; returns it."""
     grid_ms = p.featurize.grid_ms
-    humans = read_traces(resolve(p.prepare_humans.out_dir) / "phase_a.parquet")
-    bots_dir = resolve(p.simulate_bots.out_dir)
+    humans = read_traces(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.phase_a)
+    bots_dir, bots = resolve(p.simulate_bots.out_dir), p.simulate_bots.files
     parts = [
         feature_table(humans, grid_ms),
-        feature_table(read_traces(bots_dir / "phase_a.parquet"), grid_ms),
-        feature_table(read_traces(bots_dir / "phase_a_human_sampling.parquet"), grid_ms, sampling="human"),
-        feature_table(read_traces(bots_dir / "phase_a_train.parquet"), grid_ms),
+        feature_table(read_traces(bots_dir / bots.phase_a), grid_ms),
+        feature_table(read_traces(bots_dir / bots.phase_a_human_sampling), grid_ms, sampling="human"),
+        feature_table(read_traces(bots_dir / bots.phase_a_train), grid_ms),
     ]
     table = pd.concat(parts, ignore_index=True)
-    out = resolve(p.featurize.out_dir) / "phase_a_features.parquet"
+    out = resolve(p.featurize.out_dir) / p.featurize.files.features
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     logger.info(

@@ -22,11 +22,11 @@ logger = logging.getLogger("pipelines.featurize_phase_b")
 
 def featurize_phase_b(p: Params) -> pd.DataFrame:
     """Computes and writes the Phase B feature table; returns it."""
-    traces = resolve(p.prepare_phase_b.out_dir)
+    traces, files = resolve(p.prepare_phase_b.out_dir), p.prepare_phase_b.files
     grid_ms = p.sampling.grid_ms
-    native = read_traces([traces / "humans.parquet", traces / "bots.parquet"])
-    resampled = read_traces(traces / "bots_human_sampling.parquet")
-    waiting = read_traces(traces / "bots_scripted_waits.parquet")
+    native = read_traces([traces / files.humans, traces / files.bots])
+    resampled = read_traces(traces / files.bots_human_sampling)
+    waiting = read_traces(traces / files.bots_scripted_waits)
     table = pd.concat(
         [
             feature_table(native, grid_ms),

@@ -107,15 +107,15 @@ def phase_a_records(strokes: list[Stroke], p: Params) -> tuple[list[TraceRecord]
 
 def prepare_humans(p: Params) -> dict[str, object]:
     """Runs the stage; returns its summary (also written beside the outputs)."""
-    out_dir = resolve(p.prepare_humans.out_dir)
+    out_dir, files = resolve(p.prepare_humans.out_dir), p.prepare_humans.files
     strokes, gaps = collect_strokes(p)
-    write_strokes(strokes, out_dir / "strokes.parquet")
+    write_strokes(strokes, out_dir / files.strokes)
     browser = collect_sapimouse(p)
-    write_strokes(browser, out_dir / "sapimouse_strokes.parquet")
+    write_strokes(browser, out_dir / files.sapimouse_strokes)
     sampler = HumanSampler.fit(gaps, p.sampling.max_gap_ms)
     sampler.save(resolve(p.prepare_humans.sampler_path))
     records, rejected = phase_a_records(browser + strokes, p)
-    write_traces(records, out_dir / "phase_a.parquet")
+    write_traces(records, out_dir / files.phase_a)
     per_split: dict[str, int] = defaultdict(int)
     per_population: dict[str, int] = defaultdict(int)
     for r in records:
@@ -135,7 +135,7 @@ def prepare_humans(p: Params) -> dict[str, object]:
             "zero_gap_share": float(np.mean(sampler.gaps_ms == 0)),
         },
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / files.summary).write_text(json.dumps(summary, indent=2))
     logger.info("prepared humans: %s", json.dumps(summary))
     return summary
 

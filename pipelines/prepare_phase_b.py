@@ -50,7 +50,7 @@ def browser_strokes(p: Params) -> list[Stroke]:
 def humans(p: Params, browser: list[Stroke]) -> list[TraceRecord]:
     """Both populations' answers, labelled with their person's split (attackers left out)."""
     cfg = p.prepare_phase_b
-    strokes = browser + read_strokes(resolve(p.prepare_humans.out_dir) / "strokes.parquet")
+    strokes = browser + read_strokes(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.strokes)
     return ga.human_answers(
         strokes,
         partial(phase_a_split, p),
@@ -94,12 +94,12 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     )
     evaluated = bots(p, sources, "test", cfg.test_bots_per_family, cfg.seed_offsets.test_bots, 0.0, models)
     out = resolve(cfg.out_dir)
-    write_traces(people, out / "humans.parquet")
-    write_traces(trained + evaluated, out / "bots.parquet")
+    write_traces(people, out / cfg.files.humans)
+    write_traces(trained + evaluated, out / cfg.files.bots)
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
     rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.human_sampling)
     write_traces(
-        [ga.with_human_sampling(r, sampler, rng) for r in evaluated], out / "bots_human_sampling.parquet"
+        [ga.with_human_sampling(r, sampler, rng) for r in evaluated], out / cfg.files.bots_human_sampling
     )
     # The evaluation bots' families again, from their own seed, all with a script's human-like waits: reported
     # beside the gated metrics (``scripted_waits``), never gated.
@@ -111,10 +111,10 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
             TraceRecord(r.trace_id + "-sw", r.source, r.family, r.user, r.split, r.task, r.arrays)
             for r in waiting
         ],
-        out / "bots_scripted_waits.parquet",
+        out / cfg.files.bots_scripted_waits,
     )
     summary = ga.summary(people, trained + evaluated)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / cfg.files.summary).write_text(json.dumps(summary, indent=2))
     logger.info(
         "prepared phase B traces: %s",
         json.dumps({k: summary[k] for k in ("humans_by_split", "bots_by_split")}),

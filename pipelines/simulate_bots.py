@@ -113,7 +113,7 @@ def simulate_bots(p: Params) -> dict[str, int]:
     cfg = p.simulate_bots
     rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.eval_bots)
     # Phase A's people are SapiMouse's (docs/data.md): the replay bot replays SapiMouse's attacker users.
-    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "sapimouse_strokes.parquet")
+    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.sapimouse_strokes)
     sources = replay_sources(strokes, list(p.sapimouse_split.attacker_users))
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
     models = load_bot_models(resolve(p.fit_bot_models.out_dir))
@@ -122,9 +122,9 @@ def simulate_bots(p: Params) -> dict[str, int]:
     for name in tqdm(sorted(FAMILIES), desc="bot families", unit="family"):
         records.extend(simulate_family(name, cfg.traces_per_family, rng, sources["test"], models, emission))
     out = resolve(cfg.out_dir)
-    write_traces(records, out / "phase_a.parquet")
+    write_traces(records, out / cfg.files.phase_a)
     write_traces(
-        [with_human_sampling(r, sampler, rng) for r in records], out / "phase_a_human_sampling.parquet"
+        [with_human_sampling(r, sampler, rng) for r in records], out / cfg.files.phase_a_human_sampling
     )
     train_rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.train_bots)
     n_train = cfg.train_traces_per_family
@@ -137,7 +137,7 @@ def simulate_bots(p: Params) -> dict[str, int]:
         for name in sorted(FAMILIES)
         for r in simulate_family(name, n_train, train_rng, sources["train"], models, emission, "train")
     ]
-    write_traces(training, out / "phase_a_train.parquet")
+    write_traces(training, out / cfg.files.phase_a_train)
     counts = {name: sum(r.family == name for r in records) for name in FAMILIES}
     logger.info("simulated %d evaluation bot traces: %s; %d training", len(records), counts, len(training))
     return counts

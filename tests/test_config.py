@@ -84,3 +84,39 @@ def test_a_problem_keeps_at_least_one_distractor_on_the_grid() -> None:
     assert ProblemConfig(min_targets=CELLS - 1, max_targets=CELLS - 1).max_targets == CELLS - 1
     with pytest.raises(ValidationError):
         ProblemConfig(max_targets=CELLS)
+
+
+def paths_in(value: object) -> list[Path]:
+    """Every path a dumped section holds, however deep."""
+    if isinstance(value, Path):
+        return [value]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in paths_in(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in paths_in(v)]
+    return []
+
+
+def test_every_file_dvc_yaml_names_in_a_stage_folder_is_one_params_names() -> None:
+    """A stage's files are named once, in ``params.yaml`` (``out_dir`` plus ``files``); ``dvc.yaml`` must point at
+    the same ones, so renaming one in params and not in dvc.yaml (or the reverse) fails here."""
+    p = load_params()
+    sections = [p.prepare_humans, p.simulate_bots, p.featurize, p.prepare_phase_b]
+    named = {s.out_dir: {s.out_dir / name for name in s.files.model_dump().values()} for s in sections}
+    stages = yaml.safe_load((PARAMS_PATH.parent / "dvc.yaml").read_text())["stages"]
+    listed = {
+        Path(next(iter(d)) if isinstance(d, dict) else d)
+        for stage in stages.values()
+        for key in ("deps", "outs")
+        for d in stage.get(key, [])
+    }
+    elsewhere = set(
+        paths_in(p.model_dump())
+    )  # files other sections name in full (featurize_phase_b.out_path)
+    checked = 0
+    for path in listed:
+        for folder, files in named.items():
+            if folder in path.parents:
+                assert path in files | elsewhere, f"dvc.yaml names {path}, which params.yaml does not"
+                checked += 1
+    assert checked >= 5  # the inter-stage files dvc.yaml lists (humans, bots, features, ...)

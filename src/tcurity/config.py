@@ -99,8 +99,18 @@ class PrepareHumansSeeds(_SeedOffsets):
     sapimouse_cap: int
 
 
+class PrepareHumansFiles(_Section):
+    """``prepare_humans.files``: what the stage writes in its ``out_dir``."""
+
+    strokes: str
+    sapimouse_strokes: str
+    phase_a: str
+    summary: str
+
+
 class PrepareHumansParams(_Section):
     out_dir: Path
+    files: PrepareHumansFiles
     seed_offsets: PrepareHumansSeeds
     sampler_path: Path
     min_chord_px: float
@@ -134,8 +144,17 @@ class SimulateBotsSeeds(_SeedOffsets):
     train_bots: int
 
 
+class SimulateBotsFiles(_Section):
+    """``simulate_bots.files``: what the stage writes in its ``out_dir``."""
+
+    phase_a: str
+    phase_a_human_sampling: str
+    phase_a_train: str
+
+
 class SimulateBotsParams(_Section):
     out_dir: Path
+    files: SimulateBotsFiles
     seed_offsets: SimulateBotsSeeds
     traces_per_family: int  # evaluation bots (split ``test``)
     train_traces_per_family: int = (
@@ -146,8 +165,15 @@ class SimulateBotsParams(_Section):
     emission: BrowserEmissionParams = BrowserEmissionParams()
 
 
+class FeaturizeFiles(_Section):
+    """``featurize.files``: what the stage writes in its ``out_dir``."""
+
+    features: str
+
+
 class FeaturizeParams(_Section):
     out_dir: Path
+    files: FeaturizeFiles
     grid_ms: float = 1000.0 / 60.0  # Phase A's features: the browser grid (tcurity.sampling.BROWSER_GRID_MS)
 
 
@@ -387,8 +413,19 @@ class PreparePhaseBSeeds(_SeedOffsets):
     scripted_waits: int
 
 
+class PreparePhaseBFiles(_Section):
+    """``prepare_phase_b.files``: what the stage writes in its ``out_dir``."""
+
+    humans: str
+    bots: str
+    bots_human_sampling: str
+    bots_scripted_waits: str
+    summary: str
+
+
 class PreparePhaseBParams(_Section):
     out_dir: Path
+    files: PreparePhaseBFiles
     seed_offsets: PreparePhaseBSeeds
     strokes: GridStrokeLimits
     max_pause_ms: float
