@@ -26,6 +26,7 @@ from tcurity.datasets import TraceRecord, read_traces
 from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
 from tcurity.scoring import ModelBundle
 from tcurity.traces import PerforationTask
+from tcurity.train.behaviour import LOCAL_BUNDLE_DIR
 
 logger = logging.getLogger("bench.phase_a_scoring")
 
@@ -73,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params()
     setup_logging(p.base.log_level)
-    bundle = ModelBundle.load(args.bundle or resolve(p.train_phase_a.model_dir) / "bundle")
+    bundle = ModelBundle.load(args.bundle or resolve(p.train_phase_a.model_dir) / LOCAL_BUNDLE_DIR)
     traces = sample_traces(args.traces, p.base.seed)
     times, cpu = time_decisions(bundle, traces, args.repeats)
     result = {

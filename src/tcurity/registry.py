@@ -35,6 +35,8 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 _METRIC_TAG = "metric."
 
+# Written by a training stage beside its local model (a DVC out): the name and version it registered.
+REGISTRATION_FILE = "registered.json"
 DIGEST_TAG = "artifact.sha256"
 PROMOTION_TAG = "promotion.status"
 PROMOTION_BY_TAG = "promotion.by"

@@ -290,19 +290,21 @@ def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVer
     return bundle, version
 
 
-REGISTRATION_FILE = "registered.json"  # beside the saved bundle: the version the training stage registered
+LOCAL_BUNDLE_DIR = (
+    "bundle"  # the bundle's folder in a training stage's model_dir, beside registry.REGISTRATION_FILE
+)
 
 
 def save_local(bundle: ModelBundle, version: ModelVersion, directory: Path) -> None:
     """Writes the trained bundle and the registered version it became (the stage's DVC outputs)."""
-    bundle.save(directory / "bundle")
+    bundle.save(directory / LOCAL_BUNDLE_DIR)
     payload = {"name": version.name, "version": str(version.version), "run_id": version.run_id}
-    (directory / REGISTRATION_FILE).write_text(json.dumps(payload, indent=2))
+    (directory / registry.REGISTRATION_FILE).write_text(json.dumps(payload, indent=2))
 
 
 def load_challenger(directory: Path) -> ModelBundle:
     """The bundle of the version a training stage registered (``directory`` is its ``model_dir``), loaded back
     from the registry as evaluation must see it: digest-checked, before any promotion
     (:func:`tcurity.bundles.load_bundle`)."""
-    registered = json.loads((directory / REGISTRATION_FILE).read_text())
+    registered = json.loads((directory / registry.REGISTRATION_FILE).read_text())
     return load_bundle(registered["name"], str(registered["version"]), promoted=False)
