@@ -66,7 +66,7 @@ sdk-vocabulary: ## Regenerate the SDK's copy of the server's codes and threshold
 unit: ## pytest (default marker set: fast tests)
 	pytest $(PYTEST_ARGS)
 
-test-slow: setup ## Slow tests only (full-size training and load)
+test-slow: setup ## The slow tier only: the pipeline end to end (stages, notebooks, registry), MLflow with auth, the replay and rate studies
 	pytest -m slow $(PYTEST_ARGS)
 
 redteam-drivers: setup ## The red team's stealth CDP drivers (requirements/redteam.txt; never needed by the tests)

@@ -7,17 +7,15 @@ summary of what the gate admitted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-from pathlib import Path
 
 import torch
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.images.classifier import load_local_classifier
 from tcurity.images.curate import bank_summary, score_tiles, write_bank
-from tcurity.images.params import CurateBankParams, ImageSplitParams, TrainEffnetParams, section
 from tcurity.images.tiles import list_tiles, split_tiles
 from tcurity.images.tracking import Registration
 
@@ -26,11 +24,11 @@ logger = logging.getLogger("pipelines.curate_bank")
 
 def curate_bank(p: Params) -> dict[str, object]:
     """Scores the tiles, rebuilds the bank and writes the summary; returns the summary."""
-    cfg = section("curate_bank", CurateBankParams, p)
+    cfg = p.curate_bank
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
-    split = section("image_split", ImageSplitParams, p)
-    model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
+    split = p.image_split
+    model_dir = resolve(p.train_effnet.model_dir)
     root = resolve(p.data.tiles_dir)
     tiles = list_tiles(root)
     splits = split_tiles(tiles, split.val_fraction, split.test_fraction, p.base.seed)
@@ -51,13 +49,7 @@ def curate_bank(p: Params) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     curate_bank(p)
 
 

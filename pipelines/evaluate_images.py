@@ -14,7 +14,6 @@ attached to the version too.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Sequence
@@ -26,8 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pipelines.stage import stage_params, stage_parser
 from tcurity import registry
-from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.config import EvaluateImagesParams, Params, resolve
 from tcurity.images.attacker import AttackReport, attack, random_guess_solve_rate, train_attacker
 from tcurity.images.bank import ImageBank
 from tcurity.images.classifier import TileClassifier, load_local_classifier, load_registered_classifier
@@ -36,14 +36,6 @@ from tcurity.images.evaluate import (
     classification_metrics,
     problems_per_second,
     top_confusions,
-)
-from tcurity.images.params import (
-    AttackerParams,
-    CurateBankParams,
-    EvaluateImagesParams,
-    ImageSplitParams,
-    TrainEffnetParams,
-    section,
 )
 from tcurity.images.plots import confusion_figure
 from tcurity.images.tiles import list_tiles, select, split_tiles
@@ -56,11 +48,11 @@ logger = logging.getLogger("pipelines.evaluate_images")
 
 def evaluate_images(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out classifier and bank metrics; returns the metrics payload."""
-    cfg = section("evaluate_images", EvaluateImagesParams, p)
+    cfg = p.evaluate_images
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
-    curate = section("curate_bank", CurateBankParams, p)
-    model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
+    curate = p.curate_bank
+    model_dir = resolve(p.train_effnet.model_dir)
     registration = Registration.read(model_dir)
     classifier = registered_classifier(p, registration, model_dir)
     scores = pd.read_parquet(resolve(curate.scores_path))
@@ -91,15 +83,15 @@ def evaluate_images(p: Params) -> dict[str, object]:
 
 def evaluate_attacker(p: Params) -> dict[str, object]:
     """The attacker's solve rate and the generator's throughput; writes them and attaches the solve rate."""
-    cfg = section("evaluate_images", EvaluateImagesParams, p)
+    cfg = p.evaluate_images
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
-    curate = section("curate_bank", CurateBankParams, p)
-    model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
+    curate = p.curate_bank
+    model_dir = resolve(p.train_effnet.model_dir)
     registration = Registration.read(model_dir)
     classifier = registered_classifier(p, registration, model_dir)
     bank_dir = resolve(curate.bank_dir)
-    problem_cfg = section("problems", ProblemConfig, p)
+    problem_cfg = p.problems
     attack_full, attack_unseen = attacker_reports(p, classifier, bank_dir, problem_cfg, cfg.attack_problems)
     metrics: dict[str, object] = {
         "model": {"name": registration.name, "version": registration.version},
@@ -162,8 +154,8 @@ def attacker_reports(
     p: Params, classifier: TileClassifier, bank_dir: Path, problem_cfg: ProblemConfig, n_problems: int
 ) -> tuple[AttackReport, AttackReport]:
     """The attacker against problems from the whole bank (as served) and from held-out tiles only."""
-    split = section("image_split", ImageSplitParams, p)
-    cfg = section("attacker", AttackerParams, p)
+    split = p.image_split
+    cfg = p.attacker
     root = resolve(p.data.tiles_dir)
     tiles = list_tiles(root)
     train_tiles = select(
@@ -171,7 +163,8 @@ def attacker_reports(
     )
     attacker = train_attacker(root, train_tiles, classifier.classes, cfg, p.base.seed)
     reports = []
-    for seed_offset, splits in ((1, None), (2, ("test",))):
+    offsets = p.evaluate_images.seed_offsets
+    for seed_offset, splits in ((offsets.attack_bank, None), (offsets.attack_test_tiles, ("test",))):
         bank = ImageBank.load(bank_dir, splits=splits)
         generator = ProblemGenerator(bank, classifier, problem_cfg, seed=p.base.seed + seed_offset)
         problems = generator.generate_batch(n_problems)
@@ -227,17 +220,10 @@ def write_outputs(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
+    parser = stage_parser(__doc__)
     parser.add_argument("--attacker", action="store_true", help="run evaluate_attacker instead")
     args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
-    (evaluate_attacker if args.attacker else evaluate_images)(p)
+    (evaluate_attacker if args.attacker else evaluate_images)(stage_params(args.params))
 
 
 if __name__ == "__main__":

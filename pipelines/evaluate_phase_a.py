@@ -22,42 +22,22 @@ Beside the earlier keys, the metrics file holds:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
+from pipelines.stage import parse_stage
 from tcurity import registry
-from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.config import Params, resolve
 from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
 from tcurity.evaluate.plots import block_rates, score_distributions
 from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
-from tcurity.train.behaviour import fit_phase_a, phase_a_rows, read_approach_table
+from tcurity.train.behaviour import fit_phase_a, load_challenger, phase_a_rows, read_approach_table
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
-# The product's targets, reported beside the measured numbers (the promotion gates are params.yaml's).
-TARGETS = {
-    "human_pass_rate": 0.99,
-    "auc": 0.99,
-    "naive_block_rate_min": 0.995,
-    "humanised_block_rate_min": 0.95,
-    "lofo_block_rate_min": 0.90,
-}
-
-
-def load_registered(p: Params) -> ModelBundle:
-    """The bundle of the version ``train_phase_a`` registered, loaded back from the registry."""
-    registered = json.loads((resolve(p.train_phase_a.model_dir) / "registered.json").read_text())
-    registry.configure(p)
-    model = mlflow.pyfunc.load_model(f"models:/{registered['name']}/{registered['version']}")
-    bundle: ModelBundle = model.unwrap_python_model().bundle
-    bundle.meta.update({"model_name": registered["name"], "version": registered["version"]})
-    return bundle
 
 
 def approach_rows(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray | None:
@@ -240,8 +220,9 @@ def cross_reading(s: dict[str, object], b: dict[str, object]) -> str:
 def evaluate_phase_a(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out metrics; returns the metrics payload."""
     cfg = p.evaluate_phase_a
-    bundle = load_registered(p)
-    table = pd.read_parquet(resolve(p.featurize.out_dir) / "phase_a_features.parquet")
+    registry.configure(p)
+    bundle = load_challenger(resolve(p.train_phase_a.model_dir))
+    table = pd.read_parquet(resolve(p.featurize.out_dir) / p.featurize.files.features)
     humans = scored(bundle, table[(table.source == "human") & (table.split == "test")])
     bots = table[(table.source == "bot") & (table.split == "test")]  # evaluation bots only
     native_rows = bots[bots.sampling == "native"]
@@ -274,7 +255,7 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
     if lofo:  # a one-layer bundle has nothing to leave out
         metrics["leave_one_family_out"] = lofo
     metrics["cross_population"] = cross_population(p, table, approaches, native_rows)
-    targets = {k: v for k, v in TARGETS.items() if k != "lofo_block_rate_min" or lofo}
+    targets = {k: v for k, v in p.evaluate_phase_a.targets.items() if k != "lofo_block_rate_min" or lofo}
     metrics["targets"] = target_report(metrics, targets)
     write_outputs(p, metrics, humans, native, kinds, 0.0)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
@@ -310,13 +291,7 @@ def write_outputs(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     evaluate_phase_a(p)
 
 

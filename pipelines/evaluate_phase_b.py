@@ -11,18 +11,16 @@ trained on each population meeting the other's people (``cross_population``), wr
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
+from pipelines.stage import parse_stage
 from tcurity import registry
-from tcurity.config import Params, load_params, resolve, setup_logging
+from tcurity.config import Params, resolve
 from tcurity.datasets import TraceRecord, read_traces
 from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
 from tcurity.evaluate.phase_b import (
@@ -33,31 +31,16 @@ from tcurity.evaluate.phase_b import (
     scoring_latency_ms,
 )
 from tcurity.evaluate.plots import block_rates, score_distributions
-from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
+from tcurity.train.behaviour import load_challenger
 
 logger = logging.getLogger("pipelines.evaluate_phase_b")
-
-# The issue's targets, reported beside the measured numbers whether met or not.
-TARGETS = {"human_pass_rate": 0.99, "block_rate_min": 0.98, "auc": 0.995}
-
-
-def load_registered(p: Params) -> ModelBundle:
-    """The bundle of the version ``train_phase_b`` registered, loaded back from the registry."""
-    registered = json.loads((resolve(p.train_phase_b.model_dir) / "registered.json").read_text())
-    registry.configure(p)
-    model = mlflow.pyfunc.load_model(f"models:/{registered['name']}/{registered['version']}")
-    bundle: ModelBundle = model.unwrap_python_model().bundle
-    bundle.meta.update({"model_name": registered["name"], "version": str(registered["version"])})
-    return bundle
 
 
 def timing_sample(p: Params, n: int) -> list[TraceRecord]:
     """``n`` held-out answers (test users and evaluation bots, shuffled with the stage's seed) to time."""
-    traces = resolve(p.prepare_phase_b.out_dir)
-    records = [
-        r for r in read_traces([traces / "humans.parquet", traces / "bots.parquet"]) if r.split == "test"
-    ]
+    traces, files = resolve(p.prepare_phase_b.out_dir), p.prepare_phase_b.files
+    records = [r for r in read_traces([traces / files.humans, traces / files.bots]) if r.split == "test"]
     order = np.random.default_rng(p.base.seed).permutation(len(records))[:n]
     return [records[i] for i in order]
 
@@ -65,7 +48,8 @@ def timing_sample(p: Params, n: int) -> list[TraceRecord]:
 def evaluate_phase_b(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out metrics; returns the metrics payload."""
     cfg = p.evaluate_phase_b
-    bundle = load_registered(p)
+    registry.configure(p)
+    bundle = load_challenger(resolve(p.train_phase_b.model_dir))
     table = pd.read_parquet(resolve(p.featurize_phase_b.out_path))
     humans = scored(bundle, table[(table.source == "human") & (table.split == "test")])
     test_bots = table[(table.source == "bot") & (table.split == "test")]
@@ -107,7 +91,7 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     metrics["cross_population"] = cross_population(
         bundle, table, p.train_phase_b, p.sampling.grid_ms, p.base.seed
     )
-    metrics["targets"] = target_report(metrics, TARGETS)
+    metrics["targets"] = target_report(metrics, p.evaluate_phase_b.targets)
     write_outputs(p, metrics, humans, bots, kinds, bundle.threshold)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info(
@@ -151,13 +135,7 @@ def write_outputs(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     evaluate_phase_b(p)
 
 

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from pipelines.notebook import execute
-from tcurity.config import Params, load_params, setup_logging
-
-NOTEBOOK = Path("notebooks/explore_phase_a.ipynb")
-EXECUTED = Path("reports/notebooks/explore_phase_a.ipynb")
+from pipelines.notebook import run_notebook
+from pipelines.stage import parse_stage
+from tcurity.config import Params
 
 
 def explore_phase_a(p: Params, params_path: Path | None) -> None:
-    """Executes the exploration notebook; its figures land in ``evaluate_phase_a.plots_dir``."""
-    execute(NOTEBOOK, EXECUTED, {"params_path": str(params_path or ""), "seed": p.base.seed})
+    """Executes ``notebooks/explore_phase_a.ipynb`` on ``params_path``; it reads every setting from there (section ``explore_phase_a``)."""
+    run_notebook(p.explore_phase_a, params_path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
-    explore_phase_a(p, args.params)
+    p, params_path = parse_stage(__doc__)
+    explore_phase_a(p, params_path)
 
 
 if __name__ == "__main__":

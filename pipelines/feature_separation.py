@@ -12,12 +12,12 @@ replay bot's sources; the fitted families draw from the models of stage ``fit_bo
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.data import sapimouse
 from tcurity.evaluate.invariance import rate_invariance_report
 from tcurity.evaluate.separation import separation_report
@@ -47,13 +47,7 @@ def feature_separation(p: Params) -> dict[str, Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     feature_separation(p)
 
 

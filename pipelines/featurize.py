@@ -5,24 +5,23 @@ re-emitted with the humans' sampling process, training bots as emitted) and writ
 ``params.yaml: featurize.out_dir``. Features are computed on ``featurize.grid_ms`` (the 60 Hz browser grid), by the
 same :func:`tcurity.features.phase_a.phase_a_features` that serving calls, and beside them each trace's approach to
 the grip (:func:`tcurity.features.approach.approach_table`: ``approach_judged`` and the ``approach_…`` features,
-empty where there is none to judge); and ``approach_features.parquet``, the features of the people's own
+empty where there is none to judge); and ``featurize.files.approaches``, the features of the people's own
 approaches (``prepare_humans``' ``approaches.parquet``) with each person's split: what the approach layers learn
 and calibrate on.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 import pandas as pd
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.data.populations import phase_a_split
 from tcurity.data.strokes import read_strokes
 from tcurity.datasets import read_traces
-from tcurity.features.approach import APPROACH_TABLE, approach_limits, approach_table, people_approach_table
+from tcurity.features.approach import approach_limits, approach_table, people_approach_table
 from tcurity.features.phase_a import feature_table
 
 logger = logging.getLogger("pipelines.featurize")
@@ -31,14 +30,14 @@ logger = logging.getLogger("pipelines.featurize")
 def featurize(p: Params) -> pd.DataFrame:
     """Computes and writes the Phase A feature table; returns it."""
     grid_ms = p.featurize.grid_ms
-    humans = read_traces(resolve(p.prepare_humans.out_dir) / "phase_a.parquet")
-    bots_dir = resolve(p.simulate_bots.out_dir)
+    humans = read_traces(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.phase_a)
+    bots_dir, bots = resolve(p.simulate_bots.out_dir), p.simulate_bots.files
     limits = approach_limits(p.featurize.approach)
     sets = [
         (humans, "native"),
-        (read_traces(bots_dir / "phase_a.parquet"), "native"),
-        (read_traces(bots_dir / "phase_a_human_sampling.parquet"), "human"),
-        (read_traces(bots_dir / "phase_a_train.parquet"), "native"),
+        (read_traces(bots_dir / bots.phase_a), "native"),
+        (read_traces(bots_dir / bots.phase_a_human_sampling), "human"),
+        (read_traces(bots_dir / bots.phase_a_train), "native"),
     ]
     parts = [
         pd.concat(
@@ -47,13 +46,14 @@ def featurize(p: Params) -> pd.DataFrame:
         for records, sampling in sets
     ]
     table = pd.concat(parts, ignore_index=True)
-    out = resolve(p.featurize.out_dir) / "phase_a_features.parquet"
+    out = resolve(p.featurize.out_dir) / p.featurize.files.features
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
-    people = read_strokes(resolve(p.prepare_humans.out_dir) / "approaches.parquet")
+    people = read_strokes(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.approaches)
     approaches = people_approach_table(people, lambda user: phase_a_split(p, user), grid_ms)
-    approaches.to_parquet(out.parent / APPROACH_TABLE, index=False)
-    logger.info("wrote %d people's approaches to %s", len(approaches), out.parent / APPROACH_TABLE)
+    approaches_path = out.parent / p.featurize.files.approaches
+    approaches.to_parquet(approaches_path, index=False)
+    logger.info("wrote %d people's approaches to %s", len(approaches), approaches_path)
     logger.info(
         "wrote %d feature rows (%d human) to %s", len(table), int((table.source == "human").sum()), out
     )
@@ -61,13 +61,7 @@ def featurize(p: Params) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     featurize(p)
 
 

@@ -8,13 +8,12 @@ the shape of a complete one, the features of :mod:`tcurity.features.phase_b`) to
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 import pandas as pd
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.datasets import read_traces
 from tcurity.features.phase_b import feature_table
 
@@ -23,11 +22,11 @@ logger = logging.getLogger("pipelines.featurize_phase_b")
 
 def featurize_phase_b(p: Params) -> pd.DataFrame:
     """Computes and writes the Phase B feature table; returns it."""
-    traces = resolve(p.prepare_phase_b.out_dir)
+    traces, files = resolve(p.prepare_phase_b.out_dir), p.prepare_phase_b.files
     grid_ms = p.sampling.grid_ms
-    native = read_traces([traces / "humans.parquet", traces / "bots.parquet"])
-    resampled = read_traces(traces / "bots_human_sampling.parquet")
-    waiting = read_traces(traces / "bots_scripted_waits.parquet")
+    native = read_traces([traces / files.humans, traces / files.bots])
+    resampled = read_traces(traces / files.bots_human_sampling)
+    waiting = read_traces(traces / files.bots_scripted_waits)
     table = pd.concat(
         [
             feature_table(native, grid_ms),
@@ -49,13 +48,7 @@ def featurize_phase_b(p: Params) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     featurize_phase_b(p)
 
 

@@ -9,11 +9,11 @@ sigma-lognormal population (:func:`tcurity.simulate.fitted.fit_bot_models`). Wri
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.data import sapimouse
 from tcurity.simulate.fitted import fit_bot_models as fit_models
 from tcurity.simulate.fitted import save_bot_models
@@ -33,13 +33,7 @@ def fit_bot_models(p: Params) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     fit_bot_models(p)
 
 

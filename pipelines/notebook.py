@@ -1,16 +1,30 @@
-"""Running a pipeline notebook with papermill: one helper for every notebook-driven stage."""
+"""Running a pipeline notebook with papermill: one helper for every notebook-driven stage.
+
+A notebook's only parameter is ``params_path``: it loads :class:`~tcurity.config.Params` itself and reads its
+settings there, so a stage passes nothing else and the notebook has no defaults of its own to drift.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import papermill
 
 from tcurity.config import PROJECT_ROOT, resolve
 
 logger = logging.getLogger("pipelines.notebook")
+
+
+class NotebookSection(Protocol):
+    """A ``params.yaml`` section that names a notebook and where its executed copy goes."""
+
+    @property
+    def notebook(self) -> Path: ...
+
+    @property
+    def executed_notebook(self) -> Path: ...
 
 
 def execute(notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
@@ -27,3 +41,8 @@ def execute(notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
         log_output=True,
         progress_bar=False,
     )
+
+
+def run_notebook(cfg: NotebookSection, params_path: Path | None) -> None:
+    """Executes the section's notebook on ``params_path`` (``None``: the project's ``params.yaml``)."""
+    execute(cfg.notebook, cfg.executed_notebook, {"params_path": str(params_path or "")})

@@ -16,16 +16,15 @@ Outputs (``params.yaml: prepare_humans``):
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.data import sapimouse
 from tcurity.data.adapter import to_perforation, with_approach
 from tcurity.data.approaches import ApproachPool
@@ -91,7 +90,11 @@ def collect_sapimouse(p: Params, approaches: ApproachPool) -> list[Stroke]:
         approaches.offer(stroke)
         if keep_within(stroke, p.prepare_humans):
             by_user[stroke.user].append(stroke)
-    return capped(by_user, p.prepare_humans.max_strokes_per_user, np.random.default_rng(p.base.seed + 3))
+    return capped(
+        by_user,
+        p.prepare_humans.max_strokes_per_user,
+        np.random.default_rng(p.base.seed + p.prepare_humans.seed_offsets.sapimouse_cap),
+    )
 
 
 def phase_a_records(
@@ -100,7 +103,7 @@ def phase_a_records(
     """Human strokes as Phase A traces (attacker users excluded), each after an approach by the same person;
     counts of rejections by reason (the geometry check's, ``no_approach`` when the person has no approach that
     fits the ticket's surroundings)."""
-    rng = np.random.default_rng(p.base.seed + 1)
+    rng = np.random.default_rng(p.base.seed + p.prepare_humans.seed_offsets.tasks)
     records: list[TraceRecord] = []
     rejected: dict[str, int] = defaultdict(int)
     for stroke in strokes:
@@ -124,22 +127,22 @@ def phase_a_records(
 
 def prepare_humans(p: Params) -> dict[str, object]:
     """Runs the stage; returns its summary (also written beside the outputs)."""
-    out_dir = resolve(p.prepare_humans.out_dir)
+    out_dir, files = resolve(p.prepare_humans.out_dir), p.prepare_humans.files
     approaches = ApproachPool(p.prepare_humans.approach, approach_limits(p.featurize.approach))
     strokes, gaps = collect_strokes(p, approaches)
-    write_strokes(strokes, out_dir / "strokes.parquet")
+    write_strokes(strokes, out_dir / files.strokes)
     browser = collect_sapimouse(p, approaches)
-    write_strokes(browser, out_dir / "sapimouse_strokes.parquet")
+    write_strokes(browser, out_dir / files.sapimouse_strokes)
     sampler = HumanSampler.fit(gaps, p.sampling.max_gap_ms)
     sampler.save(resolve(p.prepare_humans.sampler_path))
     records, rejected = phase_a_records(browser + strokes, approaches, p)
-    write_traces(records, out_dir / "phase_a.parquet")
+    write_traces(records, out_dir / files.phase_a)
     own = approaches.people(
         {r.user for r in records},
         p.prepare_humans.approach.max_per_user,
-        np.random.default_rng(p.base.seed + 5),
+        np.random.default_rng(p.base.seed + p.prepare_humans.seed_offsets.approaches),
     )
-    write_strokes(own, out_dir / "approaches.parquet")
+    write_strokes(own, out_dir / files.approaches)
     per_split: dict[str, int] = defaultdict(int)
     per_population: dict[str, int] = defaultdict(int)
     for r in records:
@@ -161,19 +164,13 @@ def prepare_humans(p: Params) -> dict[str, object]:
             "zero_gap_share": float(np.mean(sampler.gaps_ms == 0)),
         },
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / files.summary).write_text(json.dumps(summary, indent=2))
     logger.info("prepared humans: %s", json.dumps(summary))
     return summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     prepare_humans(p)
 
 

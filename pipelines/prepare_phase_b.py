@@ -17,15 +17,14 @@ package with ``params.yaml``'s settings and seeds, and writes (``params.yaml: pr
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-from tcurity.config import Params, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, resolve
 from tcurity.data import grid_answers as ga
 from tcurity.data.adapter import GridComposition
 from tcurity.data.populations import phase_a_split
@@ -36,14 +35,10 @@ from tcurity.simulate.fitted import BotModel, load_bot_models
 
 logger = logging.getLogger("pipelines.prepare_phase_b")
 
-# Seeds are base.seed plus these offsets: humans, training bots and evaluation bots never share a stream.
-HUMAN_SEED, TRAIN_BOT_SEED, TEST_BOT_SEED, HUMAN_SAMPLING_SEED, SCRIPTED_WAITS_SEED = 10, 11, 12, 13, 14
-
 
 def layout(p: Params) -> ga.AnswerLayout:
     """How many targets a served problem has (``params.yaml: problems``)."""
-    problems = (p.model_extra or {})["problems"]
-    return ga.AnswerLayout(int(problems["min_targets"]), int(problems["max_targets"]))
+    return ga.AnswerLayout(p.problems.min_targets, p.problems.max_targets)
 
 
 def browser_strokes(p: Params) -> list[Stroke]:
@@ -55,14 +50,14 @@ def browser_strokes(p: Params) -> list[Stroke]:
 def humans(p: Params, browser: list[Stroke]) -> list[TraceRecord]:
     """Both populations' answers, labelled with their person's split (attackers left out)."""
     cfg = p.prepare_phase_b
-    strokes = browser + read_strokes(resolve(p.prepare_humans.out_dir) / "strokes.parquet")
+    strokes = browser + read_strokes(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.strokes)
     return ga.human_answers(
         strokes,
         partial(phase_a_split, p),
         set(p.sapimouse_split.train_users) | set(p.split.train_users),
         layout(p),
         GridComposition(cfg.max_pause_ms, cfg.max_scale_ratio, cfg.target_spread),
-        np.random.default_rng(p.base.seed + HUMAN_SEED),
+        np.random.default_rng(p.base.seed + cfg.seed_offsets.humans),
     )
 
 
@@ -75,7 +70,7 @@ def bots(
     waits: float,
     models: dict[str, BotModel] | None = None,
 ) -> list[TraceRecord]:
-    """``n`` answers of every family for ``split``, from their own seed (``base.seed`` + ``seed``); the fitted
+    """``n`` answers of every family for ``split``, from their own stream (``base.seed`` + ``seed``); the fitted
     families draw from ``models`` (the ``fit_bot_models`` stage's)."""
     rng = np.random.default_rng(p.base.seed + seed)
     return ga.every_family(n, split, layout(p), rng, sources[split], waits, models)
@@ -89,29 +84,37 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     sources = ga.attacker_sources(browser, p.sapimouse_split.attacker_users)
     models = load_bot_models(resolve(p.fit_bot_models.out_dir))
     trained = bots(
-        p, sources, "train", cfg.train_bots_per_family, TRAIN_BOT_SEED, cfg.train_scripted_waits, models
+        p,
+        sources,
+        "train",
+        cfg.train_bots_per_family,
+        cfg.seed_offsets.train_bots,
+        cfg.train_scripted_waits,
+        models,
     )
-    evaluated = bots(p, sources, "test", cfg.test_bots_per_family, TEST_BOT_SEED, 0.0, models)
+    evaluated = bots(p, sources, "test", cfg.test_bots_per_family, cfg.seed_offsets.test_bots, 0.0, models)
     out = resolve(cfg.out_dir)
-    write_traces(people, out / "humans.parquet")
-    write_traces(trained + evaluated, out / "bots.parquet")
+    write_traces(people, out / cfg.files.humans)
+    write_traces(trained + evaluated, out / cfg.files.bots)
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
-    rng = np.random.default_rng(p.base.seed + HUMAN_SAMPLING_SEED)
+    rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.human_sampling)
     write_traces(
-        [ga.with_human_sampling(r, sampler, rng) for r in evaluated], out / "bots_human_sampling.parquet"
+        [ga.with_human_sampling(r, sampler, rng) for r in evaluated], out / cfg.files.bots_human_sampling
     )
     # The evaluation bots' families again, from their own seed, all with a script's human-like waits: reported
     # beside the gated metrics (``scripted_waits``), never gated.
-    waiting = bots(p, sources, "test", cfg.test_bots_per_family // 4, SCRIPTED_WAITS_SEED, 1.0, models)
+    waiting = bots(
+        p, sources, "test", cfg.test_bots_per_family // 4, cfg.seed_offsets.scripted_waits, 1.0, models
+    )
     write_traces(
         [
             TraceRecord(r.trace_id + "-sw", r.source, r.family, r.user, r.split, r.task, r.arrays)
             for r in waiting
         ],
-        out / "bots_scripted_waits.parquet",
+        out / cfg.files.bots_scripted_waits,
     )
     summary = ga.summary(people, trained + evaluated)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / cfg.files.summary).write_text(json.dumps(summary, indent=2))
     logger.info(
         "prepared phase B traces: %s",
         json.dumps({k: summary[k] for k in ("humans_by_split", "bots_by_split")}),
@@ -120,13 +123,7 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     prepare_phase_b(p)
 
 

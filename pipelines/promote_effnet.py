@@ -7,14 +7,12 @@ the challenger, and bank precision on held-out tiles at least its minimum; neith
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-from pathlib import Path
 
+from pipelines.stage import parse_stage
 from tcurity import registry
-from tcurity.config import Params, load_params, resolve, setup_logging
-from tcurity.images.params import PromoteEffnetParams, TrainEffnetParams, section
+from tcurity.config import Params, resolve
 from tcurity.images.tracking import Registration
 from tcurity.images.train import read_training_summary
 from tcurity.model_ops import effnet_gates
@@ -25,8 +23,8 @@ logger = logging.getLogger("pipelines.promote_effnet")
 
 def promote_effnet(p: Params) -> PromotionDecision:
     """Applies the gates and moves the alias; returns the decision."""
-    cfg = section("promote_effnet", PromoteEffnetParams, p)
-    model_dir = resolve(section("train_effnet", TrainEffnetParams, p).model_dir)
+    cfg = p.promote_effnet
+    model_dir = resolve(p.train_effnet.model_dir)
     profile = read_training_summary(model_dir).profile
     gates = effnet_gates(cfg.min_val_accuracy, cfg.min_bank_precision, profile)
     registry.configure(p)
@@ -38,13 +36,7 @@ def promote_effnet(p: Params) -> PromotionDecision:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     promote_effnet(p)
 
 

@@ -6,12 +6,11 @@ on any gated metric. The decision is written to ``decision_path`` whichever way 
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 from pipelines.promotion import promote_behaviour_model
-from tcurity.config import Params, load_params, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params
 from tcurity.registry import PromotionDecision
 
 logger = logging.getLogger("pipelines.promote_phase_a")
@@ -23,13 +22,7 @@ def promote_phase_a(p: Params) -> PromotionDecision:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     promote_phase_a(p)
 
 

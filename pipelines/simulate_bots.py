@@ -15,14 +15,13 @@ show that no bot passes merely by being recorded the way the human data were.
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from tcurity.config import Params, SimulateBotsParams, load_params, resolve, setup_logging
+from pipelines.stage import parse_stage
+from tcurity.config import Params, SimulateBotsParams, resolve
 from tcurity.data.balabit import Stroke, read_strokes
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.geometry import perforation_length_px, random_perforation
@@ -34,9 +33,6 @@ from tcurity.simulate.fitted import BotModel, load_bot_models
 from tcurity.traces import Event, PerforationTask, TraceArrays
 
 logger = logging.getLogger("pipelines.simulate_bots")
-
-# Seeds are base.seed plus these offsets: evaluation and training bots never share a stream.
-EVAL_BOT_SEED, TRAIN_BOT_SEED = 2, 4
 
 
 def simulate_family(
@@ -114,23 +110,23 @@ def browser_emission(cfg: SimulateBotsParams) -> BrowserEmission | None:
 def simulate_bots(p: Params) -> dict[str, int]:
     """Writes ``phase_a.parquet``, ``phase_a_human_sampling.parquet`` and ``phase_a_train.parquet``; returns the
     count of evaluation bots per family."""
-    rng = np.random.default_rng(p.base.seed + EVAL_BOT_SEED)
+    cfg = p.simulate_bots
+    rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.eval_bots)
     # Phase A's people are SapiMouse's (docs/data.md): the replay bot replays SapiMouse's attacker users.
-    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / "sapimouse_strokes.parquet")
+    strokes = read_strokes(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.sapimouse_strokes)
     sources = replay_sources(strokes, list(p.sapimouse_split.attacker_users))
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
     models = load_bot_models(resolve(p.fit_bot_models.out_dir))
-    cfg = p.simulate_bots
     emission = browser_emission(cfg)
     records: list[TraceRecord] = []
     for name in tqdm(sorted(FAMILIES), desc="bot families", unit="family"):
         records.extend(simulate_family(name, cfg.traces_per_family, rng, sources["test"], models, emission))
     out = resolve(cfg.out_dir)
-    write_traces(records, out / "phase_a.parquet")
+    write_traces(records, out / cfg.files.phase_a)
     write_traces(
-        [with_human_sampling(r, sampler, rng) for r in records], out / "phase_a_human_sampling.parquet"
+        [with_human_sampling(r, sampler, rng) for r in records], out / cfg.files.phase_a_human_sampling
     )
-    train_rng = np.random.default_rng(p.base.seed + TRAIN_BOT_SEED)
+    train_rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.train_bots)
     n_train = cfg.train_traces_per_family
     if n_train and not sources["train"]:
         raise ValueError(
@@ -141,20 +137,14 @@ def simulate_bots(p: Params) -> dict[str, int]:
         for name in sorted(FAMILIES)
         for r in simulate_family(name, n_train, train_rng, sources["train"], models, emission, "train")
     ]
-    write_traces(training, out / "phase_a_train.parquet")
+    write_traces(training, out / cfg.files.phase_a_train)
     counts = {name: sum(r.family == name for r in records) for name in FAMILIES}
     logger.info("simulated %d evaluation bot traces: %s; %d training", len(records), counts, len(training))
     return counts
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
+    p, _ = parse_stage(__doc__)
     simulate_bots(p)
 
 

@@ -8,38 +8,21 @@ executed notebook and the per-epoch history are the stage's other outputs.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from pipelines.notebook import execute
-from tcurity.config import Params, load_params, setup_logging
-from tcurity.images.params import TrainEffnetParams, section
+from pipelines.notebook import run_notebook
+from pipelines.stage import parse_stage
+from tcurity.config import Params
 
 
 def train_effnet(p: Params, params_path: Path | None) -> None:
-    """Executes the training notebook with the stage's profile, device and thread count."""
-    cfg = section("train_effnet", TrainEffnetParams, p)
-    execute(
-        cfg.notebook,
-        cfg.executed_notebook,
-        {
-            "params_path": str(params_path or ""),
-            "profile": cfg.profile,
-            "device": cfg.device,
-            "num_threads": cfg.num_threads,
-        },
-    )
+    """Executes ``notebooks/train_effnet.ipynb`` on ``params_path``; it reads every setting from there (section ``train_effnet``)."""
+    run_notebook(p.train_effnet, params_path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
-    train_effnet(p, args.params)
+    p, params_path = parse_stage(__doc__)
+    train_effnet(p, params_path)
 
 
 if __name__ == "__main__":

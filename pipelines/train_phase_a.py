@@ -6,36 +6,21 @@ and the registered version); the executed notebook and its plots are the stage's
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from pipelines.notebook import execute
-from tcurity.config import Params, load_params, setup_logging
+from pipelines.notebook import run_notebook
+from pipelines.stage import parse_stage
+from tcurity.config import Params
 
 
 def train_phase_a(p: Params, params_path: Path | None) -> None:
-    """Executes the training notebook with the stage's parameters."""
-    cfg = p.train_phase_a
-    execute(
-        cfg.notebook,
-        cfg.executed_notebook,
-        {
-            "params_path": str(params_path or ""),
-            "plots_dir": str(p.evaluate_phase_a.plots_dir),
-            "model_dir": str(cfg.model_dir),
-        },
-    )
+    """Executes ``notebooks/train_phase_a.ipynb`` on ``params_path``; it reads every setting from there (section ``train_phase_a``)."""
+    run_notebook(p.train_phase_a, params_path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--params", type=Path, default=None, help="params.yaml to read (default: the project's)"
-    )
-    args = parser.parse_args()
-    p = load_params(args.params)
-    setup_logging(p.base.log_level)
-    train_phase_a(p, args.params)
+    p, params_path = parse_stage(__doc__)
+    train_phase_a(p, params_path)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +32,8 @@ from mlflow.entities.model_registry import ModelVersion
 
 from serving.settings import Settings
 from tcurity import registry
+from tcurity.bundles import read_bundle
 from tcurity.registry import UntrustedVersionError
-from tcurity.scoring import PYFUNC_BUNDLE_DIR, ModelBundle
 
 if TYPE_CHECKING:
     from tcurity.images.classifier import TileClassifier
@@ -72,27 +72,12 @@ class ModelSet:
         return [role for role in roles if getattr(self, role) is None]
 
 
-def _load_bundle(model_dir: Path, version: ModelVersion) -> ModelBundle:
-    """The behaviour bundle of a downloaded pyfunc folder, from its json and npz (the pickle is never read).
-
-    Raises:
-        UntrustedVersionError: the files are missing or not a bundle (an object array in the npz, say).
-    """
-    try:
-        return ModelBundle.load(model_dir / PYFUNC_BUNDLE_DIR)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UntrustedVersionError(
-            f"{version.name} version {version.version} holds no readable bundle: {type(exc).__name__}: {exc}",
-            "invalid_bundle",
-        ) from exc
-
-
 def _seen(version: ModelVersion) -> tuple[str, tuple[tuple[str, str], ...]]:
     """A version and its tags as last looked at: a refusal is repeated silently until either changes."""
     return str(version.version), tuple(sorted((version.tags or {}).items()))
 
 
-def _load_classifier(model_dir: Path, version: ModelVersion, device: str) -> TileClassifier:
+def _load_classifier(model_dir: Path, version: ModelVersion, *, device: str) -> TileClassifier:
     """The tile classifier of a downloaded version, from its state dict (a pickle-only version is refused).
 
     Raises:
@@ -240,12 +225,10 @@ class ModelStore:
             UntrustedVersionError: see :func:`tcurity.registry.check_servable` and :func:`~tcurity.registry.verify_artifacts`.
         """
         expected = registry.check_servable(version, allow_forced=self.settings.serve_forced_models)
-        with tempfile.TemporaryDirectory(prefix="tcurity-model-") as tmp:
-            model_dir = registry.download_version(name, str(version.version), Path(tmp))
-            registry.verify_artifacts(version, model_dir, expected)
-            if name == self.settings.effnet_model:
-                return _load_classifier(model_dir, version, self.settings.ai_device)
-            return _load_bundle(model_dir, version)
+        if name == self.settings.effnet_model:
+            device = self.settings.ai_device
+            return registry.load_verified(version, expected, partial(_load_classifier, device=device))
+        return registry.load_verified(version, expected, read_bundle)
 
     def _with_generator(self, models: ModelSet, errors: dict[str, str]) -> ModelSet:
         if models.effnet is None:

@@ -51,7 +51,7 @@ def test_list_shows_versions_aliases_and_gate_results(mlflow_registry: str) -> N
     assert (effnet.champion, effnet.challenger) == (v1, v2)
     newest, oldest = effnet.versions
     assert (newest.version, newest.aliases, oldest.aliases) == (v2, ["challenger"], ["champion"])
-    gate = params().model_extra["promote_effnet"]["min_val_accuracy"]["cpu"]  # type: ignore[index]
+    gate = params().promote_effnet.min_val_accuracy["cpu"]
     assert newest.gate_failures == [f"val_accuracy: 0.5000 < gate {gate:.4f}"]
     assert oldest.passes
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tcurity.config import params
 from tcurity.images.bank import ImageBank
 from tcurity.images.classes import CLASSES, CONFUSABLE_PAIRS, DISPLAY_NAMES, DISTRACTOR_ONLY
 from tcurity.images.classifier import TileClassifier
-from tcurity.images.params import section
 from tcurity.problems import (
     ClientProblem,
     ClientTile,
@@ -183,7 +183,7 @@ def test_korean_prompt_uses_the_right_particle() -> None:
 
 
 def test_params_yaml_problem_section_is_valid() -> None:
-    cfg = section("problems", ProblemConfig)
+    cfg = params().problems
     assert cfg.min_targets == 2 and cfg.max_targets == 4
 
 

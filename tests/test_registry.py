@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import mlflow
@@ -12,7 +13,11 @@ from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from tcurity import registry
-from tcurity.registry import CHALLENGER, CHAMPION, Gate
+from tcurity.bundles import load_bundle
+from tcurity.registry import CHALLENGER, CHAMPION, Gate, UntrustedVersionError
+from tcurity.sampling import Path2
+from tcurity.scoring import BUNDLE_FILE, PYFUNC_BUNDLE_DIR
+from tests.serving.conftest import FEATURES, PHASE_A, promote, train_and_register
 
 
 class _Constant(PythonModel):  # type: ignore[misc]
@@ -135,3 +140,42 @@ def test_servable_needs_a_promotion_record_and_a_digest(
 def test_a_forced_version_is_servable_only_when_allowed() -> None:
     forced = _version({registry.PROMOTION_TAG: "forced", registry.DIGEST_TAG: "d"})
     assert registry.check_servable(forced, allow_forced=True) == "d"
+
+
+def _stored_bundle_json(name: str, version: str) -> Path:
+    """The registered version's ``bundle.json`` in the temporary registry's artefact store."""
+    model_id = str(MlflowClient().get_model_version(name, version).source).removeprefix("models:/")
+    location = Path(MlflowClient().get_logged_model(model_id).artifact_location.removeprefix("file://"))
+    return location / PYFUNC_BUNDLE_DIR / BUNDLE_FILE
+
+
+def test_a_challenger_loads_digest_checked_before_promotion_and_as_served_only_once_promoted(
+    mlflow_registry: str, human_paths: list[Path2]
+) -> None:
+    version = train_and_register(human_paths, seed=1)
+    bundle = load_bundle(PHASE_A, version, promoted=False)  # evaluation, before the gates
+    assert bundle.feature_names == FEATURES
+    assert (bundle.meta["model_name"], bundle.meta["version"]) == (PHASE_A, version)
+    with pytest.raises(UntrustedVersionError) as refused:
+        load_bundle(PHASE_A, version, promoted=True)
+    assert refused.value.reason == "unpromoted"
+    promote(version)
+    assert load_bundle(PHASE_A, version, promoted=True).threshold == bundle.threshold
+
+
+def test_a_bundle_whose_files_changed_is_refused_whoever_loads_it(
+    mlflow_registry: str, human_paths: list[Path2]
+) -> None:
+    version = train_and_register(human_paths, seed=1)
+    promote(version)
+    stored = _stored_bundle_json(PHASE_A, version)
+    payload = json.loads(stored.read_text())
+    payload["threshold"] = -1e9  # an always-pass bundle
+    stored.write_text(json.dumps(payload))
+    for promoted in (False, True):
+        with pytest.raises(UntrustedVersionError) as refused:
+            load_bundle(PHASE_A, version, promoted=promoted)
+        assert refused.value.reason == "digest_mismatch"
+    with pytest.raises(UntrustedVersionError) as missing:
+        load_bundle(PHASE_A, "99", promoted=False)
+    assert missing.value.reason == "deleted"

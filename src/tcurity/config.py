@@ -1,8 +1,15 @@
-"""``params.yaml`` loaded once into typed objects.
+"""``params.yaml`` loaded once into typed objects: the one way any code reads it.
+
+Every section has its model here, in the order of ``params.yaml``, and every model refuses a key it does not
+know (``extra="forbid"``): a misspelt key fails at load, naming the key, instead of being silently ignored. To
+add a key, add one line to its section's model. Stages, notebooks and tools read their section from
+:func:`load_params` (a stage's ``--params``) or :func:`params` (the project's file, once per process); notebook
+parameters are only ``params_path``, so every default is this object's.
 
 Each DVC stage reads its own section plus ``base``; code never rebuilds a path that a section names. Runtime
 settings of services (URLs, secrets, ports) are not here: they come from the environment (see ``serving`` and
-``web/backend``).
+``web/backend``). This module is light (pydantic and yaml only): the backend imports it through
+:mod:`tcurity.integrity`.
 """
 
 from __future__ import annotations
@@ -11,16 +18,30 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_PATH = PROJECT_ROOT / "params.yaml"
 
 
 class _Section(BaseModel):
+    """A section (or part of one) of ``params.yaml``: frozen, and an unknown key is an error naming it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _SeedOffsets(_Section):
+    """A stage's random streams, each seeded ``base.seed`` plus its offset; no two streams of a stage share one."""
+
+    @model_validator(mode="after")
+    def _distinct(self) -> _SeedOffsets:
+        values = list(self.model_dump().values())
+        if len(values) != len(set(values)):
+            raise ValueError(f"two streams share a seed offset: {self.model_dump()}")
+        return self
 
 
 class BaseParams(_Section):
@@ -85,8 +106,28 @@ class HumanApproachParams(_Section):
     max_per_user: int = 100  # people's approaches the approach layers learn from, per person (a seeded pick)
 
 
+class PrepareHumansSeeds(_SeedOffsets):
+    """``prepare_humans.seed_offsets``: the Perforation tasks drawn for people, and SapiMouse's per-user cap."""
+
+    tasks: int
+    sapimouse_cap: int
+    approaches: int  # the pick of each person's approaches the approach layers learn from
+
+
+class PrepareHumansFiles(_Section):
+    """``prepare_humans.files``: what the stage writes in its ``out_dir``."""
+
+    strokes: str
+    sapimouse_strokes: str
+    phase_a: str
+    approaches: str
+    summary: str
+
+
 class PrepareHumansParams(_Section):
     out_dir: Path
+    files: PrepareHumansFiles
+    seed_offsets: PrepareHumansSeeds
     sampler_path: Path
     min_chord_px: float
     max_chord_px: float
@@ -113,8 +154,25 @@ class BrowserEmissionParams(_Section):
     frame_jitter_ms: float = 0.5
 
 
+class SimulateBotsSeeds(_SeedOffsets):
+    """``simulate_bots.seed_offsets``: evaluation and training bots never share a stream."""
+
+    eval_bots: int
+    train_bots: int
+
+
+class SimulateBotsFiles(_Section):
+    """``simulate_bots.files``: what the stage writes in its ``out_dir``."""
+
+    phase_a: str
+    phase_a_human_sampling: str
+    phase_a_train: str
+
+
 class SimulateBotsParams(_Section):
     out_dir: Path
+    files: SimulateBotsFiles
+    seed_offsets: SimulateBotsSeeds
     traces_per_family: int  # evaluation bots (split ``test``)
     train_traces_per_family: int = (
         0  # training bots (split ``train``, their own seed): Phase A's supervised layer
@@ -132,8 +190,16 @@ class ApproachLimitsParams(_Section):
     min_points: int = 3
 
 
+class FeaturizeFiles(_Section):
+    """``featurize.files``: what the stage writes in its ``out_dir``."""
+
+    features: str
+    approaches: str  # the people's approaches' features (the approach layers' people)
+
+
 class FeaturizeParams(_Section):
     out_dir: Path
+    files: FeaturizeFiles
     grid_ms: float = 1000.0 / 60.0  # Phase A's features: the browser grid (tcurity.sampling.BROWSER_GRID_MS)
     approach: ApproachLimitsParams = ApproachLimitsParams()
 
@@ -184,6 +250,17 @@ class EvaluatePhaseAParams(_Section):
     metrics_path: Path
     plots_dir: Path
     frr_for_recall: float
+    # The product's targets, reported beside the measured numbers ("targets" in the metrics), met or not; the
+    # promotion gates are promote_phase_a's. Keys are gated metrics (tcurity.evaluate.behaviour.gated_metrics).
+    targets: dict[str, float]
+
+
+class ExplorePhaseAParams(_Section):
+    """Section ``explore_phase_a``: the exploration notebook (humans and bots side by side)."""
+
+    notebook: Path
+    executed_notebook: Path
+    per_source: int = Field(gt=0)
 
 
 class PromoteParams(_Section):
@@ -198,6 +275,156 @@ class PromoteParams(_Section):
     max_metric_drop: float
 
 
+# --- Phase B, image side (docs/phase_b_images.md) -------------------------------------------------------------
+DeviceName = Literal["auto", "cpu", "cuda"]
+ProfileName = Literal["cpu", "gpu"]
+
+
+class ImageSplitParams(_Section):
+    """Section ``image_split``: shares of each class held out for validation and for test (bank precision)."""
+
+    val_fraction: float
+    test_fraction: float
+
+
+class TrainProfile(_Section):
+    """One training schedule of ``train_effnet.profiles``; the CPU profile must fit about six minutes on two cores."""
+
+    input_size: int = Field(gt=0)
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    label_smoothing: float = Field(ge=0, lt=1)
+    freeze_stages: int = Field(ge=0, le=7, description="stem plus this many block stages stay frozen")
+    min_crop_scale: float = Field(gt=0, le=1, description="smallest area share of a random training crop")
+    max_train_minutes: float = Field(gt=0, description="training stops here; the LR schedule anneals by then")
+    loader_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 on the 2-core CPU)")
+
+
+class TrainEffnetParams(_Section):
+    """Section ``train_effnet``."""
+
+    experiment: str
+    model_name: str
+    notebook: Path
+    executed_notebook: Path
+    model_dir: Path
+    history_path: Path
+    profile: ProfileName
+    device: DeviceName
+    num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
+    profiles: dict[ProfileName, TrainProfile]
+
+    @model_validator(mode="after")
+    def _profile_exists(self) -> TrainEffnetParams:
+        if self.profile not in self.profiles:
+            raise ValueError(f"profile {self.profile!r} is not under train_effnet.profiles")
+        return self
+
+    @property
+    def selected(self) -> TrainProfile:
+        """The profile ``profile`` names (what the notebook trains)."""
+        return self.profiles[self.profile]
+
+
+class CurateBankParams(_Section):
+    """Section ``curate_bank``."""
+
+    bank_dir: Path
+    scores_path: Path
+    summary_path: Path
+    confidence_threshold: float = Field(gt=0, le=1)
+    device: DeviceName
+    num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
+
+
+class VariationConfig(_Section):
+    """``problems.variation``: ranges of the random per-serve variation (each draw is uniform within its range)."""
+
+    tile_px: int = Field(120, gt=0)
+    min_zoom: float = Field(1.0, ge=1.0, description="smallest zoom (1 = the full source)")
+    max_zoom: float = Field(1.25, ge=1.0, description="largest zoom: 1.25 shows the central 80 % of the side")
+    max_rotation_deg: float = Field(4.0, ge=0.0, le=15.0)
+    max_brightness: float = Field(0.12, ge=0.0, lt=1.0, description="relative brightness change")
+    max_channel_gain: float = Field(0.05, ge=0.0, lt=1.0, description="extra relative gain per channel")
+    jpeg_quality_min: int = Field(70, ge=30, le=95)
+    jpeg_quality_max: int = Field(90, ge=30, le=95)
+    badge_px: int = Field(26, ge=12, description="diameter of the number badge")
+    badge_jitter_px: int = Field(4, ge=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> VariationConfig:
+        if self.min_zoom > self.max_zoom or self.jpeg_quality_min > self.jpeg_quality_max:
+            raise ValueError("a range's minimum exceeds its maximum")
+        return self
+
+
+# The problem grid's cells less one: a problem keeps at least one distractor (tcurity.problems.CELLS - 1, 3 x 3).
+_MAX_TARGETS = 8
+
+
+class ProblemConfig(_Section):
+    """Section ``problems``: how problems are composed, varied and checked (:mod:`tcurity.problems`)."""
+
+    min_targets: int = Field(2, ge=1, le=_MAX_TARGETS)
+    max_targets: int = Field(4, ge=1, le=_MAX_TARGETS)
+    min_target_prob: float = Field(0.5, ge=0.0, le=1.0, description="a target must be recognised this surely")
+    max_distractor_target_prob: float = Field(
+        0.2, ge=0.0, le=1.0, description="a distractor may look like the target at most this much"
+    )
+    check_rounds: int = Field(3, ge=1, description="replace-and-recheck rounds before a draft is dropped")
+    recent_digests: int = Field(200_000, ge=0, description="served tile hashes remembered to refuse repeats")
+    variation: VariationConfig = VariationConfig()
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ProblemConfig:
+        if self.min_targets > self.max_targets:
+            raise ValueError("min_targets exceeds max_targets")
+        return self
+
+
+class AttackerParams(_Section):
+    """Section ``attacker``: the independent small CNN trained from scratch on the public training tiles."""
+
+    input_size: int = Field(gt=0)
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    select_prob: float = Field(gt=0, lt=1, description="a tile is clicked when P(target) reaches this")
+
+
+class EvaluateImagesSeeds(_SeedOffsets):
+    """``evaluate_images.seed_offsets``: the attacker's problems from the whole bank and from held-out tiles."""
+
+    attack_bank: int
+    attack_test_tiles: int
+
+
+class EvaluateImagesParams(_Section):
+    """Section ``evaluate_images``."""
+
+    metrics_path: Path
+    attacker_metrics_path: Path
+    plots_dir: Path
+    attack_problems: int = Field(gt=0)
+    throughput_problems: int = Field(gt=0)
+    throughput_batch: int = Field(gt=0, description="problems generated per batched classifier check")
+    num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
+    seed_offsets: EvaluateImagesSeeds
+
+
+class PromoteEffnetParams(_Section):
+    """Section ``promote_effnet``: gates per training profile."""
+
+    min_val_accuracy: dict[str, float]
+    min_bank_precision: float
+    max_metric_drop: float
+    decision_path: Path
+
+
+# --- Phase B, behaviour side ----------------------------------------------------------------------------------
 class GridStrokeLimits(_Section):
     """Which SapiMouse movements may serve in a Phase B answer (``params.yaml: prepare_phase_b.strokes``).
 
@@ -212,8 +439,30 @@ class GridStrokeLimits(_Section):
     max_deviation: float
 
 
+class PreparePhaseBSeeds(_SeedOffsets):
+    """``prepare_phase_b.seed_offsets``: people, training bots and evaluation bots never share a stream."""
+
+    humans: int
+    train_bots: int
+    test_bots: int
+    human_sampling: int
+    scripted_waits: int
+
+
+class PreparePhaseBFiles(_Section):
+    """``prepare_phase_b.files``: what the stage writes in its ``out_dir``."""
+
+    humans: str
+    bots: str
+    bots_human_sampling: str
+    bots_scripted_waits: str
+    summary: str
+
+
 class PreparePhaseBParams(_Section):
     out_dir: Path
+    files: PreparePhaseBFiles
+    seed_offsets: PreparePhaseBSeeds
     strokes: GridStrokeLimits
     max_pause_ms: float
     max_scale_ratio: float
@@ -246,6 +495,33 @@ class EvaluatePhaseBParams(_Section):
     plots_dir: Path
     frr_for_recall: float
     timing_traces: int
+    # The product's targets, reported beside the measured numbers ("targets"), met or not (gates: promote_phase_b).
+    targets: dict[str, float]
+
+
+class BackendBenchTargets(_Section):
+    """``bench.backend``: siteverify's throughput and latency, and an answer's latency (``bench/backend.py``)."""
+
+    siteverify_rps: float
+    siteverify_p99_ms: float
+    submit_p99_ms: float
+
+
+class PoolBenchTargets(_Section):
+    """``bench.pool``: issuing Phase B problems from the pool (``bench/pool.py``)."""
+
+    issue_p99_ms: float
+    issued_per_s: float
+
+
+class BenchParams(_Section):
+    """Section ``bench``: the product's service targets, reported beside what each benchmark measures."""
+
+    backend: BackendBenchTargets
+    pool: PoolBenchTargets
+    integrity_p99_ms: float
+    phase_a_scoring_p99_ms: float
+    serving_http_cost_ratio: float
 
 
 class IntegrityParams(_Section):
@@ -267,10 +543,9 @@ class IntegrityParams(_Section):
     min_approach_moves: int = 2  # no_approach: fewer moves than this before a tear's mouse press
 
 
-class Params(BaseModel):
-    """Every section of ``params.yaml``; unknown sections are kept for stages that type their own."""
+class Params(_Section):
+    """Every section of ``params.yaml``, typed; an unknown section or key is refused, naming it."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
     base: BaseParams
     data: DataParams
     split: SplitParams
@@ -284,12 +559,21 @@ class Params(BaseModel):
     feature_separation: FeatureSeparationParams = FeatureSeparationParams()
     train_phase_a: TrainPhaseAParams
     evaluate_phase_a: EvaluatePhaseAParams
+    explore_phase_a: ExplorePhaseAParams
     promote_phase_a: PromoteParams
+    image_split: ImageSplitParams
+    train_effnet: TrainEffnetParams
+    curate_bank: CurateBankParams
+    problems: ProblemConfig
+    attacker: AttackerParams
+    evaluate_images: EvaluateImagesParams
+    promote_effnet: PromoteEffnetParams
     prepare_phase_b: PreparePhaseBParams
     featurize_phase_b: FeaturizePhaseBParams
     train_phase_b: TrainPhaseBParams
     evaluate_phase_b: EvaluatePhaseBParams
     promote_phase_b: PromoteParams
+    bench: BenchParams
     integrity: IntegrityParams
 
 

@@ -61,21 +61,11 @@ class ModelRole:
 def roles(p: Params | None = None) -> list[ModelRole]:
     """The served models, as ``params.yaml`` names them (``phase_a``, ``phase_b``, ``effnet``)."""
     p = p or params()
-    found = [
+    return [
         ModelRole("phase_a", p.train_phase_a.model_name, p.promote_phase_a.decision_path, "train_phase_a"),
         ModelRole("phase_b", p.train_phase_b.model_name, p.promote_phase_b.decision_path, "train_phase_b"),
+        ModelRole("effnet", p.train_effnet.model_name, p.promote_effnet.decision_path, "train_effnet"),
     ]
-    extra = p.model_extra or {}
-    if "train_effnet" in extra and "promote_effnet" in extra:
-        found.append(
-            ModelRole(
-                "effnet",
-                str(extra["train_effnet"]["model_name"]),
-                Path(extra["promote_effnet"]["decision_path"]),
-                "train_effnet",
-            )
-        )
-    return found
 
 
 def find_role(model: str, p: Params | None = None) -> ModelRole:
@@ -124,9 +114,9 @@ def gates_for(role: ModelRole, version: ModelVersion, p: Params | None = None) -
         return behaviour_gates(p.promote_phase_a)
     if role.role == "phase_b":
         return behaviour_gates(p.promote_phase_b)
-    cfg = (p.model_extra or {})["promote_effnet"]
+    cfg = p.promote_effnet
     profile = (version.tags or {}).get("profile", "cpu")
-    return effnet_gates(cfg["min_val_accuracy"], float(cfg["min_bank_precision"]), profile)
+    return effnet_gates(cfg.min_val_accuracy, cfg.min_bank_precision, profile)
 
 
 @dataclass

@@ -28,11 +28,11 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tcurity.config import ProblemConfig
 from tcurity.images.bank import BankTile, ImageBank
 from tcurity.images.classes import DISPLAY_NAMES, TARGET_CLASSES, allowed_distractors
-from tcurity.images.render import RenderedTile, VariationConfig, render_tile
+from tcurity.images.render import RenderedTile, render_tile
 
 logger = logging.getLogger(__name__)
 
@@ -54,27 +54,6 @@ class TileScorer(Protocol):
     def predict_proba(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Probabilities of shape ``(len(images), len(classes))``."""
         ...
-
-
-class ProblemConfig(BaseModel):
-    """How problems are composed, varied and checked (``params.yaml: problems``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    min_targets: int = Field(2, ge=1, le=CELLS - 1)
-    max_targets: int = Field(4, ge=1, le=CELLS - 1)
-    min_target_prob: float = Field(0.5, ge=0.0, le=1.0, description="a target must be recognised this surely")
-    max_distractor_target_prob: float = Field(
-        0.2, ge=0.0, le=1.0, description="a distractor may look like the target at most this much"
-    )
-    check_rounds: int = Field(3, ge=1, description="replace-and-recheck rounds before a draft is dropped")
-    recent_digests: int = Field(200_000, ge=0, description="served tile hashes remembered to refuse repeats")
-    variation: VariationConfig = VariationConfig()
-
-    @model_validator(mode="after")
-    def _ranges(self) -> ProblemConfig:
-        if self.min_targets > self.max_targets:
-            raise ValueError("min_targets exceeds max_targets")
-        return self
 
 
 @dataclass(frozen=True, slots=True)

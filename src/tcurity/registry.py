@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -34,6 +35,8 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 _METRIC_TAG = "metric."
 
+# Written by a training stage beside its local model (a DVC out): the name and version it registered.
+REGISTRATION_FILE = "registered.json"
 DIGEST_TAG = "artifact.sha256"
 PROMOTION_TAG = "promotion.status"
 PROMOTION_BY_TAG = "promotion.by"
@@ -161,7 +164,17 @@ def check_servable(version: ModelVersion, allow_forced: bool = False) -> str:
             f"promote it through its gates: {repromote_hint(name, number)}",
             "unpromoted",
         )
-    digest = tags.get(DIGEST_TAG)
+    return recorded_digest(version)
+
+
+def recorded_digest(version: ModelVersion) -> str:
+    """The SHA-256 recorded at registration (tag ``artifact.sha256``) that the version's files must hash to.
+
+    Raises:
+        UntrustedVersionError: the version has none (registered before digests were recorded).
+    """
+    name, number = version.name, str(version.version)
+    digest = (version.tags or {}).get(DIGEST_TAG)
     if not digest:
         raise UntrustedVersionError(
             f"{name} version {number} has no artifact digest (registered before digests were recorded); "
@@ -195,6 +208,24 @@ def verify_artifacts(version: ModelVersion, directory: Path, expected: str) -> N
             f"not the {expected} recorded at registration; refusing to load them",
             "digest_mismatch",
         )
+
+
+_Model = TypeVar("_Model")
+
+
+def load_verified(
+    version: ModelVersion, expected: str, read: Callable[[Path, ModelVersion], _Model]
+) -> _Model:
+    """Downloads a version, checks its files against ``expected``, then reads them with ``read`` (from a
+    temporary folder that is gone afterwards, so ``read`` must load everything it needs).
+
+    Raises:
+        UntrustedVersionError: the files hash to something else, or ``read`` refuses them.
+    """
+    with tempfile.TemporaryDirectory(prefix="tcurity-model-") as tmp:
+        directory = download_version(version.name, str(version.version), Path(tmp))
+        verify_artifacts(version, directory, expected)
+        return read(directory, version)
 
 
 def version_by_alias(name: str, alias: str) -> ModelVersion | None:

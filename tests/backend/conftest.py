@@ -60,9 +60,12 @@ HOST = "tickets.example.com"
 
 # --- the AI server ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def ai_app(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2]) -> FastAPI:
+def ai_app(
+    tmp_path_factory: pytest.TempPathFactory, human_paths: list[Path2], empty_registry_db: Path
+) -> FastAPI:
     """The real AI server app with a small real Phase A champion loaded (once per session)."""
     root = tmp_path_factory.mktemp("mlruns")
+    shutil.copyfile(empty_registry_db, root / "mlflow.db")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri

@@ -1,10 +1,17 @@
-"""The store contract: the in-memory store and the Redis store pass the same tests."""
+"""The store contract: the in-memory store and the Redis store pass the same tests.
+
+Time is a :class:`StoreTime`: both stores take an injected clock, so what a store dates itself (replay profiles,
+collected traces, the problem pool) expires by moving the clock, never by sleeping. Keys that Redis expires
+itself (sessions, consume marks, results, token claims, leases) need Redis's own time to pass: only those tests
+sleep, only on Redis, for under half a second each (the in-memory store's clock just moves).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 
@@ -14,8 +21,7 @@ from web.backend.app.store.memory import MemoryStore
 from web.backend.app.store.redis_store import RedisStore
 
 Scenario = Callable[[Store], Awaitable[None]]
-Advance = Callable[[float], Awaitable[None]]
-TimedScenario = Callable[[Store, Advance], Awaitable[None]]
+TimedScenario = Callable[[Store, "StoreTime"], Awaitable[None]]
 QUOTA = 1 << 20
 
 
@@ -37,24 +43,40 @@ def run(request: pytest.FixtureRequest) -> Iterator[Callable[[Scenario], None]]:
     yield go
 
 
+@dataclass
+class StoreTime:
+    """Time as a store test moves it: ``clock`` is the store's own (injected) clock."""
+
+    clock: Clock
+    redis: bool  # keys Redis expires itself follow Redis's clock, which only real time moves
+
+    def now(self) -> float:
+        return self.clock()
+
+    def advance(self, seconds: float) -> None:
+        """Moves the store's clock: what the store dates itself (by score or in memory) expires, at once."""
+        self.clock.advance(seconds)
+
+    async def lapse(self, seconds: float) -> None:
+        """Lets keys with a Redis TTL run out: the clock moves, and on Redis real time passes too."""
+        self.clock.advance(seconds)
+        if self.redis:
+            await asyncio.sleep(seconds)
+
+
 @pytest.fixture(params=["memory", "redis"])
 def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[TimedScenario], None]]:
-    """Like ``run``, with a way to let time pass: the memory store's clock moves; Redis's TTLs need real time."""
+    """Like ``run``, with a :class:`StoreTime` injected into the store as its clock."""
     url = request.getfixturevalue("fresh_redis") if request.param == "redis" else None
 
     def go(scenario: TimedScenario) -> None:
         clock = Clock()
-
-        async def advance(seconds: float) -> None:
-            if url:
-                await asyncio.sleep(seconds)
-            else:
-                clock.advance(seconds)
+        moves = StoreTime(clock, redis=url is not None)
 
         async def main() -> None:
-            store: Store = RedisStore(url) if url else MemoryStore(clock=clock)
+            store: Store = RedisStore(url, clock=clock) if url else MemoryStore(clock=clock)
             try:
-                await scenario(store, advance)
+                await scenario(store, moves)
             finally:
                 await store.close()
 
@@ -93,41 +115,41 @@ def test_of_concurrent_replaces_exactly_one_wins(run: Callable[[Scenario], None]
     run(scenario)
 
 
-def test_sessions_expire(run: Callable[[Scenario], None]) -> None:
-    async def scenario(store: Store) -> None:
-        import time
-
-        await store.create_session("short", b"x", time.time() + 0.3)
+def test_sessions_expire(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
+        await store.create_session("short", b"x", time.now() + 0.3)
         assert await store.get_session("short") is not None
-        await asyncio.sleep(0.45)
+        await time.lapse(0.45)
         assert await store.get_session("short") is None
 
-    run(scenario)
+    timed(scenario)
 
 
-def test_consumption_happens_once_and_remembers_the_first_owner(run: Callable[[Scenario], None]) -> None:
-    async def scenario(store: Store) -> None:
+def test_consumption_happens_once_and_remembers_the_first_owner(
+    timed: Callable[[TimedScenario], None],
+) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         owners = await asyncio.gather(*(store.consume_once("jti-1", f"o{i}", 60) for i in range(10)))
         assert owners.count(None) == 1
         first = f"o{owners.index(None)}"
         assert all(o == first for o in owners if o is not None)
         assert await store.consume_once("jti-1", "late", 60) == first
         assert await store.consume_once("jti-2", "x", 0.2) is None
-        await asyncio.sleep(0.35)
+        await time.lapse(0.35)
         assert await store.consume_once("jti-2", "y", 60) is None
 
-    run(scenario)
+    timed(scenario)
 
 
-def test_results_are_kept_for_their_ttl(run: Callable[[Scenario], None]) -> None:
-    async def scenario(store: Store) -> None:
+def test_results_are_kept_for_their_ttl(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         await store.put_result("k", b"answer", 0.3)
         assert await store.get_result("k") == b"answer"
         assert await store.get_result("other") is None
-        await asyncio.sleep(0.45)
+        await time.lapse(0.45)
         assert await store.get_result("k") is None
 
-    run(scenario)
+    timed(scenario)
 
 
 def test_rate_counters_count_within_a_window(run: Callable[[Scenario], None]) -> None:
@@ -146,7 +168,7 @@ def test_rate_counters_count_within_a_window(run: Callable[[Scenario], None]) ->
 
 
 def test_collected_traces_take_labels_and_expire(timed: Callable[[TimedScenario], None]) -> None:
-    async def scenario(store: Store, advance: Advance) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         await store.add_trace("site", "sess-1", "t1", b"a", 60, quota_bytes=QUOTA)
         await store.add_trace("site", "sess-1", "t2", b"b", 60, quota_bytes=QUOTA)
         await store.add_trace("site", "sess-2", "t3", b"c", 0.3, quota_bytes=QUOTA)
@@ -161,7 +183,7 @@ def test_collected_traces_take_labels_and_expire(timed: Callable[[TimedScenario]
             b"a",
         )
         assert found["t3"].label is None
-        await advance(0.45)
+        time.advance(0.45)
         assert {t.trace_id for t in await store.traces("site")} == {"t1", "t2"}
         assert await store.set_label("site", "sess-2", "confirmed_human", 60) == 0
         await store.purge_expired()
@@ -188,8 +210,8 @@ def test_a_label_never_covers_a_refused_trace(run: Callable[[Scenario], None]) -
     run(scenario)
 
 
-def test_profile_indexes_keep_their_newest_entries_in_order(run: Callable[[Scenario], None]) -> None:
-    async def scenario(store: Store) -> None:
+def test_profile_indexes_keep_their_newest_entries_in_order(timed: Callable[[TimedScenario], None]) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         seqs = [
             await store.add_profile("perforation:1", f"s{i}", bytes([i, 124, 0]), 60, 3) for i in range(5)
         ]
@@ -202,10 +224,10 @@ def test_profile_indexes_keep_their_newest_entries_in_order(run: Callable[[Scena
         ]
         assert await store.profiles("grid:3") == []
         await store.add_profile("short", "u", b"y", 0.05, 3)
-        await asyncio.sleep(0.2)
+        time.advance(0.2)
         assert await store.profiles("short") == []
 
-    run(scenario)
+    timed(scenario)
 
 
 def test_a_profile_entry_and_a_consume_mark_can_be_taken_back(run: Callable[[Scenario], None]) -> None:
@@ -225,9 +247,9 @@ def test_a_profile_entry_and_a_consume_mark_can_be_taken_back(run: Callable[[Sce
 
 
 def test_token_claims_are_kept_for_their_ttl_apart_from_the_consume_marker(
-    run: Callable[[Scenario], None],
+    timed: Callable[[TimedScenario], None],
 ) -> None:
-    async def scenario(store: Store) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         await store.put_token_claims("jti-1", b"claims", 60)
         await store.put_token_claims("jti-2", b"short", 0.3)
         assert await store.get_token_claims("jti-1") == b"claims"
@@ -236,21 +258,21 @@ def test_token_claims_are_kept_for_their_ttl_apart_from_the_consume_marker(
         assert await store.get_token_claims("jti-1") == b"claims"
         await store.put_result("tok:jti-1", b"a kept answer", 60)
         assert await store.get_token_claims("jti-1") == b"claims"
-        await asyncio.sleep(0.45)
+        await time.lapse(0.45)
         assert await store.get_token_claims("jti-2") is None
         assert await store.get_token_claims("jti-1") == b"claims"
 
-    run(scenario)
+    timed(scenario)
 
 
 def test_a_sites_quota_holds_its_live_bytes(timed: Callable[[TimedScenario], None]) -> None:
-    async def scenario(store: Store, advance: Advance) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         assert await store.add_trace("site", "s1", "short", b"x" * 6, 0.3, quota_bytes=10)
         assert not await store.add_trace("site", "s2", "over", b"y" * 6, 60, quota_bytes=10)
         assert await store.add_trace("site", "s3", "fits", b"z" * 4, 60, quota_bytes=10)
         assert await store.add_trace("other", "s4", "own-quota", b"w" * 10, 60, quota_bytes=10)
         assert {t.trace_id for t in await store.traces("site")} == {"short", "fits"}
-        await advance(0.45)  # the expired trace's bytes come back to the quota
+        time.advance(0.45)  # the expired trace's bytes come back to the quota
         assert await store.add_trace("site", "s5", "again", b"v" * 6, 60, quota_bytes=10)
         assert not await store.add_trace("site", "s6", "full", b"u", 60, quota_bytes=10)
         assert {t.trace_id for t in await store.traces("site")} == {"fits", "again"}
@@ -285,9 +307,9 @@ def problem(i: int) -> bytes:
 def test_a_pooled_problem_is_served_once_first_to_expire_first(
     timed: Callable[[TimedScenario], None],
 ) -> None:
-    async def scenario(store: Store, advance: Advance) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         assert await store.push_problems([problem(0), problem(1)], 60) == 2
-        await advance(0.05)
+        time.advance(0.05)
         assert await store.push_problems([problem(2)], 60) == 3
         assert await store.problem_depth() == 3
         assert [await store.pop_problem() for _ in range(4)] == [problem(0), problem(1), problem(2), None]
@@ -298,11 +320,11 @@ def test_a_pooled_problem_is_served_once_first_to_expire_first(
 
 
 def test_pooled_problems_expire_unserved(timed: Callable[[TimedScenario], None]) -> None:
-    async def scenario(store: Store, advance: Advance) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         await store.push_problems([problem(0), problem(1)], 0.3)
         await store.push_problems([problem(2)], 60)
         assert await store.problem_depth() == 3
-        await advance(0.45)
+        time.advance(0.45)
         assert await store.problem_depth() == 1
         assert await store.pop_problem() == problem(2)
         assert await store.pop_problem() is None
@@ -351,12 +373,12 @@ async def _push(url: str, problems: list[bytes]) -> None:
 
 
 def test_a_lease_has_one_holder_until_it_lapses(timed: Callable[[TimedScenario], None]) -> None:
-    async def scenario(store: Store, advance: Advance) -> None:
+    async def scenario(store: Store, time: StoreTime) -> None:
         assert await store.hold_lease("filler", "a", 0.3)
         assert not await store.hold_lease("filler", "b", 0.3)
         assert await store.hold_lease("filler", "a", 0.3)  # its holder renews it
         assert await store.hold_lease("other", "b", 0.3)  # leases are independent
-        await advance(0.45)
+        await time.lapse(0.45)
         assert await store.hold_lease("filler", "b", 0.3)
         assert not await store.hold_lease("filler", "a", 0.3)
 

@@ -67,6 +67,7 @@ def small_params(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # every stage, the notebook and a real registry: about a minute on one core
 @pytest.mark.pipeline
 def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlflow_registry: str) -> None:
     params_path = small_params(tmp_path)

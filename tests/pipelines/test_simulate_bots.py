@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipelines.simulate_bots import browser_emission
-from tcurity.config import SimulateBotsParams, load_params
+from tcurity.config import load_params
 from tcurity.simulate.emission import BrowserEmission
 
 
@@ -15,5 +13,5 @@ def test_the_projects_bots_are_emitted_at_browser_rates() -> None:
 
 
 def test_switching_emission_off_keeps_the_tools_own_events() -> None:
-    cfg = SimulateBotsParams(out_dir=Path("bots"), traces_per_family=1, browser_emission=False)
+    cfg = load_params().simulate_bots.model_copy(update={"browser_emission": False})
     assert browser_emission(cfg) is None

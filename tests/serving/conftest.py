@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,9 +77,30 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def champion(mlflow_registry: str, human_paths: list[Path2]) -> str:
+    """A promoted champion in a fresh registry, for a test that changes the registry (aliases, tags, files)."""
     version = train_and_register(human_paths, seed=1)
     promote(version)
     return version
+
+
+@pytest.fixture(scope="module")
+def module_champion(
+    tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path, human_paths: list[Path2]
+) -> Iterator[str]:
+    """A promoted champion in a registry of its own, made once for a module whose tests only read the registry.
+
+    Each test still gets a fresh app (so counters never carry over); a test that changes the registry uses
+    ``mlflow_registry`` and :func:`champion` instead.
+    """
+    root = tmp_path_factory.mktemp("mlruns")
+    shutil.copyfile(empty_registry_db, root / "mlflow.db")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        registry.configure()
+        version = train_and_register(human_paths, seed=1)
+        promote(version)
+        yield version
+    mlflow.end_run()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
@@ -20,6 +21,12 @@ from tests.serving.conftest import AUTH, PHASE_A, human_trace, promote, settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures/integrity"
 URL = "/v1/phase-a/score"
+
+
+@pytest.fixture(scope="module")
+def champion(module_champion: str) -> str:
+    """These tests only read the registry: one champion for the module, each test on a fresh app."""
+    return module_champion
 
 
 def body_of(trace: Any) -> dict[str, Any]:
@@ -161,8 +168,14 @@ def test_missing_champion_means_not_ready_and_503(mlflow_registry: str) -> None:
 
 
 def test_alias_move_is_picked_up_without_restart_and_no_request_fails(
-    client: TestClient, human_paths: list[Path2], champion: str
+    mlflow_registry: str, human_paths: list[Path2]
 ) -> None:
+    promote(train_and_register(human_paths, seed=1))  # this test moves the alias: a registry of its own
+    with TestClient(create_app(settings())) as client:
+        alias_move_is_picked_up(client, human_paths)
+
+
+def alias_move_is_picked_up(client: TestClient, human_paths: list[Path2]) -> None:
     new_version = train_and_register(human_paths, seed=2)
     statuses: list[int] = []
     stop = threading.Event()

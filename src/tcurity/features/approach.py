@@ -45,8 +45,6 @@ APPROACH_FEATURE_NAMES: tuple[str, ...] = (
     "approach_log_chord_px",
 )
 """The approach's features, in the order of the vectors :func:`approach_features` returns."""
-APPROACH_TABLE = "approach_features.parquet"
-"""The people's approaches' feature table, beside ``phase_a_features.parquet`` in ``featurize.out_dir``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from tcurity.config import AttackerParams, VariationConfig
 from tcurity.images.classifier import ClassifierSpec, images_to_tensor
 from tcurity.images.effnet import MEAN, STD
-from tcurity.images.params import AttackerParams
-from tcurity.images.render import VariationConfig, render_tile
+from tcurity.images.render import render_tile
 from tcurity.images.tiles import Tile
 from tcurity.problems import ClientProblem, ProblemAnswer
 from tcurity.task_checks import tiles_in_order

@@ -16,31 +16,10 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tcurity.config import VariationConfig
 
 _RAMP = np.arange(256, dtype=np.float64)
-
-
-class VariationConfig(BaseModel):
-    """Ranges of the random per-serve variation (each draw is uniform within its range)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    tile_px: int = Field(120, gt=0)
-    min_zoom: float = Field(1.0, ge=1.0, description="smallest zoom (1 = the full source)")
-    max_zoom: float = Field(1.25, ge=1.0, description="largest zoom: 1.25 shows the central 80 % of the side")
-    max_rotation_deg: float = Field(4.0, ge=0.0, le=15.0)
-    max_brightness: float = Field(0.12, ge=0.0, lt=1.0, description="relative brightness change")
-    max_channel_gain: float = Field(0.05, ge=0.0, lt=1.0, description="extra relative gain per channel")
-    jpeg_quality_min: int = Field(70, ge=30, le=95)
-    jpeg_quality_max: int = Field(90, ge=30, le=95)
-    badge_px: int = Field(26, ge=12, description="diameter of the number badge")
-    badge_jitter_px: int = Field(4, ge=0)
-
-    @model_validator(mode="after")
-    def _ranges(self) -> VariationConfig:
-        if self.min_zoom > self.max_zoom or self.jpeg_quality_min > self.jpeg_quality_max:
-            raise ValueError("a range's minimum exceeds its maximum")
-        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,10 @@ from tcurity.config import Params
 from tcurity.images.classifier import SPEC_FILE, WEIGHTS_FILE, ClassifierSpec, save_classifier, spec_as_dict
 from tcurity.images.plots import confusion_figure, history_figure
 from tcurity.images.train import TrainConfig, TrainResult
-from tcurity.registry import configure, ensure_experiment, register_challenger
+from tcurity.registry import REGISTRATION_FILE, configure, ensure_experiment, register_challenger
 
 logger = logging.getLogger(__name__)
 
-REGISTRATION_FILE = "registered.json"
 _SERVING_PACKAGES = ("torch", "timm", "numpy", "pillow")
 
 

@@ -27,10 +27,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from tcurity.config import TrainProfile
 from tcurity.images.classes import CLASSES
 from tcurity.images.classifier import ClassifierSpec, images_to_tensor, resolve_device, save_classifier
 from tcurity.images.effnet import MEAN, STD, backbone_stages, build_lite0
-from tcurity.images.params import TrainProfile
 from tcurity.images.tiles import Tile
 
 logger = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
 from tcurity import registry
+from tcurity.bundles import load_bundle
 from tcurity.config import Params, SupervisedPhaseAParams, resolve
 from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURES
-from tcurity.features.approach import APPROACH_TABLE
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.scoring import (
     COMBINATION_RULES,
@@ -250,7 +250,7 @@ def phase_a_rows(
 ) -> PhaseARows:
     """The rows :func:`fit_phase_a` learns from: people of the ``splits`` (training, calibration) and the training
     bots of every family but ``exclude_family``, out of the feature table; the people's approaches out of
-    ``approaches`` (the people's own approach table, :data:`tcurity.features.approach.APPROACH_TABLE`) when given,
+    ``approaches`` (the people's own approach table, ``featurize.files.approaches``) when given,
     else out of the judged approaches of the feature table's traces."""
     cfg = p.train_phase_a
     names = list(cfg.features)
@@ -284,7 +284,7 @@ def read_approach_table(p: Params) -> pd.DataFrame | None:
     """The people's approach table ``featurize`` wrote, or ``None`` when Phase A has no approach layers."""
     if p.train_phase_a.approach is None:
         return None
-    return pd.read_parquet(resolve(p.featurize.out_dir) / APPROACH_TABLE)
+    return pd.read_parquet(resolve(p.featurize.out_dir) / p.featurize.files.approaches)
 
 
 def fit_phase_a(p: Params, rows: PhaseARows) -> ModelBundle:
@@ -402,8 +402,21 @@ def train_phase_a(p: Params, table: pd.DataFrame) -> tuple[ModelBundle, ModelVer
     return bundle, version
 
 
+LOCAL_BUNDLE_DIR = (
+    "bundle"  # the bundle's folder in a training stage's model_dir, beside registry.REGISTRATION_FILE
+)
+
+
 def save_local(bundle: ModelBundle, version: ModelVersion, directory: Path) -> None:
     """Writes the trained bundle and the registered version it became (the stage's DVC outputs)."""
-    bundle.save(directory / "bundle")
+    bundle.save(directory / LOCAL_BUNDLE_DIR)
     payload = {"name": version.name, "version": str(version.version), "run_id": version.run_id}
-    (directory / "registered.json").write_text(json.dumps(payload, indent=2))
+    (directory / registry.REGISTRATION_FILE).write_text(json.dumps(payload, indent=2))
+
+
+def load_challenger(directory: Path) -> ModelBundle:
+    """The bundle of the version a training stage registered (``directory`` is its ``model_dir``), loaded back
+    from the registry as evaluation must see it: digest-checked, before any promotion
+    (:func:`tcurity.bundles.load_bundle`)."""
+    registered = json.loads((directory / registry.REGISTRATION_FILE).read_text())
+    return load_bundle(registered["name"], str(registered["version"]), promoted=False)

@@ -17,7 +17,7 @@ policy, while sessions and single-use markers stay on a ``noeviction`` instance.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -113,7 +113,12 @@ return 0
 
 
 class RedisStore(Store):
-    """The Redis :class:`Store`; ``url`` is a ``redis://`` or ``rediss://`` URL."""
+    """The Redis :class:`Store`; ``url`` is a ``redis://`` or ``rediss://`` URL.
+
+    ``clock`` (Unix seconds) dates what the store itself expires by score (replay profiles, collected traces,
+    the problem pool, rate windows); tests inject one to let that time pass without sleeping. Keys that Redis
+    expires itself (sessions, consume marks, results, token claims, leases) follow Redis's own clock.
+    """
 
     def __init__(
         self,
@@ -121,6 +126,7 @@ class RedisStore(Store):
         prefix: str = "tcurity:",
         timeout_s: float = 1.0,
         max_connections: int = MAX_CONNECTIONS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # A blocking pool: past ``max_connections`` busy connections a call waits (up to ``timeout_s``) for one
         # instead of failing at once, as redis-py's default pool does past its 100 (a burst of requests).
@@ -134,6 +140,7 @@ class RedisStore(Store):
         )
         self._redis = aioredis.Redis.from_pool(pool)
         self._p = prefix
+        self._clock = clock
         self._create = self._redis.register_script(_CREATE)
         self._replace = self._redis.register_script(_REPLACE)
         self._add_profile = self._redis.register_script(_ADD_PROFILE)
@@ -177,14 +184,14 @@ class RedisStore(Store):
     # --- replay-profile indexes -------------------------------------------------------------------------------
     async def add_profile(self, index: str, owner: str, data: bytes, ttl_s: float, max_entries: int) -> int:
         ttl_ms = max(1, int(ttl_s * 1000))
-        expires_ms = int(time.time() * 1000) + ttl_ms
+        expires_ms = int(self._clock() * 1000) + ttl_ms
         keys = [f"{self._p}fp:{index}", f"{self._p}fpseq"]
         args: list[Any] = [owner, expires_ms, data, max_entries, ttl_ms]
         return int(await self._call(self._add_profile(keys=keys, args=args)))
 
     async def profiles(self, index: str) -> list[StoredProfile]:
         members = await self._call(self._redis.zrange(f"{self._p}fp:{index}", 0, -1))
-        now_ms = time.time() * 1000
+        now_ms = self._clock() * 1000
         out = []
         for member in members:
             seq, owner, expires, data = bytes(member).split(b"|", 3)
@@ -208,7 +215,7 @@ class RedisStore(Store):
 
     # --- rate limits ------------------------------------------------------------------------------------------
     async def hit(self, key: str, limit: int, window_s: int) -> RateDecision:
-        index, retry = window_index(time.time(), window_s)
+        index, retry = window_index(self._clock(), window_s)
         name = f"{self._p}rl:{key}:{index}"
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.incr(name)
@@ -217,7 +224,7 @@ class RedisStore(Store):
         return RateDecision(int(count) <= limit, int(count), retry)
 
     async def window_count(self, key: str, window_s: int) -> RateDecision:
-        index, retry = window_index(time.time(), window_s)
+        index, retry = window_index(self._clock(), window_s)
         found = await self._call(self._redis.get(f"{self._p}rl:{key}:{index}"))
         return RateDecision(True, int(found) if found is not None else 0, retry)
 
@@ -237,7 +244,7 @@ class RedisStore(Store):
         quota_bytes: int,
         refused: bool = False,
     ) -> bool:
-        now = time.time()
+        now = self._clock()
         keys = [
             *self._site_keys(sitekey),
             f"{self._p}tr:{sitekey}:{trace_id}",
@@ -264,9 +271,15 @@ class RedisStore(Store):
             return 0
         async with self._redis.pipeline(transaction=False) as pipe:
             for trace_id in ids:
-                pipe.hmget(f"{self._p}tr:{sitekey}:{trace_id.decode()}", "session", "refused")
+                pipe.hmget(f"{self._p}tr:{sitekey}:{trace_id.decode()}", "session", "refused", "expires")
             rows = await self._call(pipe.execute())
-        covered = sum(found is not None and refused != b"1" for found, refused in rows)
+        now = (
+            self._clock()
+        )  # a trace past its expiry is not labelled, whether or not Redis has dropped it yet
+        covered = sum(
+            found is not None and refused != b"1" and expires is not None and float(expires) > now
+            for found, refused, expires in rows
+        )
         if covered:
             await self._call(
                 self._redis.set(f"{self._p}lbl:{sitekey}:{session_id}", label, px=max(1, int(ttl_s * 1000)))
@@ -274,7 +287,7 @@ class RedisStore(Store):
         return covered
 
     async def traces(self, sitekey: str) -> list[StoredTrace]:
-        ids = await self._call(self._redis.zrangebyscore(f"{self._p}trs:{sitekey}", time.time(), "+inf"))
+        ids = await self._call(self._redis.zrangebyscore(f"{self._p}trs:{sitekey}", self._clock(), "+inf"))
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -298,7 +311,7 @@ class RedisStore(Store):
 
     async def purge_expired(self) -> int:
         removed = 0
-        now = repr(time.time())
+        now = repr(self._clock())
         prefix = f"{self._p}trs:"
         async for index_key in self._redis.scan_iter(match=f"{prefix}*", count=500):
             keys = self._site_keys(index_key.decode()[len(prefix) :])
@@ -320,7 +333,7 @@ class RedisStore(Store):
     # --- the Phase B problem pool ------------------------------------------------------------------------------
     async def push_problems(self, problems: list[bytes], ttl_s: float) -> int:
         key = f"{self._p}pool:b"
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self._clock() * 1000)
         ttl_ms = max(1, int(ttl_s * 1000))
         async with self._redis.pipeline(transaction=True) as pipe:
             if problems:
@@ -334,13 +347,13 @@ class RedisStore(Store):
     async def pop_problem(self) -> bytes | None:
         key = f"{self._p}pool:b"
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(key, "-inf", int(time.time() * 1000))
+            pipe.zremrangebyscore(key, "-inf", int(self._clock() * 1000))
             pipe.zpopmin(key, 1)
             _, popped = await self._call(pipe.execute())
         return bytes(popped[0][0]) if popped else None
 
     async def problem_depth(self) -> int:
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self._clock() * 1000)
         return int(await self._call(self._redis.zcount(f"{self._p}pool:b", f"({now_ms}", "+inf")))
 
     # --- leases -----------------------------------------------------------------------------------------------
