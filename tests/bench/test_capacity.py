@@ -18,6 +18,7 @@ from bench.capacity import (
     launch,
     meets_target,
     per_challenge_ms,
+    pooled,
     ratio_to_trivial,
     site_server_address,
     source_address,
@@ -157,3 +158,38 @@ def test_why_the_ramp_stopped() -> None:
     assert stopped_by([step(2, True), step(4, True, people_exhausted=3)]) == "people"
     assert stopped_by([step(2, True), step(4, True)]) == "ramp_end"
     assert stopped_by([]) == "ramp_end"
+
+
+def a_step(rate: float, errors: int, completed: int, backend_s: float) -> dict[str, Any]:
+    cpu = {"nginx": 0.25, "backend": backend_s, "ai_server": 0.5, "redis": 0.25, "load_generator": 0.5}
+    return {
+        "offered_per_s": rate,
+        "errors": errors,
+        "completed": completed,
+        "cpu_s": cpu,
+        "backend_requests": 50,
+        "ai_requests": 20,
+    }
+
+
+def test_cpu_per_challenge_is_pooled_over_the_steps_without_errors() -> None:
+    steps = [a_step(2.0, 0, 10, 1.0), a_step(4.0, 0, 10, 1.5), a_step(8.0, 1, 100, 99.0)]
+    result = pooled(steps, trivial_cpu_ms_per_request=0.25)
+    assert result["steps"] == [2.0, 4.0]
+    assert result["completed"] == 20
+    assert result["cpu_ms_per_challenge"] == {
+        "nginx": 25.0,
+        "backend": 125.0,
+        "ai_server": 50.0,
+        "redis": 25.0,
+        "total": 225.0,
+    }
+    assert result["load_generator_cpu_ms_per_challenge"] == 50.0
+    assert result["backend_requests_per_challenge"] == 5.0
+    assert result["ai_requests_per_challenge"] == 2.0
+    assert result["vs_trivial"]["backend"] == {
+        "cpu_ms_per_request": 25.0,
+        "requests_per_core_s": 40.0,
+        "ratio_to_trivial": 0.01,
+    }
+    assert pooled([a_step(2.0, 1, 10, 1.0)], None)["cpu_ms_per_challenge"]["total"] is None
