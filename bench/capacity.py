@@ -64,6 +64,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -340,8 +341,38 @@ class BenchPeople(HeldOutPeople):
         return len(self._tears), points // 6
 
 
+def header_fields(head: bytes) -> dict[str, str]:
+    """A response head's header fields, names lower-cased (the status line left out)."""
+    fields = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields[name.strip().lower().decode()] = value.strip().decode()
+    return fields
+
+
+async def read_body(reader: asyncio.StreamReader, fields: dict[str, str]) -> bytes:
+    """The body after a response head: ``Content-Length`` or chunked, and gunzipped when nginx compressed it
+    (a browser asks for gzip, so nginx compresses the JSON answers above its ``gzip_min_length``)."""
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")  # no trailers from nginx: the last empty line
+                break
+            parts.append((await reader.readexactly(size + 2))[:-2])
+        body = b"".join(parts)
+    else:
+        body = await reader.readexactly(int(fields.get("content-length", "0")))
+    if fields.get("content-encoding", "").lower() == "gzip":
+        body = zlib.decompress(body, wbits=31)
+    return body
+
+
 class Conn:
-    """One keep-alive HTTP/1.1 connection to nginx from a given loopback address."""
+    """One keep-alive HTTP/1.1 connection to nginx from a given loopback address, asking for gzip as a
+    browser does."""
 
     def __init__(self, port: int, local: str) -> None:
         self.port = port
@@ -352,25 +383,21 @@ class Conn:
     async def request(
         self, method: str, path: str, body: bytes = b"", media: str = "application/json"
     ) -> tuple[int, bytes]:
-        """Sends one request and reads its answer (``Content-Length`` bodies, as nginx sends them here)."""
+        """Sends one request and reads its answer."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(
                 "127.0.0.1", self.port, local_addr=(self.local, 0)
             )
         assert self.reader is not None
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nOrigin: {ORIGIN}\r\nContent-Length: {len(body)}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nOrigin: {ORIGIN}\r\n"
+            f"Accept-Encoding: gzip\r\nContent-Length: {len(body)}\r\n"
         )
         if body:
             head += f"Content-Type: {media}\r\n"
         self.writer.write(head.encode() + b"\r\n" + body)
         raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        length = 0
-        for line in raw.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        return status, await self.reader.readexactly(length)
+        return int(raw[9:12]), await read_body(self.reader, header_fields(raw[:-4]))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -4,6 +4,7 @@ the step summaries and the ramp's verdicts (no server runs, nothing is timed).""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections import Counter
 from typing import Any
 
@@ -14,12 +15,14 @@ from bench.capacity import (
     STEPS,
     StepLog,
     arrival_offsets,
+    header_fields,
     highest_passing_rate,
     launch,
     meets_target,
     per_challenge_ms,
     pooled,
     ratio_to_trivial,
+    read_body,
     site_server_address,
     source_address,
     step_latencies,
@@ -193,3 +196,29 @@ def test_cpu_per_challenge_is_pooled_over_the_steps_without_errors() -> None:
         "ratio_to_trivial": 0.01,
     }
     assert pooled([a_step(2.0, 1, 10, 1.0)], None)["cpu_ms_per_challenge"]["total"] is None
+
+
+def read(data: bytes, fields: dict[str, str]) -> bytes:
+    async def run() -> bytes:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)
+        reader.feed_eof()
+        return await read_body(reader, fields)
+
+    return asyncio.run(run())
+
+
+def test_answers_are_read_by_length_or_in_chunks_and_gunzipped() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-Odd:a:b"
+    assert header_fields(head) == {
+        "content-type": "application/json",
+        "transfer-encoding": "chunked",
+        "x-odd": "a:b",
+    }
+    assert read(b'{"ok":true}rest', {"content-length": "11"}) == b'{"ok":true}'
+    assert read(b"", {}) == b""
+    assert read(b"4\r\nabcd\r\n3;x=1\r\nefg\r\n0\r\n\r\n", {"transfer-encoding": "chunked"}) == b"abcdefg"
+    packed = gzip.compress(b'{"problem":1}')
+    chunked = f"{len(packed):x}".encode() + b"\r\n" + packed + b"\r\n0\r\n\r\n"
+    fields = {"transfer-encoding": "chunked", "content-encoding": "gzip"}
+    assert read(chunked, fields) == b'{"problem":1}'
