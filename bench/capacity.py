@@ -5,8 +5,9 @@ arrivals), runs one whole challenge through nginx on loopback from their own loo
 
 1. ``create``: ``POST /api/v1/challenge/sessions``;
 2. ``phase_a_issue`` and ``phase_a``: a perforation, answered with a held-out SapiMouse person's stroke (the
-   test users of ``params.sapimouse_split``, :class:`redteam.humans.HeldOutPeople`, as the red team's people),
-   sent after waiting as long as the stroke lasted; a ``retry`` gets a new perforation (at most 3 tries);
+   test users of ``params.sapimouse_split``, as the red team's :class:`~redteam.humans.HeldOutPeople`; here
+   :class:`BenchPeople`), sent after waiting as long as the stroke lasted; a ``retry`` gets a new perforation
+   (at most 3 tries);
 3. ``phase_b_issue`` and ``phase_b_answer``: an image problem from the pool, answered as the red team's solver
    bots answer it (the answer oracle of :mod:`redteam.oracle`, which recorded every problem the filler's AI
    server made) with a grid answer composed from the same person's recorded strokes;
@@ -26,8 +27,9 @@ set-up) and each service's rate per core as a ratio of it.
 evidence) and asks both phases. No product default is changed: the limits are kept and not met, because every
 person arrives from a distinct loopback address, each in its own /24 (:func:`source_address`), as arriving
 people come from their own networks; nginx (``TRUSTED_PROXIES=127.0.0.1``) forwards that address. nginx's
-siteverify limit (30 requests/s per address, burst 60) is met by the site's server spreading over
+siteverify limit (30 requests/s per address, burst 60) is kept too: the site's server spreads its calls over
 ``--site-servers`` addresses (8 by default: up to 240 verifications/s), as a site with several servers does.
+People ask for gzip, as browsers do, so nginx compresses the JSON answers (the Phase B problem above all).
 
 **People and problems.** The backend refuses a movement shape that answered another session within the replay
 window, and the held-out people hold a few hundred tears and grid answers. So every step starts from a fresh
@@ -793,6 +795,7 @@ def run_configuration(args: argparse.Namespace, shared: Shared, workers: int) ->
     folder.mkdir()
     processes: dict[str, subprocess.Popen[bytes]] = {}
     steps: list[dict[str, Any]] = []
+    warmup: dict[str, Any] = {}
     try:
         processes["redis"], redis_url = start_redis(folder)
         ai_port, backend_port, nginx_port = free_port(), free_port(), free_port()
@@ -831,8 +834,12 @@ def run_configuration(args: argparse.Namespace, shared: Shared, workers: int) ->
             # How busy the services kept the cores over the step and its drain (2.0 = both cores of this machine).
             summary["service_cpu_cores"] = sum(cpu[name] for name in PROCESSES) / summary["wall_s"]
             summary["load_average_1m"] = os.getloadavg()[0]
-            if k == 0:
+            if k == 0:  # reported apart: first requests load code and open connections
                 logger.info("warm-up at %.1f/s: %s", rate, summary["outcomes"])
+                warmup = {
+                    key: summary[key]
+                    for key in ("offered_per_s", "outcomes", "errors_by_kind", "error_samples")
+                }
                 continue
             logger.info(
                 "%d+%d workers, %.1f/s: achieved %.2f/s, p99 %s, errors %s",
@@ -850,7 +857,7 @@ def run_configuration(args: argparse.Namespace, shared: Shared, workers: int) ->
         for name in ("nginx", "backend", "ai_server", "redis"):
             if name in processes:
                 stop(processes[name])
-    return report_configuration(workers, steps, shared.trivial_cpu_ms)
+    return {**report_configuration(workers, steps, shared.trivial_cpu_ms), "warmup": warmup}
 
 
 def stopped_by(steps: Sequence[dict[str, Any]]) -> str:
