@@ -32,7 +32,7 @@ bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
 bench-pool: setup ## Phase B pool: filler rate on CPU, issuing at 200/s and with 200 clients (loopback) → reports/bench/pool.json
 	python -m bench.pool
 
-bench-capacity: setup ## Open-loop whole challenges through nginx, ramped arrivals, CPU per challenge by process (loopback, ~8 min) → reports/bench/capacity.json
+bench-capacity: setup ## Open-loop whole challenges through nginx, ramped arrivals, CPU per challenge by process (loopback, ~7 min) → reports/bench/capacity.json
 	python -m bench.capacity
 
 redteam: setup redteam-drivers ## Attackers and held-out people against the whole system on the champions → reports/redteam/
