@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 2
 PYTEST_ARGS ?=
 REDTEAM_ARGS ?=
 
-.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api sdk-vocabulary lab mlflow-ui bench bench-pool redteam redteam-quick redteam-drivers lock clean
+.PHONY: help setup up down train repro models test test-slow lint typecheck unit sdk sdk-api sdk-vocabulary lab mlflow-ui bench bench-pool bench-capacity redteam redteam-quick redteam-drivers lock clean
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,9 @@ bench: setup ## Benchmarks (loopback only, bounded) → reports/bench/*.json
 
 bench-pool: setup ## Phase B pool: filler rate on CPU, issuing at 200/s and with 200 clients (loopback) → reports/bench/pool.json
 	python -m bench.pool
+
+bench-capacity: setup ## Open-loop whole challenges through nginx, ramped arrivals, CPU per challenge by process (loopback, ~7 min) → reports/bench/capacity.json
+	python -m bench.capacity
 
 redteam: setup redteam-drivers ## Attackers and held-out people against the whole system on the champions → reports/redteam/
 	python -m tcurity.cli champions >/dev/null || dvc repro
