@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 import numpy as np
 import orjson
 
+from bench.readiness import wait_ok
 from bench.serving import free_port, start_server, wait_healthy
 from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
 from tcurity.data.adapter import bend_along, to_perforation
@@ -341,17 +342,7 @@ def main() -> None:
 
 
 def wait_healthy_backend(port: int, deadline_s: float = 60.0) -> None:
-    import httpx
-
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the backend did not come up")
+    wait_ok(f"http://127.0.0.1:{port}/api/health", "the backend", deadline_s)
 
 
 def run_load(

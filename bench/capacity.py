@@ -80,6 +80,7 @@ import orjson
 
 from bench.backend import start_backend, start_redis, stop, wait_healthy_backend
 from bench.procstat import CpuMeter
+from bench.readiness import wait_ok
 from bench.serving import free_port, measure_http, start_server, wait_healthy
 from bench.trivial import TRIVIAL_PATH
 from redteam.humans import HeldOutPeople, held_out_strokes
@@ -611,7 +612,6 @@ def champions_present() -> bool:
 def small_models(folder: Path) -> Models:
     """A small real Phase A champion trained on the SapiMouse train users into a temporary registry, and the
     tests' Phase B contract double on a tiny bank of real tiles."""
-    import mlflow
 
     from tcurity import registry
     from tcurity.data.sapimouse import kept_strokes
@@ -621,21 +621,11 @@ def small_models(folder: Path) -> Models:
     p = params()
     uri = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
     (folder / "mlruns").mkdir()
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        registry.configure()
+    with registry.using_registry(uri):
         strokes = kept_strokes(
             resolve(p.data.sapimouse_dir), p.prepare_humans, set(p.sapimouse_split.train_users)
         )
         promote(train_and_register([s.path for s in strokes], seed=1))
-    finally:
-        mlflow.end_run()
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-        registry.configure()
     bank = write_tiny_bank(folder / "bank", tiles_per_class=7)
     return Models(
         kind="small",
@@ -692,15 +682,7 @@ def start_nginx(folder: Path, port: int, backend_port: int) -> subprocess.Popen[
 
 
 def wait_nginx(port: int, deadline_s: float = 30.0) -> None:
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("nginx did not come up")
+    wait_ok(f"http://127.0.0.1:{port}/health", "nginx", deadline_s, interval_s=0.2)
 
 
 def backend_env(

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import numpy as np
 
 from bench.procstat import CpuMeter
+from bench.readiness import wait_ok
 from bench.trivial import TRIVIAL_PATH
 from tcurity import registry
 from tcurity.bundles import load_bundle
@@ -122,15 +122,7 @@ def start_server(
 
 
 def wait_healthy(base: str, deadline_s: float = 90.0) -> None:
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        try:
-            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the AI server did not come up")
+    wait_ok(f"{base}/health", "the AI server", deadline_s)
 
 
 async def load(

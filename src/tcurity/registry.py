@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,27 @@ def configure(p: Params | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+@contextmanager
+def using_registry(uri: str) -> Iterator[str]:
+    """Points MLflow (and ``MLFLOW_TRACKING_URI``) at ``uri`` for the block, then back where it was.
+
+    For code that builds a registry of its own beside the project's (tests, benchmarks): an active run is ended
+    on the way out, so nothing later logs into the temporary one.
+    """
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        configure()
+        yield uri
+    finally:
+        mlflow.end_run()
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+        configure()
 
 
 def ensure_experiment(name: str) -> str:

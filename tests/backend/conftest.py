@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import mlflow
 import numpy as np
 import pytest
 import redis
@@ -67,19 +65,10 @@ def ai_app(
     root = tmp_path_factory.mktemp("mlruns")
     shutil.copyfile(empty_registry_db, root / "mlflow.db")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        registry.configure()
+    with registry.using_registry(uri):
         promote(train_and_register(human_paths, seed=1))
         app = create_ai_app(ai_settings())
         app.state.store.refresh()  # what the lifespan does; ASGITransport does not run lifespans
-    finally:
-        mlflow.end_run()
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
     assert app.state.store.current.phase_a is not None
     return app
 

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -56,17 +55,8 @@ def registry_uri(tmp_path_factory: pytest.TempPathFactory, human_paths: list[Pat
     """A temporary registry holding a small real Phase A champion."""
     root = tmp_path_factory.mktemp("browser-mlruns")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        registry.configure()
+    with registry.using_registry(uri):
         promote(train_and_register(human_paths, seed=1))
-    finally:
-        mlflow.end_run()
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
     return uri
 
 
@@ -84,18 +74,9 @@ def human_strokes(registry_uri: str) -> list[Path2]:
     """Held-out human strokes that the champion passes on several random perforations (so a replay tests the
     browser path, not the model's error rate). Tests take strokes out as they use them: the backend accepts
     each shape in one session only."""
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = registry_uri
-    try:
-        registry.configure()
+    with registry.using_registry(registry_uri):
         app = create_ai_app(ai_settings())
         app.state.store.refresh()
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-        registry.configure()
     client = TestClient(app)
     chosen = []
     for path in held_out_strokes():
