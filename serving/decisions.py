@@ -21,10 +21,9 @@ import numpy as np
 
 from serving.models import LoadedModel
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
-from tcurity.features.phase_a import phase_a_features
+from tcurity.features.phase_a import phase_a_evidence
 from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
 from tcurity.features.phase_b import answer_shape_ok, phase_b_features
-from tcurity.geometry import check_follow
 from tcurity.integrity import IntegrityResult, assess
 from tcurity.scoring import ModelBundle
 from tcurity.traces import GridTask, PerforationTask, Trace
@@ -77,14 +76,15 @@ def select(bundle: ModelBundle, names: tuple[str, ...], values: np.ndarray) -> n
 def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> Decision:
     """Scores a Phase A trace with the loaded bundle: its Isolation Forest and, when it holds one, its supervised
     forest (both must pass, :data:`tcurity.scoring.COMBINATION_RULES`); ``checks.model.layers`` gives each layer's
-    score, threshold and decision. Features come from :func:`phase_a_features` on the bundle's grid, the same
-    function training used."""
+    score, threshold and decision. Features come from :func:`phase_a_evidence` on the bundle's grid: the
+    features of :func:`tcurity.features.phase_a.phase_a_features`, the function training used, and the follow
+    check, in one pass."""
     bundle: ModelBundle = loaded.model
     arrays = trace.arrays()
-    follow = check_follow(task, arrays)
-    features = select(bundle, PHASE_A_FEATURES, phase_a_features(task, arrays, bundle.grid_ms))
-    verdict = bundle.verdict(features)
-    reasons = signal_reasons(trace)
+    follow, values = phase_a_evidence(task, arrays, bundle.grid_ms)
+    verdict = bundle.verdict(select(bundle, PHASE_A_FEATURES, values))
+    signals = signal_reasons(trace)
+    reasons = list(signals)
     if not follow.passed:
         reasons.append(f"geometry_{follow.reason}")
     reasons += verdict.reasons
@@ -99,7 +99,7 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
                 "coverage": round(follow.coverage, 4),
                 "inside_share": round(follow.inside_share, 4),
             },
-            "signals": {"passed": not signal_reasons(trace)},
+            "signals": {"passed": not signals},
             "model": {"passed": verdict.passed, "layers": verdict.layers},
         },
         model={"name": loaded.name, "version": loaded.version},
@@ -114,7 +114,8 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
     shape_ok = answer_shape_ok(task, arrays)
     features = select(bundle, PHASE_B_FEATURES, phase_b_features(task, arrays, bundle.grid_ms))
     verdict = bundle.verdict(features)
-    reasons = signal_reasons(trace)
+    signals = signal_reasons(trace)
+    reasons = list(signals)
     if not shape_ok:
         reasons.append("geometry_answer_shape")
     reasons += verdict.reasons
@@ -125,7 +126,7 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
         reasons=reasons,
         checks={
             "geometry": {"passed": shape_ok},
-            "signals": {"passed": not signal_reasons(trace)},
+            "signals": {"passed": not signals},
             "model": {"passed": verdict.passed},
         },
         model={"name": loaded.name, "version": loaded.version},
