@@ -65,7 +65,7 @@ def fastapi_errors(body: bytes) -> tuple[list[dict[str, Any]], ScoreRequest | No
     except json.JSONDecodeError as exc:
         error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
         return [{**error, "ctx": {"error": exc.msg}}], None
-    except Exception as exc:  # noqa: BLE001 - FastAPI's own rule: any other decoder failure is a 400
+    except Exception as exc:  # FastAPI's own rule: any other decoder failure is a 400
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
     try:
         return [], ScoreRequest.model_validate(data, from_attributes=True)  # FastAPI validates bodies so
