@@ -8,7 +8,11 @@ set-up and body, a constant answer), as server CPU milliseconds per request read
 (:mod:`bench.procstat`), which the shared machine disturbs far less than wall-clock rates. The figure of merit
 is the score endpoint's CPU per request minus in-process scoring, as a multiple of the trivial endpoint's.
 
-    python -m bench.serving [--requests 6000] [--concurrency 64] [--workers 2] [--out PATH]
+Each run is kept under its ``--label`` in the output file (``runs``), beside the runs already there, so a
+change is judged by a ``before`` and an ``after`` measured the same way; each run's ratio comes from that run
+alone (the score endpoint and the trivial one, back to back).
+
+    python -m bench.serving [--label current] [--requests 6000] [--concurrency 64] [--workers 2] [--out PATH]
 """
 
 from __future__ import annotations
@@ -68,9 +72,15 @@ def champion_bundle() -> tuple[ModelBundle, str]:
 
 
 def in_process(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> dict[str, float]:
-    """Validation is the server's job either way; this times feature extraction plus scoring of one trace."""
+    """Validation is the server's job either way; this times feature extraction plus scoring of one trace.
+
+    Besides wall-clock percentiles it gives the CPU milliseconds per trace (``score_cpu_mean_ms``, the process's
+    CPU time over the whole loop): the figure the server's CPU per request is compared with, since a shared
+    machine's other work inflates wall-clock times but not CPU time.
+    """
     idx = [FEATURE_NAMES.index(n) for n in bundle.feature_names]
     times: list[float] = []
+    cpu_start = time.process_time()
     for _ in range(repeats):
         for trace in traces:
             start = time.perf_counter()
@@ -78,11 +88,30 @@ def in_process(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> di
             features = phase_a_features(trace.task, trace.arrays(), bundle.grid_ms)[idx]
             bundle.verdict(features)
             times.append((time.perf_counter() - start) * 1000.0)
+    cpu_ms = (time.process_time() - cpu_start) * 1000.0
     return {
         "score_p50_ms": float(np.percentile(times, 50)),
         "score_p99_ms": float(np.percentile(times, 99)),
         "score_mean_ms": float(np.mean(times)),
+        "score_cpu_mean_ms": cpu_ms / len(times),
     }
+
+
+def in_process_decision(traces: list[Trace], bundle: ModelBundle, repeats: int = 3) -> dict[str, float]:
+    """CPU milliseconds per trace of the whole decision the score endpoint computes once the body is
+    validated: the signal rules, the geometry check, the features, the model and the integrity layer
+    (:func:`serving.decisions.decide_phase_a`). What the server spends beyond it is the HTTP layer's (parsing,
+    validation, routing, middleware, telemetry, encoding)."""
+    from serving.decisions import decide_phase_a
+    from serving.models import LoadedModel
+
+    loaded = LoadedModel(name="bench", version="0", alias="champion", model=bundle)
+    cpu_start = time.process_time()
+    for _ in range(repeats):
+        for trace in traces:
+            assert isinstance(trace.task, PerforationTask)
+            decide_phase_a(loaded, trace.task, trace)
+    return {"decision_cpu_mean_ms": (time.process_time() - cpu_start) * 1000.0 / (repeats * len(traces))}
 
 
 def free_port() -> int:
@@ -198,22 +227,36 @@ def measure_http(
     return result
 
 
-def http_cost(score: dict[str, Any], trivial: dict[str, Any], score_mean_ms: float) -> dict[str, Any]:
-    """The score endpoint's CPU per request beyond in-process scoring, against the trivial endpoint's."""
-    outside = score["server_cpu_ms_per_request"] - score_mean_ms
-    ratio = outside / trivial["server_cpu_ms_per_request"]
+def http_cost(
+    score: dict[str, Any], trivial: dict[str, Any], score_cpu_ms: float, decision_cpu_ms: float
+) -> dict[str, Any]:
+    """The score endpoint's CPU per request beyond in-process scoring (CPU-ms), against the trivial endpoint's.
+
+    Two readings: beyond the features and the model (``http_cost_ratio_to_trivial``, the product's figure of
+    merit: geometry, integrity, validation and the HTTP layer all count as overhead), and beyond the whole
+    in-process decision (``http_layer_ratio_to_trivial``: the HTTP layer alone).
+    """
     target = params().bench.serving_http_cost_ratio  # at most this multiple of the trivial endpoint's
+    trivial_ms = trivial["server_cpu_ms_per_request"]
+    outside = score["server_cpu_ms_per_request"] - score_cpu_ms
+    layer = score["server_cpu_ms_per_request"] - decision_cpu_ms
+    ratio = outside / trivial_ms
     return {
         "http_cost_outside_scoring_ms": outside,
-        "trivial_cpu_ms_per_request": trivial["server_cpu_ms_per_request"],
+        "trivial_cpu_ms_per_request": trivial_ms,
         "http_cost_ratio_to_trivial": ratio,
         "target_ratio": target,
         "target_met": ratio <= target,
+        "http_layer_beyond_decision_ms": layer,
+        "http_layer_ratio_to_trivial": layer / trivial_ms,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--label", default="current", help="the run's name in the output (before, after, ...)"
+    )
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
@@ -222,31 +265,86 @@ def main() -> None:
     setup_logging()
     traces = test_traces(300)
     bundle, version = champion_bundle()
-    result: dict[str, Any] = {"model": {"name": params().train_phase_a.model_name, "version": version}}
-    result.update(in_process(traces, bundle))
-    logger.info("in process: %s", result)
+    run: dict[str, Any] = {"model": {"name": params().train_phase_a.model_name, "version": version}}
+    run["commit"] = git_commit()
+    run["in_process"] = in_process(traces, bundle) | in_process_decision(traces, bundle)
+    logger.info("in process: %s", run["in_process"])
     token = secrets.token_urlsafe(24)
     bodies = [json.dumps({"trace": t.model_dump(mode="json")}).encode() for t in traces]
     load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
-    score = measure_http("serving.app:create_app", SCORE_PATH, token, bodies, args)
-    trivial = measure_http("bench.trivial:create_app", TRIVIAL_PATH, token, bodies, args)
-    result.update(score)
-    result["trivial"] = trivial
-    result.update(http_cost(score, trivial, result["score_mean_ms"]))
-    result.update(
-        {
-            "http_concurrency": args.concurrency,
-            "server_workers": args.workers,
-            "cpu_count": os.cpu_count(),
-            "load_average_1m_before": load_before,
-            "load_average_1m_at_end": os.getloadavg()[0],
-        }
+    run["score"] = measure_http("serving.app:create_app", SCORE_PATH, token, bodies, args)
+    run["trivial"] = measure_http("bench.trivial:create_app", TRIVIAL_PATH, token, bodies, args)
+    cpu = run["in_process"]
+    run["http_cost"] = http_cost(
+        run["score"], run["trivial"], cpu["score_cpu_mean_ms"], cpu["decision_cpu_mean_ms"]
     )
-    result.update(problems_per_s())
-    result.setdefault("device", "cpu")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    logger.info("serving benchmark: %s", json.dumps(result))
+    run["setup"] = {
+        "http_requests": args.requests,
+        "http_concurrency": args.concurrency,
+        "server_workers": args.workers,
+        "cpu_count": os.cpu_count(),
+        "mean_body_bytes": float(np.mean([len(b) for b in bodies])),
+        "load_average_1m_before": load_before,
+        "load_average_1m_at_end": os.getloadavg()[0],
+    }
+    run["problems"] = problems_per_s()
+    write_run(args.out, args.label, run)
+    logger.info("serving benchmark (%s): %s", args.label, summary_line(run))
+
+
+def git_commit() -> str | None:
+    """The commit the measured code is at (a dirty tree is marked), so runs can be told apart."""
+    try:
+        rev = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            check=False,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except OSError:
+        return None
+    return rev.stdout.strip() or None
+
+
+def summary_line(run: dict[str, Any]) -> str:
+    """In-process scoring, both endpoints' CPU per request and rate, and the ratio, on one line."""
+    cost = run["http_cost"]
+    return (
+        f"in-process scoring {run['in_process']['score_cpu_mean_ms']:.3f} CPU-ms; "
+        f"score endpoint {run['score']['server_cpu_ms_per_request']:.3f} CPU-ms/request "
+        f"({run['score']['http_throughput_rps']:.0f} rps); "
+        f"trivial {cost['trivial_cpu_ms_per_request']:.3f} CPU-ms/request "
+        f"({run['trivial']['http_throughput_rps']:.0f} rps); "
+        f"outside scoring {cost['http_cost_outside_scoring_ms']:.3f} ms = "
+        f"{cost['http_cost_ratio_to_trivial']:.2f}x trivial (target <= {cost['target_ratio']:.1f}x); "
+        f"whole decision {run['in_process']['decision_cpu_mean_ms']:.3f} CPU-ms, HTTP layer beyond it "
+        f"{cost['http_layer_beyond_decision_ms']:.3f} ms = {cost['http_layer_ratio_to_trivial']:.2f}x trivial"
+    )
+
+
+def write_run(out: Path, label: str, run: dict[str, Any]) -> None:
+    """Keeps ``run`` under ``runs[label]`` in ``out``, beside the other runs there (a file of the older flat
+    layout is replaced)."""
+    document: dict[str, Any] = {}
+    if out.exists():
+        document = json.loads(out.read_text())
+    kept = document.get("runs")
+    runs: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    runs[label] = run
+    document = {
+        "description": (
+            "AI server Phase A score endpoint against a trivial endpoint of the same uvicorn/FastAPI set-up and "
+            "body, per run: in-process scoring (features + model), server CPU-ms per request from /proc, and "
+            "the score endpoint's CPU beyond in-process scoring as a multiple of the trivial endpoint's"
+        ),
+        "target_ratio": params().bench.serving_http_cost_ratio,
+        "summary": {name: summary_line(r) for name, r in runs.items()},
+        "runs": runs,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -12,15 +12,17 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from serving.codes import ERROR_CODES
 from serving.errors import install_error_handlers
-from serving.limits import BodyLimit
 from serving.models import ModelStore
 from serving.routes import ops, phase_a, phase_b
+from serving.score_requests import document_raw_bodies
 from serving.settings import Settings, get_settings
-from serving.telemetry import Telemetry, TelemetryMiddleware
+from serving.telemetry import Telemetry
+from tcurity.web.body_limit import BodyLimit
+from tcurity.web.errors import JsonBody
+from tcurity.web.request_metrics import MeasuredRequests
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonBody,
         docs_url="/docs" if settings.serves_api_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.serves_api_docs else None,
@@ -65,12 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.telemetry = telemetry
-    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
+    app.add_middleware(MeasuredRequests, metrics=telemetry.http)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(phase_a.router)
     app.include_router(phase_b.router)
+    document_raw_bodies(app)
     return app
 
 

@@ -25,12 +25,12 @@ from serving.models import LoadedModel
 from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURES
 from tcurity.features.approach import ApproachLimits, approach_vector
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
-from tcurity.features.phase_a import phase_a_features
+from tcurity.features.phase_a import phase_a_evidence
 from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
 from tcurity.features.phase_b import phase_b_features
 from tcurity.integrity import IntegrityResult, assess
 from tcurity.scoring import ModelBundle
-from tcurity.task_checks import ANSWER_SHAPE, answer_shape_ok, check_follow
+from tcurity.task_checks import ANSWER_SHAPE, answer_shape_ok
 from tcurity.traces import GridTask, PerforationTask, Trace, TraceArrays
 
 
@@ -103,15 +103,16 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
     """Scores a Phase A trace with the loaded bundle: its Isolation Forest and, when it holds one, its supervised
     forest (both must pass, :data:`tcurity.scoring.COMBINATION_RULES`), then, when it holds approach layers and the
     trace's approach to the grip can be judged, those too; ``checks.model.layers`` gives each tear layer's score,
-    threshold and decision, ``checks.approach`` the approach's. Features come from :func:`phase_a_features` and
-    :func:`approach_vector` on the bundle's grid, the same functions training used."""
+    threshold and decision, ``checks.approach`` the approach's. Features come from :func:`phase_a_evidence` on the
+    bundle's grid (the features of :func:`tcurity.features.phase_a.phase_a_features`, the function training used,
+    and the follow check, in one pass) and from :func:`approach_vector`."""
     bundle: ModelBundle = loaded.model
     arrays = trace.arrays()
-    follow = check_follow(task, arrays)
-    features = select(bundle, PHASE_A_FEATURES, phase_a_features(task, arrays, bundle.grid_ms))
-    verdict = bundle.verdict(features)
+    follow, values = phase_a_evidence(task, arrays, bundle.grid_ms)
+    verdict = bundle.verdict(select(bundle, PHASE_A_FEATURES, values))
     approach_ok, approach_reasons, approach = approach_check(bundle, task, arrays)
-    reasons = signal_reasons(trace)
+    signals = signal_reasons(trace)
+    reasons = list(signals)
     if follow.code is not None:
         reasons.append(follow.code)
     reasons += verdict.reasons + approach_reasons
@@ -126,7 +127,7 @@ def decide_phase_a(loaded: LoadedModel, task: PerforationTask, trace: Trace) -> 
                 "coverage": round(follow.coverage, 4),
                 "inside_share": round(follow.inside_share, 4),
             },
-            "signals": {"passed": not signal_reasons(trace)},
+            "signals": {"passed": not signals},
             "model": {"passed": verdict.passed, "layers": verdict.layers},
             "approach": approach,
         },
@@ -142,7 +143,8 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
     shape_ok = answer_shape_ok(task, arrays)
     features = select(bundle, PHASE_B_FEATURES, phase_b_features(task, arrays, bundle.grid_ms))
     verdict = bundle.verdict(features)
-    reasons = signal_reasons(trace)
+    signals = signal_reasons(trace)
+    reasons = list(signals)
     if not shape_ok:
         reasons.append(ANSWER_SHAPE)
     reasons += verdict.reasons
@@ -153,7 +155,7 @@ def decide_phase_b(loaded: LoadedModel, task: GridTask, trace: Trace) -> Decisio
         reasons=reasons,
         checks={
             "geometry": {"passed": shape_ok},
-            "signals": {"passed": not signal_reasons(trace)},
+            "signals": {"passed": not signals},
             "model": {"passed": verdict.passed},
         },
         model={"name": loaded.name, "version": loaded.version},

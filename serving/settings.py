@@ -9,7 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_TOKENS = frozenset({"", "change-me", "changeme", "dev-token", "secret", "token"})
+from tcurity.web.placeholder_secrets import is_weak_secret
+
+MIN_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_token(self) -> Settings:
         token = self.ai_server_token.get_secret_value()
-        if self.tcurity_env != "development" and (token.lower() in PLACEHOLDER_TOKENS or len(token) < 16):
+        if self.tcurity_env != "development" and is_weak_secret(token, MIN_TOKEN_CHARS):
             raise ValueError("AI_SERVER_TOKEN must be a real secret of 16+ characters outside development")
         return self
 

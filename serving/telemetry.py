@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+from tcurity.web.request_metrics import RequestMetrics
 
 
 class Telemetry:
@@ -15,19 +14,9 @@ class Telemetry:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "ai_requests_total",
-            "Requests by endpoint and status",
-            ["endpoint", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "ai_request_seconds",
-            "Request latency by endpoint",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=self.registry,
-        )
+        self.http = RequestMetrics(
+            "ai", self.registry
+        )  # recorded by tcurity.web.request_metrics.MeasuredRequests
         self.decisions = Counter(
             "ai_decisions_total",
             "Scored traces by phase and outcome",
@@ -53,6 +42,7 @@ class Telemetry:
             ["role", "reason"],
             registry=self.registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def count_refusal(self, role: str, reason: str) -> None:
         """Counts a champion version the model store refused to load."""
@@ -61,42 +51,25 @@ class Telemetry:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def count_integrity(self, phase: str, integrity: dict[str, object]) -> None:
-        """Counts a decision's integrity reasons and tells (``kind`` says which)."""
+    def count_decision(self, phase: str, passed: bool, integrity: dict[str, object]) -> None:
+        """Counts a scored trace by outcome (``pass``/``block``), and its integrity reasons and tells (``kind``
+        says which)."""
+        self._child(self.decisions, (phase, "pass" if passed else "block")).inc()
         for kind in ("reasons", "tells"):
             codes = integrity.get(kind)
             for code in codes if isinstance(codes, list) else []:
-                self.integrity.labels(phase, kind.rstrip("s"), str(code)).inc()
+                self._child(self.integrity, (phase, kind.rstrip("s"), str(code))).inc()
+
+    def _child(self, metric: Counter, labels: tuple[str, ...]) -> Any:
+        """``metric.labels(*labels)``, cached: ``labels()`` locks and builds a key on every call, and this runs
+        on every scored trace (the labels are bounded: phases, outcomes, the integrity layer's codes)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def set_versions(self, versions: dict[str, tuple[str, str]]) -> None:
         self.model_version.clear()
         for role, (name, version) in versions.items():
             self.model_version.labels(role, name).set(float(version))
-
-
-class TelemetryMiddleware:
-    """Counts and times every HTTP request by route template and status (a plain ASGI middleware: cheap)."""
-
-    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
-        self.app = app
-        self.telemetry = telemetry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            endpoint = str(getattr(scope.get("route"), "path", "other"))
-            self.telemetry.requests.labels(endpoint, str(status)).inc()
-            self.telemetry.latency.labels(endpoint).observe(time.perf_counter() - start)

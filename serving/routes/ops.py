@@ -6,12 +6,13 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from serving.auth import require_token
 from serving.deps import Metrics, Models, Store
 from tcurity.config import params
 from tcurity.integrity import NAME as INTEGRITY_NAME
+from tcurity.web.errors import JsonBody
 
 router = APIRouter(tags=["ops"])
 
@@ -23,11 +24,11 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready", responses={503: {"description": "a champion is missing"}})
-def ready(models: Models) -> ORJSONResponse:
+def ready(models: Models) -> JsonBody:
     """Readiness: every champion and the problem generator are loaded (503 names what is missing)."""
     missing = models.missing()
     body = {"ready": not missing, "missing": missing, "errors": models.errors}
-    return ORJSONResponse(body, status_code=503 if missing else 200)
+    return JsonBody(body, status_code=503 if missing else 200)
 
 
 @router.get("/version", dependencies=[Depends(require_token)])

@@ -4,38 +4,47 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
-from serving.auth import require_token
+from serving.auth import check_token, require_token
 from serving.decisions import decide_phase_b
 from serving.deps import AppSettings, Metrics, Models
 from serving.errors import ApiError
+from serving.models import ModelSet
 from serving.schemas import (
     ERROR_RESPONSES,
     ModelRef,
     Problem,
+    ProblemAnswerView,
     ProblemsRequest,
     ProblemsResponse,
-    ScoreRequest,
+    ProblemView,
     ScoreResponse,
 )
+from serving.score_requests import SCORE_REQUEST_BODY, read_score_request, score_response
+from serving.telemetry import Telemetry
 from tcurity.problems import ProblemAnswer, ProblemGenerationError
 from tcurity.traces import GridTask
 
-router = APIRouter(prefix="/v1/phase-b", tags=["phase-b"], dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/v1/phase-b", tags=["phase-b"])
 
 
-def answer_for_backend(answer: ProblemAnswer) -> dict[str, object]:
+def answer_for_backend(answer: ProblemAnswer) -> ProblemAnswerView:
     """What the backend keeps: the ordered answer and each tile's stamped number (never sent to clients)."""
-    return {
-        "problem_id": answer.problem_id,
-        "target": answer.target,
-        "answer": list(answer.answer),
-        "numbers": dict(answer.numbers),
-    }
+    return ProblemAnswerView(
+        problem_id=answer.problem_id,
+        target=answer.target,
+        answer=list(answer.answer),
+        numbers=dict(answer.numbers),
+    )
 
 
-@router.post("/problems", response_model=ProblemsResponse, responses=ERROR_RESPONSES)
+@router.post(
+    "/problems",
+    response_model=ProblemsResponse,
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(require_token)],
+)
 async def create_problems(
     body: ProblemsRequest,
     models: Models,
@@ -55,19 +64,27 @@ async def create_problems(
         raise ApiError(503, "bank_unavailable", str(exc)) from exc
     telemetry.decisions.labels("b", "problem").inc(len(made))
     return ProblemsResponse(
-        problems=[Problem(client=c.to_dict(), answer=answer_for_backend(a)) for c, a in made],
+        problems=[
+            Problem(client=ProblemView.model_validate(c.to_dict()), answer=answer_for_backend(a))
+            for c, a in made
+        ],
         model=ModelRef(name=models.effnet.name, version=models.effnet.version),
     )
 
 
-@router.post("/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
-async def score_phase_b(body: ScoreRequest, models: Models, telemetry: Metrics) -> ScoreResponse:
+@router.post(
+    "/score", response_model=ScoreResponse, responses=ERROR_RESPONSES, openapi_extra=SCORE_REQUEST_BODY
+)
+async def score_phase_b(request: Request) -> Response:
     """Score a Phase B answer's drags with the champion Random Forest: score, decision, reasons, model version."""
+    check_token(request)  # the hot path of serving.score_requests, as Phase A's
+    body = await read_score_request(request)
     if not isinstance(body.trace.task, GridTask):
         raise ApiError(422, "wrong_task", "Phase B scores traces of a grid task")
+    models: ModelSet = request.app.state.store.current
     if models.phase_b is None:
         raise ApiError(503, "model_unavailable", "no Phase B champion is loaded")
     decision = decide_phase_b(models.phase_b, body.trace.task, body.trace)
-    telemetry.decisions.labels("b", "pass" if decision.passed else "block").inc()
-    telemetry.count_integrity("b", decision.integrity)
-    return ScoreResponse.model_validate(decision, from_attributes=True)
+    telemetry: Telemetry = request.app.state.telemetry
+    telemetry.count_decision("b", decision.passed, decision.integrity)
+    return score_response(decision)

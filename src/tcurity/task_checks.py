@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tcurity.geometry import perforation_polyline, project_onto_polyline
 from tcurity.traces import GridTask, PerforationTask, TraceArrays
@@ -81,10 +82,28 @@ def check_follow(task: PerforationTask, arrays: TraceArrays) -> FollowCheck:
     lo, hi = spans[0]
     px, py = arrays.in_pixels(task.area_px)
     line = perforation_polyline(task)
-    length = float(np.sum(np.hypot(*np.diff(line, axis=0).T)))
     s, offset = project_onto_polyline(line, px[lo : hi + 1], py[lo : hi + 1])
+    return follow_of_projection(task, line, (float(px[lo]), float(py[lo])), s, offset)
+
+
+def follow_of_projection(
+    task: PerforationTask,
+    line: NDArray[np.float64],
+    first: tuple[float, float],
+    s: NDArray[np.float64],
+    offset: NDArray[np.float64],
+) -> FollowCheck:
+    """The follow check of a press already projected onto the perforation's ``line``: ``first`` is the press's
+    first point in pixels, ``s`` and ``offset`` what :func:`tcurity.geometry.project_onto_polyline` gave for its
+    points.
+
+    :func:`check_follow` projects the press itself; Phase A's scoring projects the press together with its
+    resampled path in one call (:func:`tcurity.features.phase_a.phase_a_evidence`) and judges it here, so the
+    geometry gate and the features share one pass.
+    """
+    length = float(np.sum(np.hypot(*np.diff(line, axis=0).T)))
     rel_offset = np.abs(offset) / length
-    start_offset = float(np.hypot(px[lo] - line[0, 0], py[lo] - line[0, 1]) / length)
+    start_offset = float(np.hypot(first[0] - line[0, 0], first[1] - line[0, 1]) / length)
     inside = rel_offset <= task.band
     coverage = float(np.max(np.where(inside, s, 0.0)) - min(float(s[0]), 1.0)) if inside.any() else 0.0
     inside_share = float(np.mean(inside))

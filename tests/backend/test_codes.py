@@ -20,7 +20,13 @@ def test_every_error_code_the_backend_raises_is_documented() -> None:
 
 
 def test_every_error_body_the_backend_builds_has_a_documented_code() -> None:
-    built = literal_args(BACKEND, "error_body", 0) | literal_args(BACKEND, "reject", 2)
+    shared = PROJECT_ROOT / "src/tcurity/web"  # the error contract and body limit both services use
+    built = (
+        literal_args(BACKEND, "error_body", 0)
+        | literal_args(BACKEND, "reject", 2)
+        | literal_args(shared, "error_body", 0)
+        | literal_args(shared, "reject", 2)
+    )
     assert undocumented(built, set(ERROR_CODES)) == {}
     assert {"internal_error", "store_unavailable", "payload_too_large"} <= set(built)
 

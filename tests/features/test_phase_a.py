@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from tcurity.data.adapter import to_perforation
 from tcurity.datasets import TraceRecord
 from tcurity.features.fine import FINE_FEATURE_NAMES, RATE_SENSITIVE, fine_features
 from tcurity.features.phase_a import (
@@ -20,12 +21,14 @@ from tcurity.features.phase_a import (
     FINE_MODEL_FEATURES,
     KINEMATIC_FEATURE_NAMES,
     feature_table,
+    phase_a_evidence,
     phase_a_features,
     press_path,
     progress_time_frac,
 )
-from tcurity.geometry import grid_layout
+from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2
+from tcurity.task_checks import check_follow
 from tcurity.traces import Event, PerforationTask, Point2, TraceArrays
 
 VERTICAL = PerforationTask(area_px=(100, 100), start=Point2(x=0.5, y=0.1), end=Point2(x=0.5, y=0.9))
@@ -228,3 +231,32 @@ def test_feature_table_rows_and_geometry() -> None:
     grid = TraceRecord("b-1", "bot", "teleport", "", "test", grid_layout(3), tear)
     with pytest.raises(TypeError, match="b-1 is not a Phase A trace"):
         feature_table([grid], grid_ms=100.0)
+
+
+@pytest.mark.parametrize("bend", [0.0, 0.2, -0.15])
+def test_the_one_pass_evidence_is_exactly_the_follow_check_and_the_features(
+    human_paths: list[Path2], bend: float
+) -> None:
+    """Serving's one pass gives bit for bit what the two separate functions give, on real strokes (some of
+    which miss the band, so failing checks are compared too)."""
+    rng = np.random.default_rng(7)
+    failed = 0
+    for path in human_paths[:40]:
+        task = random_perforation(rng).model_copy(update={"bend": bend})
+        arrays = to_perforation(path, task)
+        follow, values = phase_a_evidence(task, arrays, 1000.0 / 60.0)
+        assert follow == check_follow(task, arrays)
+        assert values.tobytes() == phase_a_features(task, arrays, 1000.0 / 60.0).tobytes()
+        failed += not follow.passed
+    assert failed > 0  # the band check's failing branch was compared too
+
+
+def test_the_one_pass_evidence_without_a_press_raises() -> None:
+    arrays = TraceArrays(
+        x=np.array([0.1, 0.2]),
+        y=np.array([0.5, 0.5]),
+        t_ms=np.array([0.0, 10.0]),
+        event=np.array([1, 1], np.int8),
+    )
+    with pytest.raises(ValueError, match="no press"):
+        phase_a_evidence(VERTICAL, arrays)

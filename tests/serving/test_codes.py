@@ -8,6 +8,7 @@ from tcurity.task_checks import FOLLOW_REASONS
 from tests.vocabulary import literal_args, undocumented
 
 SERVING = PROJECT_ROOT / "serving"
+SHARED = PROJECT_ROOT / "src/tcurity/web"  # the error contract and body limit both services use
 
 
 def test_every_error_code_the_ai_server_raises_is_documented() -> None:
@@ -17,7 +18,12 @@ def test_every_error_code_the_ai_server_raises_is_documented() -> None:
 
 
 def test_every_error_body_the_ai_server_builds_has_a_documented_code() -> None:
-    built = literal_args(SERVING, "error_body", 0) | literal_args(SERVING, "_reject", 2)
+    built = {
+        **literal_args(SERVING, "error_body", 0),
+        **literal_args(SERVING, "_reject", 2),
+        **literal_args(SHARED, "error_body", 0),
+        **literal_args(SHARED, "reject", 2),
+    }
     assert undocumented(built, set(ERROR_CODES)) == {}
     assert {"invalid_request", "payload_too_large"} <= set(built)
 

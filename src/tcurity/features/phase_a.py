@@ -26,7 +26,7 @@ from tcurity.features import kinematics as km
 from tcurity.features.fine import FINE_FEATURE_NAMES, RATE_SENSITIVE, fine_features
 from tcurity.geometry import perforation_length_px, perforation_polyline, project_onto_polyline
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, canonical_grid
-from tcurity.task_checks import check_follow
+from tcurity.task_checks import FollowCheck, check_follow, follow_of_projection
 from tcurity.traces import PerforationTask, TraceArrays
 
 KINEMATIC_FEATURE_NAMES: tuple[str, ...] = (
@@ -76,15 +76,32 @@ def press_path(task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFA
     Raises:
         ValueError: when the trace holds no complete press.
     """
+    raw = first_press(task, arrays)
+    grid = canonical_grid(raw, grid_ms)
+    line = perforation_polyline(task)
+    _, offset = project_onto_polyline(line, grid.x, grid.y)
+    return press_on_line(task, line, grid, offset)
+
+
+def first_press(task: PerforationTask, arrays: TraceArrays) -> Path2:
+    """The trace's first press (``down`` … ``up``) as recorded, in task-area pixels.
+
+    Raises:
+        ValueError: when the trace holds no complete press.
+    """
     spans = arrays.press_spans()
     if not spans:
         raise ValueError("the trace holds no press")
     lo, hi = spans[0]
     px, py = arrays.in_pixels(task.area_px)
-    raw = Path2(arrays.t_ms[lo : hi + 1], px[lo : hi + 1], py[lo : hi + 1])
-    grid = canonical_grid(raw, grid_ms)
-    line = perforation_polyline(task)
-    _, offset = project_onto_polyline(line, grid.x, grid.y)
+    return Path2(arrays.t_ms[lo : hi + 1], px[lo : hi + 1], py[lo : hi + 1])
+
+
+def press_on_line(
+    task: PerforationTask, line: NDArray[np.float64], grid: Path2, offset: NDArray[np.float64]
+) -> PressPath:
+    """A press on the canonical grid (pixels), and its signed offsets from the perforation ``line``, in
+    perforation lengths."""
     length = perforation_length_px(task)
     scaled = Path2(grid.t_ms, grid.x / length, grid.y / length)
     along, _ = km.chord_frame(scaled, line[0] / length, line[-1] / length)
@@ -96,6 +113,27 @@ def phase_a_features(
 ) -> NDArray[np.float64]:
     """The feature vector of a Phase A trace, in the order of :data:`FEATURE_NAMES`."""
     return features_of_press(press_path(task, arrays, grid_ms))
+
+
+def phase_a_evidence(
+    task: PerforationTask, arrays: TraceArrays, grid_ms: float = DEFAULT_GRID_MS
+) -> tuple[FollowCheck, NDArray[np.float64]]:
+    """The geometry gate and the features of a Phase A trace in one pass: exactly
+    ``check_follow(task, arrays)`` and ``phase_a_features(task, arrays, grid_ms)``.
+
+    Serving needs both for every tear. Here the press is cut out once, the perforation drawn once, and the
+    recorded points and the resampled path projected onto it in one call, which halves the geometry's cost.
+
+    Raises:
+        ValueError: when the trace holds no complete press (a validated Phase A trace always holds one).
+    """
+    raw = first_press(task, arrays)
+    grid = canonical_grid(raw, grid_ms)
+    line = perforation_polyline(task)
+    n = len(raw.x)
+    s, offset = project_onto_polyline(line, np.concatenate([raw.x, grid.x]), np.concatenate([raw.y, grid.y]))
+    follow = follow_of_projection(task, line, (float(raw.x[0]), float(raw.y[0])), s[:n], offset[:n])
+    return follow, features_of_press(press_on_line(task, line, grid, offset[n:]))
 
 
 def features_of_press(press: PressPath) -> NDArray[np.float64]:

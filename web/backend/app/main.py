@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
+from tcurity.web.body_limit import BodyLimit
 from web.backend.app.api.deps import Services
 from web.backend.app.api.routes import challenge, ops, report, siteverify
 from web.backend.app.core.codes import ERROR_CODES
 from web.backend.app.core.config import Settings, get_settings
 from web.backend.app.core.cors import DynamicCors
 from web.backend.app.core.errors import install_error_handlers
-from web.backend.app.core.limits import BodyLimit
 from web.backend.app.core.logging import setup_logging
 from web.backend.app.core.telemetry import RequestContext, Telemetry
 from web.backend.app.services.ai_client import AiClient

@@ -19,9 +19,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tcurity.web.placeholder_secrets import is_weak_secret
 from web.backend.app.core.cors import HttpOrigins
 
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-token", "secret", "token", "dev-secret"})
 MIN_SERVICE_TOKEN_CHARS = 16
 MIN_KEY_CHARS = 32
 # A pass token lives at most this long: the product's contract with the sites (a pass is short-lived).
@@ -163,8 +163,7 @@ class Settings(BaseSettings):
             "SITE_SECRET_PEPPER": (self.site_secret_pepper, MIN_KEY_CHARS),
         }
         for name, (secret, min_chars) in required.items():
-            value = secret.get_secret_value()
-            if value.lower() in PLACEHOLDER_SECRETS or len(value) < min_chars:
+            if is_weak_secret(secret.get_secret_value(), min_chars):
                 raise ValueError(
                     f"{name} must be a real secret of {min_chars}+ characters outside development"
                 )

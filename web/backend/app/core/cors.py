@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.backend.app.core.limits import reject
+from tcurity.web.body_limit import reject
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ALLOWED_METHODS = "GET, POST, OPTIONS"

@@ -8,11 +8,10 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tcurity.web.request_metrics import LATENCY_BUCKETS_S, RequestMetrics, endpoint_of
 from web.backend.app.core.logging import new_request_id, request_id_var
 
 logger = logging.getLogger("web.backend.access")
-
-LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Telemetry:
@@ -20,17 +19,7 @@ class Telemetry:
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
-        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
-        self.requests = Counter(
-            "backend_requests_total", "Requests by endpoint and status", ["endpoint", "status"], registry=r
-        )
-        self.latency = Histogram(
-            "backend_request_seconds",
-            "Latency by endpoint",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=r,
-        )
+        self.http = RequestMetrics("backend", r)  # recorded by RequestContext
         self.sessions = Counter("backend_sessions_total", "Challenge sessions created", registry=r)
         self.answers = Counter(
             "backend_answers_total", "Answered tasks by phase and outcome", ["phase", "outcome"], registry=r
@@ -114,18 +103,10 @@ class Telemetry:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def record_request(self, endpoint: str, status: int, elapsed_s: float) -> None:
-        """Counts a request and its latency (label children cached: this runs on every request)."""
-        children = self._children.get((endpoint, status))
-        if children is None:
-            children = (self.requests.labels(endpoint, str(status)), self.latency.labels(endpoint))
-            self._children[(endpoint, status)] = children
-        children[0].inc()
-        children[1].observe(elapsed_s)
-
 
 class RequestContext:
-    """Pure ASGI middleware: request id (``X-Request-ID`` in and out), latency and status metrics, access log."""
+    """Pure ASGI middleware: request id (``X-Request-ID`` in and out), latency and status metrics (the shared
+    :class:`tcurity.web.request_metrics.RequestMetrics`), access log."""
 
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
         self.app = app
@@ -152,9 +133,8 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            endpoint = str(getattr(route, "path", "other"))
-            self.telemetry.record_request(endpoint, status, elapsed)
+            endpoint = endpoint_of(scope)
+            self.telemetry.http.record(endpoint, status, elapsed)
             if logger.isEnabledFor(logging.INFO):
                 fields = {
                     "request_id": request_id,

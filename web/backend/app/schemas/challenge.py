@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tcurity.traces import GridTask, PerforationTask, Trace
 
+# The Phase B problem's view is the AI server's (tcurity.web.ai_api): the backend forwards it as made.
+from tcurity.web.ai_api import TILE_ID_PATTERN, ProblemView
+
 State = Literal["created", "phase_a", "phase_b", "passed", "blocked"]
 PhaseName = Literal["phase_a", "phase_b"]
 Outcome = Literal["passed", "next_phase", "retry", "blocked"]
@@ -21,7 +24,6 @@ Outcome = Literal["passed", "next_phase", "retry", "blocked"]
 SITEKEY_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 ACTION_PATTERN = r"^[A-Za-z0-9_./-]{0,64}$"
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
-TILE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -72,43 +74,6 @@ class PhaseAAnswer(BaseModel):
 
     model_config = _STRICT
     trace: Trace
-
-
-class TargetView(BaseModel):
-    """The class asked for, by its display names only (the class key stays on the server: review 8)."""
-
-    en: str
-    ko: str
-
-
-class PromptView(BaseModel):
-    """The instruction in English and Korean."""
-
-    en: str
-    ko: str
-
-
-class GridView(BaseModel):
-    rows: Annotated[int, Field(ge=1, le=3)]
-    cols: Annotated[int, Field(ge=1, le=3)]
-
-
-class TileView(BaseModel):
-    """One grid cell: an opaque id (fresh per problem), its position (row-major 0–8) and the image."""
-
-    tile_id: Annotated[str, Field(pattern=TILE_ID_PATTERN)]
-    position: Annotated[int, Field(ge=0, le=8)]
-    image: Annotated[str, Field(pattern=r"^data:image/(jpeg|png|webp);base64,", max_length=200_000)]
-
-
-class ProblemView(BaseModel):
-    """The Phase B problem as the browser sees it: nothing says which tile is which class or number."""
-
-    problem_id: str
-    target: TargetView
-    prompt: PromptView
-    grid: GridView
-    tiles: Annotated[list[TileView], Field(min_length=1, max_length=9)]
 
 
 class PhaseBProblemResponse(BaseModel):

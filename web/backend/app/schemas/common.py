@@ -6,17 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tcurity.web.errors import ErrorDetail, ErrorResponse
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorResponse(BaseModel):
-    """Every failure outside siteverify: a documented code, a message, optional details."""
-
-    error: ErrorDetail
+__all__ = ["ErrorDetail", "ErrorResponse", "Health", "Readiness", "errors"]
 
 
 def errors(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:

@@ -16,6 +16,9 @@ Failures are told apart, because only one kind may ever let a phase pass unscore
 - :class:`AiNotReadyError`: a 503 whose code says a model or the problem bank is not loaded
   (``model_unavailable``, ``bank_unavailable``): nothing is busy, the service is not configured, and retrying in
   seconds will not help. The flow answers ``service_not_ready`` and never fails open on it.
+
+Answers are parsed with the AI server's own response models (:mod:`tcurity.web.ai_api`, which its routes declare),
+never a copy of them: a body that is not the contract is a malformed one.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from tcurity.integrity import REASONS as INTEGRITY_REASONS
 from tcurity.traces import Trace
+from tcurity.web.ai_api import ProblemsResponse, ProblemView, ScoreResponse
 from web.backend.app.core.telemetry import Telemetry
-from web.backend.app.schemas.challenge import ProblemView
 from web.backend.app.services.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
@@ -70,46 +73,6 @@ class AiRejectedError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message = code, message
-
-
-class _Model(BaseModel):
-    name: str
-    version: str
-
-
-class _Integrity(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str
-    version: str
-    reasons: list[str] = Field(default_factory=list, max_length=len(INTEGRITY_REASONS))
-
-
-class _Score(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    score: float
-    passed: bool
-    threshold: float
-    reasons: list[str]
-    model: _Model
-    integrity: _Integrity | None = None
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    problem_id: str
-    answer: list[str] = Field(min_length=1, max_length=9)
-
-
-class _ProblemPair(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    client: ProblemView
-    answer: _Answer
-
-
-class _Problems(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    problems: list[_ProblemPair] = Field(min_length=1)
-    model: _Model
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +217,7 @@ class AiClient:
         content = b'{"trace":' + trace.model_dump_json().encode() + b"}"
         body = await self._post(phase, _SCORE_PATHS[phase], content)
         try:
-            parsed = _Score.model_validate(body)
+            parsed = ScoreResponse.model_validate(body)
         except ValidationError as exc:
             raise self._failed(phase, "malformed score") from exc
         model = f"{parsed.model.name}@{parsed.model.version}"
@@ -265,8 +228,8 @@ class AiClient:
             parsed.threshold,
             parsed.reasons,
             model,
-            tuple(r for r in integrity.reasons if r in INTEGRITY_REASONS) if integrity else (),
-            f"{integrity.name}@{integrity.version}" if integrity else None,
+            tuple(r for r in integrity.reasons if r in INTEGRITY_REASONS),
+            f"{integrity.name}@{integrity.version}",
         )
 
     async def problems(self, count: int, timeout_s: float | None = None) -> list[AiProblem]:
@@ -274,9 +237,11 @@ class AiClient:
         content = b'{"count":' + str(count).encode() + b"}"
         body = await self._post("problems", "/v1/phase-b/problems", content, timeout_s)
         try:
-            parsed = _Problems.model_validate(body)
+            parsed = ProblemsResponse.model_validate(body)
         except ValidationError as exc:
             raise self._failed("problems", "malformed problem") from exc
+        if not parsed.problems:
+            raise self._failed("problems", "no problem")
         if any(pair.answer.problem_id != pair.client.problem_id for pair in parsed.problems):
             raise self._failed("problems", "answer of another problem")
         model = f"{parsed.model.name}@{parsed.model.version}"

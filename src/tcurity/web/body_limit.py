@@ -1,4 +1,4 @@
-"""Request-size and media-type limits, enforced before a body is parsed."""
+"""Request-size and media-type limits of both services, enforced before a body is parsed."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from collections.abc import Iterable
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.backend.app.core.errors import error_body
+from tcurity.web.errors import error_body
 
 JSON = b"application/json"
 FORM = b"application/x-www-form-urlencoded"
 
 
 class BodyLimit:
-    """Refuses bodies over ``max_bytes`` (413) and bodies of another media type (415).
+    """Pure ASGI middleware: refuses bodies over ``max_bytes`` (413) and bodies of another media type (415).
 
-    JSON everywhere; ``form_paths`` (siteverify, report: called by site servers as reCAPTCHA's is) also take
-    ``application/x-www-form-urlencoded``. The limit holds whether a length is declared or not.
+    JSON everywhere; ``form_paths`` (the backend's siteverify and report, called by site servers as reCAPTCHA's
+    is) also take ``application/x-www-form-urlencoded``. The limit holds whether a length is declared or not.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, form_paths: Iterable[str] = ()) -> None:
