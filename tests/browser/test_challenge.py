@@ -163,8 +163,9 @@ def test_a_scripted_pointer_fails_phase_a_and_cannot_book(
         page.mouse.down()
         page.mouse.move(*end, steps=steps)
         page.mouse.up()
-    points = json.loads(sent.value.post_data or "{}")["trace"]["points"]
-    assert points["event"][0] == "down" and points["event"][-1] == "up"
+    events = json.loads(sent.value.post_data or "{}")["trace"]["points"]["event"]
+    # One press; before it, the one move Playwright's jump onto the grip gave (no way to the grip to judge).
+    assert events.count("down") == 1 and events.index("down") <= 1 and events[-1] == "up"
     assert answered.value.json()["outcome"] == "retry"
     page.wait_for_selector('.status[data-tone="error"]')
     page.screenshot(path=screenshots / f"bot_{'jump' if steps == 1 else 'linear'}_refused.png")

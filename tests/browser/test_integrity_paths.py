@@ -44,7 +44,9 @@ def test_a_playwright_driven_tear_is_flagged_injected_input(display: str) -> Non
     result = assess(trace)
     assert result.reasons == ["injected_input", "automation_env"]
     assert {"coalesced_single", "fractional_steps"} <= set(result.tells)
-    assert trace.points.sub is None  # DevTools input never coalesces
+    down = trace.points.event.index("down")
+    # DevTools input never coalesces a pressed move (a hover event before the approach may hold the browser's own).
+    assert trace.points.sub is None or all(i < down for i in trace.points.sub.index)
 
 
 def test_os_input_through_xtest_is_not_flagged(display: str) -> None:

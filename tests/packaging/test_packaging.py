@@ -243,8 +243,16 @@ def test_workflows_are_pinned_scoped_and_bounded() -> None:
 
 def test_dashboard_uses_exported_metric_names() -> None:
     exported = set()
+    # The request metrics both services share are named <prefix>_<suffix> (tcurity.web.request_metrics).
+    suffixes = re.findall(
+        r'f"\{prefix\}_([a-z_]+)"', (ROOT / "src/tcurity/web/request_metrics.py").read_text()
+    )
+    assert suffixes, "no shared request metric found"
     for telemetry in (ROOT / "serving" / "telemetry.py", ROOT / "web/backend/app/core/telemetry.py"):
-        exported |= set(re.findall(r'"((?:ai|backend)_[a-z_]+)"', telemetry.read_text()))
+        text = telemetry.read_text()
+        exported |= set(re.findall(r'"((?:ai|backend)_[a-z_]+)"', text))
+        for prefix in re.findall(r'RequestMetrics\(\s*"(ai|backend)"', text):
+            exported |= {f"{prefix}_{suffix}" for suffix in suffixes}
     used = set()
     texts = [
         (MONITORING / "grafana" / "tcurity-dashboard.json").read_text(),
