@@ -210,6 +210,7 @@ class TrainPhaseBParams(_Section):
 
 class EvaluatePhaseBParams(_Section):
     metrics_path: Path
+    unseen_metrics_path: Path  # evaluate_phase_b_unseen: families left out, the other population
     plots_dir: Path
     frr_for_recall: float
     timing_traces: int
