@@ -29,7 +29,7 @@ class ImageSplitParams(_Section):
 
 
 class TrainProfile(_Section):
-    """One training schedule; the CPU profile must fit about six minutes on two cores."""
+    """One training schedule; the CPU profile must fit its eight minutes on one core of the shared machine."""
 
     input_size: int = Field(gt=0)
     epochs: int = Field(gt=0)
@@ -41,6 +41,13 @@ class TrainProfile(_Section):
     min_crop_scale: float = Field(gt=0, le=1, description="smallest area share of a random training crop")
     max_train_minutes: float = Field(gt=0, description="training stops here; the LR schedule anneals by then")
     loader_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 on the 2-core CPU)")
+    cache_features: bool = Field(
+        False,
+        description="run the frozen stages once per tile (cached on disk) and train the rest on their maps",
+    )
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="dropout of the pooled features before the classifier"
+    )
 
 
 class TrainEffnetParams(_Section):
@@ -55,6 +62,7 @@ class TrainEffnetParams(_Section):
     profile: ProfileName
     device: Literal["auto", "cpu", "cuda"]
     num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
+    feature_cache_dir: Path = Field(description="where cached frozen-stage maps are kept (keyed by content)")
     profiles: dict[ProfileName, TrainProfile]
 
     @model_validator(mode="after")
