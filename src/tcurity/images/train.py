@@ -271,6 +271,9 @@ class _Run:
             build_lite0(num_classes=len(classes)).to(self.device).to(memory_format=torch.channels_last)
         )
         self.frozen = _freeze(self.model, cfg.freeze_stages)
+        # Seeded again once the model is built: building draws from the global generator or not (the converted
+        # weights are cached per process), and the augmentations draw from it.
+        torch.manual_seed(cfg.seed)
         self.loader = _train_loader(root, train_tiles, classes, cfg, self.device)
         self.val_images = load_images(root, val_tiles)
         self.val_labels = np.array([self.spec.classes.index(t.label) for t in val_tiles])
