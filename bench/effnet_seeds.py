@@ -1,6 +1,6 @@
-"""The tile classifier's CPU profile on three seeds: validation accuracy, time, and bank precision on held-out tiles.
+"""A tile classifier profile on three seeds: validation accuracy, time, and bank precision on held-out tiles.
 
-Trains ``params.yaml: train_effnet.profiles.cpu`` exactly as the ``train_effnet`` stage does (:func:`tcurity.images.
+Trains a profile of ``params.yaml: train_effnet.profiles`` (``--profile``, default ``cpu``) on the CPU exactly as the ``train_effnet`` stage does (:func:`tcurity.images.
 train.fit`, one torch thread, the frozen stages' maps from the stage's cache, computed once when missing) with the
 seeds ``base.seed``, ``base.seed + 1`` and ``base.seed + 2``, and writes per seed to
 ``reports/bench/effnet_seeds.json``:
@@ -12,9 +12,9 @@ seeds ``base.seed``, ``base.seed + 1`` and ``base.seed + 2``, and writes per see
   figure the promotion gate reads, :func:`tcurity.images.evaluate.bank_precision`);
 - a digest of the trained weights: the same seed gives the same digest on a rerun (deterministic seeds).
 
-Registers nothing and writes no model. On the shared two-core machine: about 4 minutes per seed when calm.
+Registers nothing and writes no model. `cpu_cached` on one core: about 2 CPU minutes for the maps (once), 3 per seed.
 
-    python -m bench.effnet_seeds [--seeds 3] [--out PATH]
+    python -m bench.effnet_seeds [--profile cpu_cached] [--seeds 3] [--jobs 3] [--max-train-minutes M] [--out PATH]
 """
 
 from __future__ import annotations
@@ -72,14 +72,14 @@ def scores(classifier: TileClassifier, root: Path, tiles: list[Tile], split: str
     )
 
 
-def one_seed(seed: int, max_train_minutes: float | None) -> dict[str, object]:
-    """Trains the CPU profile with ``seed`` (one torch thread) and measures it; the report's row for the seed."""
+def one_seed(seed: int, profile_name: str, max_train_minutes: float | None) -> dict[str, object]:
+    """Trains ``profile_name`` with ``seed`` (one torch thread, on the CPU) and measures it; the seed's row."""
     torch.set_num_threads(1)
     setup_logging("INFO")
     p = params()
     train_cfg = section("train_effnet", TrainEffnetParams, p)
     threshold = section("curate_bank", CurateBankParams, p).confidence_threshold
-    profile = train_cfg.profiles["cpu"]
+    profile = train_cfg.profiles[profile_name]  # type: ignore[index]
     if max_train_minutes is not None:
         profile = profile.model_copy(update={"max_train_minutes": max_train_minutes})
     root, (train, val, test) = resolve(p.data.tiles_dir), _splits()
@@ -121,12 +121,12 @@ def _splits() -> tuple[list[Tile], list[Tile], list[Tile]]:
     return train, val, test
 
 
-def run(n_seeds: int, jobs: int, max_train_minutes: float | None) -> dict[str, object]:
-    """The frozen stages' maps once (cached), then the CPU profile once per seed, ``jobs`` seeds at a time."""
+def run(n_seeds: int, profile_name: str, jobs: int, max_train_minutes: float | None) -> dict[str, object]:
+    """The frozen stages' maps once (cached), then the profile once per seed, ``jobs`` seeds at a time."""
     torch.set_num_threads(1)
     p = params()
     train_cfg = section("train_effnet", TrainEffnetParams, p)
-    profile = train_cfg.profiles["cpu"]
+    profile = train_cfg.profiles[profile_name]  # type: ignore[index]
     train, val, _ = _splits()
     maps_seconds, maps_cpu = None, None
     if profile.cache_features:  # computed here once, so every seed reads the same file
@@ -143,9 +143,10 @@ def run(n_seeds: int, jobs: int, max_train_minutes: float | None) -> dict[str, o
         maps_seconds, maps_cpu = round(maps.seconds, 1), round(time.process_time() - started_cpu, 1)
     seeds = list(range(p.base.seed, p.base.seed + n_seeds))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        runs = list(pool.map(one_seed, seeds, [max_train_minutes] * len(seeds)))
+        runs = list(pool.map(one_seed, seeds, [profile_name] * len(seeds), [max_train_minutes] * len(seeds)))
     accuracies = [float(r["val_accuracy"]) for r in runs]  # type: ignore[arg-type]
     return {
+        "profile_name": profile_name,
         "profile": profile.model_dump(),
         "max_train_minutes_used": max_train_minutes or profile.max_train_minutes,
         "num_threads": 1,
@@ -169,6 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds, from base.seed on")
     parser.add_argument(
+        "--profile", default="cpu", help="a profile of train_effnet.profiles, trained on the CPU"
+    )
+    parser.add_argument(
         "--jobs", type=int, default=1, help="seeds trained at once (one process, one thread each)"
     )
     parser.add_argument(
@@ -180,7 +184,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     setup_logging("INFO")
-    report = run(args.seeds, args.jobs, args.max_train_minutes)
+    report = run(args.seeds, args.profile, args.jobs, args.max_train_minutes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     logger.info("wrote %s", args.out)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tcurity.config import Params, params
 
-ProfileName = Literal["cpu", "gpu"]
+ProfileName = Literal["cpu", "cpu_cached", "gpu"]
 _S = TypeVar("_S", bound=BaseModel)
 
 
