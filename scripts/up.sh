@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 RUN=.run
 SDK=web/sdk
 mkdir -p "$RUN"
-# The first run trains only what serving needs: every model up to its promotion. The attacker evaluation and the
-# exploration notebook are reports, not models: `make train` runs them (README, `make up`).
+# The first run trains only what serving needs: every model up to its promotion. The attacker evaluation, Phase B's
+# refitted forests (evaluate_phase_b_unseen) and the exploration notebook are reports, not models: `make train`
+# runs them (README, `make up`).
 FIRST_RUN_TARGETS=(promote_phase_a promote_phase_b promote_effnet)
 TIMINGS="$RUN/up-timings.log"
 UP_STARTED=$(date +%s)

@@ -277,7 +277,7 @@ class PromoteParams(_Section):
 
 # --- Phase B, image side (docs/phase_b_images.md) -------------------------------------------------------------
 DeviceName = Literal["auto", "cpu", "cuda"]
-ProfileName = Literal["cpu", "gpu"]
+ProfileName = Literal["cpu", "cpu_cached", "gpu"]
 
 
 class ImageSplitParams(_Section):
@@ -288,7 +288,8 @@ class ImageSplitParams(_Section):
 
 
 class TrainProfile(_Section):
-    """One training schedule of ``train_effnet.profiles``; the CPU profile must fit about six minutes on two cores."""
+    """One training schedule of ``train_effnet.profiles``; the CPU profile must fit its eight minutes on one core of
+    the shared machine."""
 
     input_size: int = Field(gt=0)
     epochs: int = Field(gt=0)
@@ -300,6 +301,13 @@ class TrainProfile(_Section):
     min_crop_scale: float = Field(gt=0, le=1, description="smallest area share of a random training crop")
     max_train_minutes: float = Field(gt=0, description="training stops here; the LR schedule anneals by then")
     loader_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 on the 2-core CPU)")
+    cache_features: bool = Field(
+        False,
+        description="run the frozen stages once per tile (cached on disk) and train the rest on their maps",
+    )
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="dropout of the pooled features before the classifier"
+    )
 
 
 class TrainEffnetParams(_Section):
@@ -314,6 +322,7 @@ class TrainEffnetParams(_Section):
     profile: ProfileName
     device: DeviceName
     num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
+    feature_cache_dir: Path = Field(description="where cached frozen-stage maps are kept (keyed by content)")
     profiles: dict[ProfileName, TrainProfile]
 
     @model_validator(mode="after")
@@ -492,6 +501,7 @@ class TrainPhaseBParams(_Section):
 
 class EvaluatePhaseBParams(_Section):
     metrics_path: Path
+    unseen_metrics_path: Path  # evaluate_phase_b_unseen: families left out, the other population
     plots_dir: Path
     frr_for_recall: float
     timing_traces: int

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -158,8 +159,10 @@ class HumanSampler:
         quantum = float(np.min(positive[positive >= 5.0])) if np.any(positive >= 5.0) else 1.0
         return cls(gaps_ms=gaps, quantum_ms=quantum)
 
-    @property
+    @cached_property
     def median_gap_ms(self) -> float:
+        """The median gap, computed once per sampler (every :meth:`resample` reads it; the gaps run to
+        hundreds of thousands, and re-sorting them per call was most of ``prepare_phase_b``'s time)."""
         return float(np.median(self.gaps_ms))
 
     def resample(self, path: Path2, rng: np.random.Generator) -> Path2:

@@ -1,10 +1,17 @@
 """Fine-tuning EfficientNet-Lite0 on the tiles, and recording the result in MLflow (pipelines and notebooks).
 
-The backbone starts from the converted ImageNet weights (:mod:`tcurity.images.effnet`); the CPU profile
-freezes the stem and the first block stages (less backward work, and the early filters are generic anyway)
-and trains at a small input size; the GPU profile trains everything at full size with mixed precision.
-Validation reads tiles exactly as serving does (:func:`tcurity.images.classifier.images_to_tensor`), and the
-epoch with the best validation accuracy is kept.
+The backbone starts from the converted ImageNet weights (:mod:`tcurity.images.effnet`). Two ways to train:
+
+- **cached features** (``cache_features``, the CPU profile): the stem and the first ``freeze_stages`` stages are
+  frozen and run once per tile and view (:mod:`tcurity.images.features`, cached on disk); each epoch trains only
+  the remaining stages and the head on those maps, mirrored or not per draw. An epoch then costs seconds, not
+  minutes, so a larger input size and more epochs fit the CPU budget;
+- **end to end** (the GPU profile): every batch is decoded, cropped, flipped and colour-jittered, and the
+  network from ``freeze_stages`` on is trained on it, with mixed precision on CUDA.
+
+Both run on CPU or CUDA. Validation reads tiles exactly as serving does
+(:func:`tcurity.images.classifier.images_to_tensor`), and the epoch with the best validation accuracy is kept;
+the kept model's validation accuracy is measured once more through the whole network, as serving runs it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,11 +39,14 @@ from tcurity.config import TrainProfile
 from tcurity.images.classes import CLASSES
 from tcurity.images.classifier import ClassifierSpec, images_to_tensor, resolve_device, save_classifier
 from tcurity.images.effnet import MEAN, STD, backbone_stages, build_lite0
+from tcurity.images.features import VIEWS, cached_features
 from tcurity.images.tiles import Tile
 
 logger = logging.getLogger(__name__)
 
 TRAINING_FILE = "training.json"
+SCHEDULE_SLACK = 0.05
+"""How far the clock may run ahead of the step count before the learning rate follows the clock."""
 
 
 class TrainConfig(BaseModel):
@@ -54,6 +65,8 @@ class TrainConfig(BaseModel):
     seed: int
     device: str = "auto"
     loader_workers: int = 0
+    cache_features: bool = False
+    dropout: float = 0.0
 
     @classmethod
     def from_profile(cls, profile: TrainProfile, seed: int, device: str = "auto") -> TrainConfig:
@@ -148,42 +161,55 @@ def fit(
     val_tiles: Sequence[Tile],
     cfg: TrainConfig,
     classes: Sequence[str] = CLASSES,
+    cache_dir: Path | None = None,
 ) -> TrainResult:
     """Fine-tunes the pretrained EfficientNet-Lite0 and returns the best epoch's model (on CPU).
 
-    The run ends after ``cfg.epochs`` epochs or at ``cfg.max_train_minutes``, whichever comes first: the
-    learning rate decays over whichever of the two is further along, so a run cut short by a busy machine
-    still ends annealed (its last, partial epoch is validated like the others).
+    With ``cfg.cache_features`` the frozen stages' maps are read from (or computed once into) ``cache_dir``
+    (:mod:`tcurity.images.features`; ``None`` computes them without keeping them) and only the rest is trained.
+    The run ends after ``cfg.epochs`` epochs or at ``cfg.max_train_minutes`` (computing the maps included),
+    whichever comes first: the learning rate decays over whichever of the two is further along, so a run cut
+    short by a busy machine still ends annealed (its last, partial epoch is validated like the others). The
+    returned validation accuracy and confusion are the kept model's, run whole on the validation tiles.
     """
     torch.manual_seed(cfg.seed)
-    run = _Run(root, train_tiles, val_tiles, cfg, classes)
-    history: list[EpochStats] = []
-    best: tuple[float, int, dict[str, torch.Tensor], np.ndarray] | None = None
     started = time.perf_counter()
+    run: _Run | _CachedRun = (
+        _CachedRun(root, train_tiles, val_tiles, cfg, classes, cache_dir)
+        if cfg.cache_features
+        else _Run(root, train_tiles, val_tiles, cfg, classes)
+    )
+    history: list[EpochStats] = []
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     for epoch in range(1, cfg.epochs + 1):
-        stats, predicted = run.epoch(epoch)
+        stats = run.epoch(epoch)
         history.append(stats)
         if best is None or stats.val_accuracy > best[0]:
-            confusion = confusion_matrix(run.val_labels, predicted, labels=range(len(classes)))
-            best = (stats.val_accuracy, epoch, copy.deepcopy(run.model.state_dict()), confusion)
+            best = (stats.val_accuracy, epoch, copy.deepcopy(run.model.state_dict()))
         if run.out_of_time():
             if epoch < cfg.epochs:
                 logger.warning("time budget of %.1f min reached in epoch %d", cfg.max_train_minutes, epoch)
             break
     if best is None:
         raise ValueError("no epoch ran: epochs must be at least 1")
-    best_acc, best_epoch, best_state, best_confusion = best
+    _, best_epoch, best_state = best
     run.model.load_state_dict(best_state)
+    predicted = predict_logits(run.model, run.spec, load_images(root, val_tiles), run.device).argmax(dim=1)
+    val_labels = np.array([run.spec.classes.index(t.label) for t in val_tiles])
+    best_acc = float((predicted.numpy() == val_labels).mean())
+    confusion = confusion_matrix(val_labels, predicted.numpy(), labels=range(len(classes)))
     model = run.model.cpu().to(memory_format=torch.contiguous_format).eval()
     seconds = time.perf_counter() - started
-    logger.info("best epoch %d: val accuracy %.4f (%.1f s in all)", best_epoch, best_acc, seconds)
+    logger.info(
+        "best epoch %d: val accuracy %.4f (whole network; %.1f s in all)", best_epoch, best_acc, seconds
+    )
     return TrainResult(
         model,
         run.spec,
         history,
         best_epoch,
         best_acc,
-        best_confusion,
+        confusion,
         str(run.device),
         seconds,
         len(train_tiles),
@@ -191,8 +217,44 @@ def fit(
     )
 
 
+def _epoch_stats(
+    epoch: int,
+    cfg: TrainConfig,
+    train_loss: float,
+    train_acc: float,
+    val_logits: torch.Tensor,
+    val_labels: np.ndarray,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    started: float,
+) -> EpochStats:
+    """One epoch's stats from its training figures and validation logits; logs the progress line."""
+    val_loss = float(nn.functional.cross_entropy(val_logits, torch.from_numpy(val_labels)))
+    predicted = val_logits.argmax(dim=1).numpy()
+    stats = EpochStats(
+        epoch,
+        train_loss,
+        train_acc,
+        val_loss,
+        float((predicted == val_labels).mean()),
+        float(scheduler.get_last_lr()[0]),
+        time.perf_counter() - started,
+    )
+    logger.info(
+        "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2e | %.1f s",
+        epoch,
+        cfg.epochs,
+        stats.train_loss,
+        stats.train_accuracy,
+        stats.val_loss,
+        stats.val_accuracy,
+        stats.lr,
+        stats.seconds,
+    )
+    return stats
+
+
 class _Run:
-    """The moving parts of one fine-tuning run: model, data, optimiser and schedule."""
+    """The moving parts of one end-to-end fine-tuning run: model, data, optimiser and schedule."""
 
     def __init__(
         self,
@@ -209,6 +271,9 @@ class _Run:
             build_lite0(num_classes=len(classes)).to(self.device).to(memory_format=torch.channels_last)
         )
         self.frozen = _freeze(self.model, cfg.freeze_stages)
+        # Seeded again once the model is built: building draws from the global generator or not (the converted
+        # weights are cached per process), and the augmentations draw from it.
+        torch.manual_seed(cfg.seed)
         self.loader = _train_loader(root, train_tiles, classes, cfg, self.device)
         self.val_images = load_images(root, val_tiles)
         self.val_labels = np.array([self.spec.classes.index(t.label) for t in val_tiles])
@@ -233,34 +298,14 @@ class _Run:
             cfg.freeze_stages,
         )
 
-    def epoch(self, epoch: int) -> tuple[EpochStats, np.ndarray]:
-        """Trains one epoch, validates, logs the progress line; returns the stats and validation predictions."""
+    def epoch(self, epoch: int) -> EpochStats:
+        """Trains one epoch, validates, logs the progress line; returns the stats."""
         started = time.perf_counter()
         train_loss, train_acc = self._train()
         logits = predict_logits(self.model, self.spec, self.val_images, self.device)
-        val_loss = float(nn.functional.cross_entropy(logits, torch.from_numpy(self.val_labels)))
-        predicted = logits.argmax(dim=1).numpy()
-        stats = EpochStats(
-            epoch,
-            train_loss,
-            train_acc,
-            val_loss,
-            float((predicted == self.val_labels).mean()),
-            float(self.scheduler.get_last_lr()[0]),
-            time.perf_counter() - started,
+        return _epoch_stats(
+            epoch, self.cfg, train_loss, train_acc, logits, self.val_labels, self.scheduler, started
         )
-        logger.info(
-            "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2e | %.1f s",
-            epoch,
-            self.cfg.epochs,
-            stats.train_loss,
-            stats.train_accuracy,
-            stats.val_loss,
-            stats.val_accuracy,
-            stats.lr,
-            stats.seconds,
-        )
-        return stats, predicted
 
     def time_progress(self) -> float:
         """Share of the time budget used so far."""
@@ -295,6 +340,148 @@ class _Run:
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
+class _CachedRun:
+    """A run that trains only the stages after the frozen ones, and the head, on the frozen stages' cached maps.
+
+    Each draw of a training tile takes its map as read or mirrored (a coin per tile and epoch, from the run's
+    seeded generator), and each batch a random window of the maps (``cfg.min_crop_scale``); dropout before the
+    classifier (``cfg.dropout``) and weight decay are the other regularisers.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        train_tiles: Sequence[Tile],
+        val_tiles: Sequence[Tile],
+        cfg: TrainConfig,
+        classes: Sequence[str],
+        cache_dir: Path | None,
+    ) -> None:
+        if cfg.freeze_stages < 1:
+            raise ValueError("cache_features needs freeze_stages of at least 1")
+        self.started = time.perf_counter()
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.spec = ClassifierSpec(classes=tuple(classes), input_size=cfg.input_size)
+        self.model: Any = build_lite0(num_classes=len(classes)).to(self.device)  # timm: attributes untyped
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model.drop_rate = cfg.dropout  # timm's EfficientNet drops pooled features before the classifier
+        self.frozen = _freeze(self.model, cfg.freeze_stages)
+        self.tail_stages = list(self.model.blocks)[cfg.freeze_stages :]
+        tiles = [*train_tiles, *val_tiles]
+        features = cached_features(
+            cache_dir, self.model, root, tiles, cfg.input_size, cfg.freeze_stages, self.device
+        )
+        self.train_started = time.perf_counter()
+        n = len(train_tiles)
+        self.views = [features.maps[view][:n] for view in VIEWS]
+        self.val_maps = features.maps[VIEWS[0]][n:]
+        index = {c: i for i, c in enumerate(classes)}
+        self.train_labels = torch.tensor([index[t.label] for t in train_tiles])
+        self.val_labels = np.array([index[t.label] for t in val_tiles])
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.steps_per_epoch = max(1, n // cfg.batch_size)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, cfg.lr, weight_decay=cfg.weight_decay)
+        self.budget_s = cfg.max_train_minutes * 60.0
+        self.scheduler = _warmup_cosine(
+            self.optimizer,
+            steps=cfg.epochs * self.steps_per_epoch,
+            warmup=max(1, self.steps_per_epoch // 2),
+            time_progress=self.time_progress,
+        )
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        logger.info(
+            "training on %s from cached maps %s: %d train / %d val tiles, %d px, %d epochs, %d frozen stages",
+            self.device,
+            tuple(self.val_maps.shape[1:]),
+            n,
+            len(val_tiles),
+            cfg.input_size,
+            cfg.epochs,
+            cfg.freeze_stages,
+        )
+
+    def tail(self, maps: torch.Tensor) -> torch.Tensor:
+        """Logits from frozen-stage maps: the remaining stages, the head convolution, pooling and classifier."""
+        x = maps.to(self.device, dtype=torch.float32, non_blocking=True, memory_format=torch.channels_last)
+        for stage in self.tail_stages:
+            x = stage(x)
+        return self.model.forward_head(self.model.bn2(self.model.conv_head(x)))
+
+    def epoch(self, epoch: int) -> EpochStats:
+        """Trains one pass over the cached training maps, validates on the cached validation maps."""
+        started = time.perf_counter()
+        train_loss, train_acc = self._train()
+        return _epoch_stats(
+            epoch,
+            self.cfg,
+            train_loss,
+            train_acc,
+            self._val_logits(),
+            self.val_labels,
+            self.scheduler,
+            started,
+        )
+
+    def time_progress(self) -> float:
+        """Share of the training time left after computing the maps that is used so far."""
+        left = self.budget_s - (self.train_started - self.started)
+        return (time.perf_counter() - self.train_started) / max(left, 1e-9)
+
+    def out_of_time(self) -> bool:
+        """Whether the time budget (computing the maps included) is spent; training stops mid-epoch then."""
+        return time.perf_counter() - self.started >= self.budget_s
+
+    def _train(self) -> tuple[float, float]:
+        self.model.train()
+        for module in self.frozen:
+            module.eval()
+        n, bs = len(self.train_labels), self.cfg.batch_size
+        order = torch.randperm(n, generator=self.generator)
+        mirrored = torch.rand(n, generator=self.generator) < 0.5
+        total_loss, correct, seen = 0.0, 0, 0
+        on_cuda = self.device.type == "cuda"
+        for step in range(self.steps_per_epoch):
+            idx = order[step * bs : (step + 1) * bs]
+            maps = self._crop(
+                torch.where(mirrored[idx, None, None, None], self.views[1][idx], self.views[0][idx])
+            )
+            labels = self.train_labels[idx].to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on_cuda):
+                logits = self.tail(maps)
+                loss = self.loss_fn(logits.float(), labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            total_loss += float(loss.detach()) * len(labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+            seen += len(labels)
+            if self.out_of_time():
+                break
+        return total_loss / max(seen, 1), correct / max(seen, 1)
+
+    def _crop(self, maps: torch.Tensor) -> torch.Tensor:
+        """A random square window of the batch's maps, one per batch: its side is drawn between
+        ``sqrt(min_crop_scale)`` of the map's and all of it, its place uniformly (the cached counterpart of the
+        end-to-end run's random crops; the tail pools globally, so any size fits)."""
+        side = maps.shape[-1]
+        smallest = min(side, math.ceil(math.sqrt(self.cfg.min_crop_scale) * side))
+        crop = int(torch.randint(smallest, side + 1, (1,), generator=self.generator))
+        top, left = (int(v) for v in torch.randint(0, side - crop + 1, (2,), generator=self.generator))
+        return maps[:, :, top : top + crop, left : left + crop]
+
+    @torch.inference_mode()
+    def _val_logits(self, batch_size: int = 256) -> torch.Tensor:
+        self.model.eval()
+        chunks = [
+            self.tail(self.val_maps[start : start + batch_size]).float().cpu()
+            for start in range(0, len(self.val_maps), batch_size)
+        ]
+        return torch.cat(chunks)
+
+
 def _freeze(model: nn.Module, n_stages: int) -> list[nn.Module]:
     """Freezes the stem and the first ``n_stages`` stages; returns them (kept in eval mode while training)."""
     frozen = backbone_stages(model, n_stages) if n_stages > 0 else []
@@ -325,13 +512,19 @@ def _warmup_cosine(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over ``warmup`` steps, then cosine decay to 1 % of the base rate.
 
-    The decay follows the step count or the time budget (``time_progress``, 0 to 1), whichever is further.
+    The decay follows the step count, so a seed gives the same run every time, unless the time budget
+    (``time_progress``, 0 to 1) is further along by more than :data:`SCHEDULE_SLACK`: a machine too busy to
+    finish the epochs in time then anneals by the clock instead (and that run is not reproducible).
     """
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = min(1.0, max((step - warmup) / max(1, steps - warmup), time_progress()))
+        progress = (step - warmup) / max(1, steps - warmup)
+        clock = time_progress()
+        if clock > progress + SCHEDULE_SLACK:
+            progress = clock
+        progress = min(1.0, progress)
         return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
