@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
 from mlflow.pyfunc import PythonModel
@@ -21,7 +23,11 @@ from tests.serving.conftest import FEATURES, PHASE_A, promote, train_and_registe
 
 
 class _Constant(PythonModel):  # type: ignore[misc]
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    """A model that scores 0 (a DataFrame hint, as the project's pyfunc has: MLflow neither infers nor warns)."""
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> list[float]:
         return [0.0] * len(model_input)
 
 
