@@ -33,6 +33,7 @@ logger = logging.getLogger("pipelines.evaluate_phase_b_unseen")
 def evaluate_phase_b_unseen(p: Params) -> dict[str, object]:
     """Computes and writes the left-out-family and cross-population reports; returns the payload."""
     cfg = p.evaluate_phase_b
+    registry.configure(p)
     bundle = load_challenger(resolve(p.train_phase_b.model_dir))
     table = pd.read_parquet(resolve(p.featurize_phase_b.out_path))
     lofo = leave_one_family_out(table, bundle.feature_names, p.train_phase_b, p.sampling.grid_ms, p.base.seed)
