@@ -1,7 +1,9 @@
-"""In-process cost of Phase A's served decision on one trace: features on the bundle's grid, then both layers.
+"""In-process cost of Phase A's served decision on one trace: features on the bundle's grid, the tear's layers, and
+the approach's (its cut, its features and its layers, where the bundle has them).
 
-Times exactly what ``serving.decisions.decide_phase_a`` runs per trace after validation (``phase_a_features`` on the
-bundle's grid, the bundle's feature selection, ``ModelBundle.verdict``), one trace at a time, on held-out people's
+Times what ``serving.decisions.decide_phase_a`` runs per trace after validation (``phase_a_features`` on the
+bundle's grid, the bundle's feature selection, ``ModelBundle.verdict``, ``serving.decisions.approach_check``), one
+trace at a time, on held-out people's
 tears and evaluation bots, and writes ``reports/bench/phase_a_scoring.json``. The issue's target is p99 <= 5 ms.
 Reads the bundle ``train_phase_a`` wrote (``models/phase_a/bundle``) and the stage outputs of ``prepare_humans`` and
 ``simulate_bots``.
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from serving.decisions import approach_check
 from tcurity.config import params, resolve, setup_logging
 from tcurity.datasets import TraceRecord, read_traces
 from tcurity.features.phase_a import FEATURE_NAMES, phase_a_features
@@ -60,6 +63,7 @@ def time_decisions(
             start, start_cpu = time.perf_counter(), time.thread_time()
             features = phase_a_features(r.task, r.arrays, bundle.grid_ms)[idx]
             bundle.verdict(features)
+            approach_check(bundle, r.task, r.arrays)
             cpu.append((time.thread_time() - start_cpu) * 1000.0)
             wall.append((time.perf_counter() - start) * 1000.0)
     return wall, cpu
@@ -78,11 +82,18 @@ def main() -> None:
     traces = sample_traces(args.traces, p.base.seed)
     times, cpu = time_decisions(bundle, traces, args.repeats)
     result = {
-        "what": "phase_a_features on the bundle's grid + ModelBundle.verdict, one trace per call, in-process",
+        "what": (
+            "phase_a_features on the bundle's grid + ModelBundle.verdict + the approach's cut, features and layers "
+            "(serving.decisions.approach_check), one trace per call, in-process"
+        ),
         "traces": len(traces),
         "repeats": args.repeats,
         "grid_ms": bundle.grid_ms,
-        "layers": ["isolation_forest", "supervised"] if bundle.supervised is not None else [bundle.kind],
+        "layers": (["isolation_forest", "supervised"] if bundle.supervised is not None else [bundle.kind])
+        + (["approach_isolation_forest", "approach_supervised"] if bundle.approach is not None else []),
+        "approach_judged_share": round(
+            float(np.mean([bool(approach_check(bundle, r.task, r.arrays)[2]["judged"]) for r in traces])), 4
+        ),
         "n_features": len(bundle.feature_names),
         "score_p50_ms": round(float(np.percentile(times, 50)), 4),
         "score_p99_ms": round(float(np.percentile(times, 99)), 4),
