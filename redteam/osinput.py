@@ -599,6 +599,8 @@ def os_attempt(page: OsPage, stack: Stack, phase_a: OsMover, phase_b: OsMover) -
             outcome.phase_b = False
             for k in range(1, MAX_TRIES + 1):
                 issued = page.wait_exchange("b", False, k).body or {}
+                if "task" not in issued:  # a refusal (its error code says why), not a problem
+                    raise RuntimeError(f"Phase B was not issued: {issued.get('error', issued)}")
                 grid = GridTask.model_validate(issued["task"])
                 problem = issued["problem"]
                 positions = {t["tile_id"]: int(t["position"]) for t in problem["tiles"]}
