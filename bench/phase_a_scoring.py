@@ -69,6 +69,12 @@ def time_decisions(
     return wall, cpu
 
 
+def approach_judged(bundle: ModelBundle, record: TraceRecord) -> bool:
+    """Whether serving would judge the trace's approach to the grip."""
+    assert isinstance(record.task, PerforationTask)
+    return bool(approach_check(bundle, record.task, record.arrays)[2]["judged"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--traces", type=int, default=600)
@@ -91,9 +97,7 @@ def main() -> None:
         "grid_ms": bundle.grid_ms,
         "layers": (["isolation_forest", "supervised"] if bundle.supervised is not None else [bundle.kind])
         + (["approach_isolation_forest", "approach_supervised"] if bundle.approach is not None else []),
-        "approach_judged_share": round(
-            float(np.mean([bool(approach_check(bundle, r.task, r.arrays)[2]["judged"]) for r in traces])), 4
-        ),
+        "approach_judged_share": round(float(np.mean([approach_judged(bundle, r) for r in traces])), 4),
         "n_features": len(bundle.feature_names),
         "score_p50_ms": round(float(np.percentile(times, 50)), 4),
         "score_p99_ms": round(float(np.percentile(times, 99)), 4),
