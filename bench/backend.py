@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 import numpy as np
 import orjson
 
+from bench.http1 import HOST, Conn
 from bench.readiness import wait_ok
 from bench.serving import free_port, start_server, wait_healthy
 from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
@@ -54,8 +55,6 @@ from web.backend.app.sites import SitePolicy
 
 logger = logging.getLogger("bench.backend")
 OUT = PROJECT_ROOT / "reports/bench/backend.json"
-ORIGIN = "https://tickets.bench.test"
-HOST = "tickets.bench.test"
 MAX_PHASE_S = 150.0
 
 
@@ -90,37 +89,6 @@ def answer_body(stroke: Path2, task_json: dict[str, Any]) -> bytes:
     }
     viewport = {"width_px": 1280, "height_px": 800}
     return orjson.dumps({"trace": {"points": points, "viewport": viewport, "task": task_json}})
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection (requests in sequence)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(
-        self, method: str, path: str, body: bytes = b"", media: str = "application/json"
-    ) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {ORIGIN}\r\nContent-Length: {len(body)}\r\n"
-        if body:
-            head += f"Content-Type: {media}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        length = 0
-        for line in raw.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 @dataclass

@@ -66,7 +66,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +78,7 @@ import numpy as np
 import orjson
 
 from bench.backend import start_backend, start_redis, stop, wait_healthy_backend
+from bench.http1 import HOST, Conn
 from bench.procstat import CpuMeter
 from bench.readiness import wait_ok
 from bench.serving import free_port, measure_http, start_server, wait_healthy
@@ -93,8 +93,6 @@ from web.backend.app.sites import SitePolicy
 
 logger = logging.getLogger("bench.capacity")
 OUT = PROJECT_ROOT / "reports/bench/capacity.json"
-ORIGIN = "https://tickets.bench.test"
-HOST = "tickets.bench.test"
 SESSIONS = "/api/v1/challenge/sessions"
 STEPS = ("create", "phase_a_issue", "phase_a", "phase_b_issue", "phase_b_answer", "siteverify")
 P99_LIMIT_MS = 250.0
@@ -344,70 +342,6 @@ class BenchPeople(HeldOutPeople):
         return len(self._tears), points // 6
 
 
-def header_fields(head: bytes) -> dict[str, str]:
-    """A response head's header fields, names lower-cased (the status line left out)."""
-    fields = {}
-    for line in head.split(b"\r\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            fields[name.strip().lower().decode()] = value.strip().decode()
-    return fields
-
-
-async def read_body(reader: asyncio.StreamReader, fields: dict[str, str]) -> bytes:
-    """The body after a response head: ``Content-Length`` or chunked, and gunzipped when nginx compressed it
-    (a browser asks for gzip, so nginx compresses the JSON answers above its ``gzip_min_length``)."""
-    if fields.get("transfer-encoding", "").lower() == "chunked":
-        parts = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")  # no trailers from nginx: the last empty line
-                break
-            parts.append((await reader.readexactly(size + 2))[:-2])
-        body = b"".join(parts)
-    else:
-        body = await reader.readexactly(int(fields.get("content-length", "0")))
-    if fields.get("content-encoding", "").lower() == "gzip":
-        body = zlib.decompress(body, wbits=31)
-    return body
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection to nginx from a given loopback address, asking for gzip as a
-    browser does."""
-
-    def __init__(self, port: int, local: str) -> None:
-        self.port = port
-        self.local = local
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(
-        self, method: str, path: str, body: bytes = b"", media: str = "application/json"
-    ) -> tuple[int, bytes]:
-        """Sends one request and reads its answer."""
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(
-                "127.0.0.1", self.port, local_addr=(self.local, 0)
-            )
-        assert self.reader is not None
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nOrigin: {ORIGIN}\r\n"
-            f"Accept-Encoding: gzip\r\nContent-Length: {len(body)}\r\n"
-        )
-        if body:
-            head += f"Content-Type: {media}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        return int(raw[9:12]), await read_body(self.reader, header_fields(raw[:-4]))
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
 class SiteServers:
     """The site's servers: keep-alive connections from a few addresses, taken in turn, opened as needed."""
 
@@ -420,7 +354,11 @@ class SiteServers:
     async def verify(self, body: bytes) -> tuple[int, bytes]:
         k = self.turn % self.addresses
         self.turn += 1
-        conn = self.free[k].pop() if self.free[k] else Conn(self.port, site_server_address(k))
+        conn = (
+            self.free[k].pop()
+            if self.free[k]
+            else Conn(self.port, site_server_address(k), gzip=True, host=HOST)
+        )
         try:
             result = await conn.request(
                 "POST", "/api/v1/siteverify", body, "application/x-www-form-urlencoded"
@@ -519,7 +457,7 @@ async def person(world: World, log: StepLog, index: int, due: float) -> None:
     """One whole challenge from its own address; the outcome or the error goes into ``log``."""
     log.arrived += 1
     log.launch_lag_ms.append((time.perf_counter() - due) * 1000.0)
-    conn = Conn(world.port, source_address(index))
+    conn = Conn(world.port, source_address(index), gzip=True, host=HOST)
     try:
         body = orjson.dumps({"sitekey": world.sitekey, "action": "booking"})
         created = await timed(log, "create", conn, SESSIONS, body, start=due)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
+from tcurity.config import PROJECT_ROOT, ProfileName, params, resolve, setup_logging
 from tcurity.images.classes import CLASSES
 from tcurity.images.classifier import TileClassifier
 from tcurity.images.effnet import build_lite0
@@ -71,14 +71,14 @@ def scores(classifier: TileClassifier, root: Path, tiles: list[Tile], split: str
     )
 
 
-def one_seed(seed: int, profile_name: str, max_train_minutes: float | None) -> dict[str, object]:
+def one_seed(seed: int, profile_name: ProfileName, max_train_minutes: float | None) -> dict[str, object]:
     """Trains ``profile_name`` with ``seed`` (one torch thread, on the CPU) and measures it; the seed's row."""
     torch.set_num_threads(1)
     setup_logging("INFO")
     p = params()
     train_cfg = p.train_effnet
     threshold = p.curate_bank.confidence_threshold
-    profile = train_cfg.profiles[profile_name]  # type: ignore[index]
+    profile = train_cfg.profiles[profile_name]
     if max_train_minutes is not None:
         profile = profile.model_copy(update={"max_train_minutes": max_train_minutes})
     root, (train, val, test) = resolve(p.data.tiles_dir), _splits()
@@ -120,12 +120,14 @@ def _splits() -> tuple[list[Tile], list[Tile], list[Tile]]:
     return train, val, test
 
 
-def run(n_seeds: int, profile_name: str, jobs: int, max_train_minutes: float | None) -> dict[str, object]:
+def run(
+    n_seeds: int, profile_name: ProfileName, jobs: int, max_train_minutes: float | None
+) -> dict[str, object]:
     """The frozen stages' maps once (cached), then the profile once per seed, ``jobs`` seeds at a time."""
     torch.set_num_threads(1)
     p = params()
     train_cfg = p.train_effnet
-    profile = train_cfg.profiles[profile_name]  # type: ignore[index]
+    profile = train_cfg.profiles[profile_name]
     train, val, _ = _splits()
     maps_seconds, maps_cpu = None, None
     if profile.cache_features:  # computed here once, so every seed reads the same file

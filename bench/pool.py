@@ -44,13 +44,13 @@ from fastapi import FastAPI
 
 from bench.backend import (
     HOST,
-    Conn,
     percentile,
     start_backend,
     start_redis,
     stop,
     wait_healthy_backend,
 )
+from bench.http1 import Conn
 from bench.procstat import CpuMeter
 from bench.serving import free_port, wait_healthy
 from serving.schemas import ModelRef, Problem, ProblemsRequest, ProblemsResponse

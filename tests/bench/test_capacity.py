@@ -15,20 +15,19 @@ from bench.capacity import (
     STEPS,
     StepLog,
     arrival_offsets,
-    header_fields,
     highest_passing_rate,
     launch,
     meets_target,
     per_challenge_ms,
     pooled,
     ratio_to_trivial,
-    read_body,
     site_server_address,
     source_address,
     step_latencies,
     stopped_by,
     summarize_step,
 )
+from bench.http1 import header_fields, read_body
 
 
 def test_fixed_arrivals_are_evenly_spaced_within_the_step() -> None:
