@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import mlflow
 import numpy as np
@@ -106,6 +106,35 @@ def score_scale(calib_scores: NDArray[np.float64]) -> float:
     return max(float(np.std(calib_scores)), 1e-6)
 
 
+class ForestSettings(Protocol):
+    """What a supervised forest's section of ``params.yaml`` sets (Phase A's ``supervised``, Phase B's)."""
+
+    @property
+    def n_estimators(self) -> int: ...
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def min_samples_leaf(self) -> int: ...
+    @property
+    def max_features(self) -> float: ...
+
+
+def balanced_forest(
+    x: NDArray[np.float64], y: NDArray[Any], cfg: ForestSettings, seed: int
+) -> RandomForestClassifier:
+    """The supervised forest both phases fit: people (class 0) against bots (class 1), classes weighted to
+    balance, seeded, on one core (the machine is shared)."""
+    return RandomForestClassifier(
+        n_estimators=cfg.n_estimators,
+        max_depth=cfg.max_depth,
+        min_samples_leaf=cfg.min_samples_leaf,
+        max_features=cfg.max_features,
+        class_weight="balanced",
+        random_state=seed,
+        n_jobs=1,
+    ).fit(x, y)
+
+
 def fit_supervised(
     x_people: NDArray[np.float64],
     x_bots: NDArray[np.float64],
@@ -126,15 +155,7 @@ def fit_supervised(
         raise ValueError("the supervised layer needs people and training bots")
     x = np.vstack([x_people, x_bots])
     y = np.concatenate([np.zeros(len(x_people), dtype=int), np.ones(len(x_bots), dtype=int)])
-    model = RandomForestClassifier(
-        n_estimators=cfg.n_estimators,
-        max_depth=cfg.max_depth,
-        min_samples_leaf=cfg.min_samples_leaf,
-        max_features=cfg.max_features,
-        class_weight="balanced",
-        random_state=seed,
-        n_jobs=1,
-    ).fit(x, y)
+    model = balanced_forest(x, y, cfg, seed)
     layer = SupervisedLayer(
         forest=flatten_random_forest(model, positive_class=1, node_values=True),
         threshold=0.0,

@@ -22,7 +22,7 @@ from tcurity import registry
 from tcurity.config import Params, TrainPhaseBParams
 from tcurity.features.phase_b import FEATURE_NAMES as PHASE_B_FEATURES
 from tcurity.scoring import ModelBundle, flatten_random_forest
-from tcurity.train.behaviour import log_bundle, reference_ranges
+from tcurity.train.behaviour import balanced_forest, log_bundle, reference_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +77,7 @@ def fit_random_forest(
     Returns:
         The bundle serving will use (no transform: trees need none) and the sklearn model it was flattened from.
     """
-    forest = RandomForestClassifier(
-        n_estimators=cfg.n_estimators,
-        max_depth=cfg.max_depth,
-        min_samples_leaf=cfg.min_samples_leaf,
-        max_features=cfg.max_features,
-        class_weight="balanced",
-        random_state=seed,
-        n_jobs=1,
-    ).fit(x, y)
+    forest = balanced_forest(x, y, cfg, seed)
     low, high = reference_ranges(x[y != BOT])
     bundle = ModelBundle(
         kind="random_forest",
