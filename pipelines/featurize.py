@@ -13,6 +13,8 @@ and calibrate on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from functools import partial
 
 import pandas as pd
 
@@ -20,11 +22,21 @@ from pipelines.stage import parse_stage
 from tcurity.config import Params, resolve
 from tcurity.data.populations import phase_a_split
 from tcurity.data.strokes import read_strokes
-from tcurity.datasets import read_traces
-from tcurity.features.approach import approach_limits, approach_table, people_approach_table
+from tcurity.datasets import TraceRecord, read_traces
+from tcurity.features.approach import ApproachLimits, approach_limits, approach_table, people_approach_table
 from tcurity.features.phase_a import feature_table
+from tcurity.parallel import map_chunks
 
 logger = logging.getLogger("pipelines.featurize")
+
+
+def trace_rows(
+    records: Sequence[TraceRecord], grid_ms: float, sampling: str, limits: ApproachLimits
+) -> pd.DataFrame:
+    """One row per trace: its features and, beside them, its approach's."""
+    return pd.concat(
+        [feature_table(records, grid_ms, sampling), approach_table(records, limits, grid_ms)], axis=1
+    )
 
 
 def featurize(p: Params) -> pd.DataFrame:
@@ -40,9 +52,7 @@ def featurize(p: Params) -> pd.DataFrame:
         (read_traces(bots_dir / bots.phase_a_train), "native"),
     ]
     parts = [
-        pd.concat(
-            [feature_table(records, grid_ms, sampling), approach_table(records, limits, grid_ms)], axis=1
-        )
+        map_chunks(partial(trace_rows, grid_ms=grid_ms, sampling=sampling, limits=limits), records)
         for records, sampling in sets
     ]
     table = pd.concat(parts, ignore_index=True)
@@ -50,7 +60,9 @@ def featurize(p: Params) -> pd.DataFrame:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     people = read_strokes(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.approaches)
-    approaches = people_approach_table(people, lambda user: phase_a_split(p, user), grid_ms)
+    approaches = map_chunks(
+        partial(people_approach_table, split_of=partial(phase_a_split, p), grid_ms=grid_ms), people
+    )
     approaches_path = out.parent / p.featurize.files.approaches
     approaches.to_parquet(approaches_path, index=False)
     logger.info("wrote %d people's approaches to %s", len(approaches), approaches_path)

@@ -9,6 +9,7 @@ the shape of a complete one, the features of :mod:`tcurity.features.phase_b`) to
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import pandas as pd
 
@@ -16,6 +17,7 @@ from pipelines.stage import parse_stage
 from tcurity.config import Params, resolve
 from tcurity.datasets import read_traces
 from tcurity.features.phase_b import feature_table
+from tcurity.parallel import map_chunks
 
 logger = logging.getLogger("pipelines.featurize_phase_b")
 
@@ -29,9 +31,9 @@ def featurize_phase_b(p: Params) -> pd.DataFrame:
     waiting = read_traces(traces / files.bots_scripted_waits)
     table = pd.concat(
         [
-            feature_table(native, grid_ms),
-            feature_table(resampled, grid_ms, sampling="human"),
-            feature_table(waiting, grid_ms, sampling="scripted_waits"),
+            map_chunks(partial(feature_table, grid_ms=grid_ms), native),
+            map_chunks(partial(feature_table, grid_ms=grid_ms, sampling="human"), resampled),
+            map_chunks(partial(feature_table, grid_ms=grid_ms, sampling="scripted_waits"), waiting),
         ],
         ignore_index=True,
     )

@@ -25,7 +25,7 @@ from mlflow.entities.model_registry import ModelVersion
 from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
-from tcurity import registry
+from tcurity import parallel, registry
 from tcurity.bundles import load_bundle
 from tcurity.config import Params, SupervisedPhaseAParams, resolve
 from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURES
@@ -74,7 +74,7 @@ def fit_isolation_forest(
         max_samples=min(max_samples, len(x_train)),
         max_features=max_features,
         random_state=seed,
-        n_jobs=1,
+        n_jobs=parallel.jobs(),
     ).fit(transform.apply(x_train))
     low, high = reference_ranges(x_train)
     bundle = ModelBundle(
@@ -123,7 +123,7 @@ def balanced_forest(
     x: NDArray[np.float64], y: NDArray[Any], cfg: ForestSettings, seed: int
 ) -> RandomForestClassifier:
     """The supervised forest both phases fit: people (class 0) against bots (class 1), classes weighted to
-    balance, seeded, on one core (the machine is shared)."""
+    balance, seeded, on :func:`tcurity.parallel.jobs` threads (the same forest on any number)."""
     return RandomForestClassifier(
         n_estimators=cfg.n_estimators,
         max_depth=cfg.max_depth,
@@ -131,7 +131,7 @@ def balanced_forest(
         max_features=cfg.max_features,
         class_weight="balanced",
         random_state=seed,
-        n_jobs=1,
+        n_jobs=parallel.jobs(),
     ).fit(x, y)
 
 
