@@ -4,7 +4,7 @@ the approach's (its cut, its features and its layers, where the bundle has them)
 Times what ``serving.decisions.decide_phase_a`` runs per trace after validation (``phase_a_features`` on the
 bundle's grid, the bundle's feature selection, ``ModelBundle.verdict``, ``serving.decisions.approach_check``), one
 trace at a time, on held-out people's
-tears and evaluation bots, and writes ``reports/bench/phase_a_scoring.json``. The issue's target is p99 <= 5 ms.
+tears and evaluation bots, and writes ``reports/bench/phase_a_scoring.json``. The product's budget is p99 <= 5 ms for a Phase A decision.
 Reads the bundle ``train_phase_a`` wrote (``models/phase_a/bundle``) and the stage outputs of ``prepare_humans`` and
 ``simulate_bots``.
 
