@@ -182,8 +182,12 @@ class SimulateBotsParams(_Section):
     emission: BrowserEmissionParams = BrowserEmissionParams()
 
 
-class ApproachLimitsParams(_Section):
-    """Where a tear's approach starts and when it is judged (:class:`tcurity.features.approach.ApproachLimits`)."""
+class ApproachLimits(_Section):
+    """Where a tear's approach starts and when it is judged (``featurize.approach``; :mod:`tcurity.features.approach`).
+
+    The one type of these limits: the stages read it from ``params.yaml``, and serving rebuilds it from the limits a
+    bundle was trained with (``bundle.approach.meta["limits"]``).
+    """
 
     max_pause_ms: float = 400.0
     min_chord_px: float = 40.0
@@ -201,7 +205,7 @@ class FeaturizeParams(_Section):
     out_dir: Path
     files: FeaturizeFiles
     grid_ms: float = 1000.0 / 60.0  # Phase A's features: the browser grid (tcurity.sampling.BROWSER_GRID_MS)
-    approach: ApproachLimitsParams = ApproachLimitsParams()
+    approach: ApproachLimits = ApproachLimits()
 
 
 class FeatureSeparationParams(_Section):
