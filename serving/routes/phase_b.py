@@ -11,8 +11,12 @@ from serving.decisions import decide_phase_b
 from serving.deps import AppSettings, Metrics, Models
 from serving.errors import ApiError
 from serving.models import ModelSet
-from serving.schemas import (
-    ERROR_RESPONSES,
+from serving.schemas import ERROR_RESPONSES
+from serving.score_requests import SCORE_REQUEST_BODY, read_score_request, score_response
+from serving.telemetry import Telemetry
+from tcurity.problems import ProblemAnswer, ProblemGenerationError
+from tcurity.traces import GridTask
+from tcurity.web.ai_api import (
     ModelRef,
     Problem,
     ProblemAnswerView,
@@ -21,10 +25,6 @@ from serving.schemas import (
     ProblemView,
     ScoreResponse,
 )
-from serving.score_requests import SCORE_REQUEST_BODY, read_score_request, score_response
-from serving.telemetry import Telemetry
-from tcurity.problems import ProblemAnswer, ProblemGenerationError
-from tcurity.traces import GridTask
 
 router = APIRouter(prefix="/v1/phase-b", tags=["phase-b"])
 
