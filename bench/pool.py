@@ -46,12 +46,12 @@ from bench.backend import (
     HOST,
     percentile,
     start_backend,
-    start_redis,
     stop,
     wait_healthy_backend,
 )
 from bench.http1 import Conn
 from bench.procstat import CpuMeter
+from bench.redis_server import start_redis
 from bench.serving import free_port, wait_healthy
 from serving.schemas import ModelRef, Problem, ProblemsRequest, ProblemsResponse
 from tcurity.config import PROJECT_ROOT, params, setup_logging
