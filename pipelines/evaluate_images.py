@@ -28,6 +28,7 @@ import torch
 from pipelines.stage import stage_params, stage_parser
 from tcurity import registry
 from tcurity.config import EvaluateImagesParams, Params, resolve
+from tcurity.evaluate.headline import attacker_headline, image_headline, write_headline
 from tcurity.images.attacker import AttackReport, attack, random_guess_solve_rate, train_attacker
 from tcurity.images.bank import ImageBank
 from tcurity.images.classifier import TileClassifier, load_local_classifier, load_registered_classifier
@@ -110,6 +111,7 @@ def evaluate_attacker(p: Params) -> dict[str, object]:
     out = resolve(cfg.attacker_metrics_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_headline(resolve(cfg.attacker_headline_path), attacker_headline(metrics))
     registry.set_version_metrics(
         registration.name, registration.version, {"attacker_solve_rate": attack_full.solve_rate}
     )
@@ -208,10 +210,11 @@ def _fresh_generator(
 def write_outputs(
     cfg: EvaluateImagesParams, metrics: dict[str, object], confusion: np.ndarray, classes: Sequence[str]
 ) -> None:
-    """The metrics JSON and the test confusion matrix figure."""
+    """The metrics JSON, its headline and the test confusion matrix figure."""
     out = resolve(cfg.metrics_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_headline(resolve(cfg.headline_path), image_headline(metrics))
     plots = resolve(cfg.plots_dir)
     plots.mkdir(parents=True, exist_ok=True)
     figure = confusion_figure(confusion, classes, "EfficientNet-Lite0 on held-out test tiles")

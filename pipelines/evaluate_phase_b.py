@@ -22,9 +22,9 @@ from pipelines.stage import parse_stage
 from tcurity import registry
 from tcurity.config import Params, resolve
 from tcurity.datasets import TraceRecord, read_traces
-from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
+from tcurity.evaluate.behaviour import behaviour_metrics, gated_metrics, target_report
 from tcurity.evaluate.phase_b import human_pass_rate_by_population, scored, scoring_latency_ms
-from tcurity.evaluate.plots import block_rates, score_distributions
+from tcurity.evaluate.report import ReportPaths, ReportTitles, write_behaviour_report
 from tcurity.simulate import FAMILY_KIND
 from tcurity.train.behaviour import load_challenger
 
@@ -79,7 +79,7 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     }
     metrics["human_pass_rate_by_population"] = human_pass_rate_by_population(bundle, table)
     metrics["targets"] = target_report(metrics, p.evaluate_phase_b.targets)
-    write_outputs(p, metrics, humans, bots, kinds, bundle.threshold)
+    write_behaviour_report(report_paths(p), TITLES, metrics, humans, bots, kinds, bundle.threshold)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info(
         "phase B behaviour metrics: %s",
@@ -88,31 +88,15 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     return metrics
 
 
-def write_outputs(
-    p: Params,
-    metrics: dict[str, object],
-    humans: ScoredSet,
-    bots: dict[str, ScoredSet],
-    kinds: dict[str, str],
-    threshold: float,
-) -> None:
+def report_paths(p: Params) -> ReportPaths:
+    """Where this stage's metrics, headline and figures go (``params.yaml: evaluate_phase_b``)."""
     cfg = p.evaluate_phase_b
-    metrics_path = resolve(cfg.metrics_path)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    plots = resolve(cfg.plots_dir)
-    plots.mkdir(parents=True, exist_ok=True)
-    bot_scores = {f: s.scores for f, s in bots.items()}
-    score_distributions(humans.scores, bot_scores, threshold, "Phase B: held-out humans vs bots").savefig(
-        plots / "behaviour_test_scores.png", dpi=110
+    return ReportPaths(
+        resolve(cfg.metrics_path), resolve(cfg.headline_path), resolve(cfg.plots_dir), prefix="behaviour_"
     )
-    rates = metrics["bot_block_rate"]
-    assert isinstance(rates, dict)
-    block_rates(rates, kinds, "Phase B: bots blocked (answer shape + model)").savefig(
-        plots / "behaviour_block_rates.png", dpi=110
-    )
-    all_bots = np.concatenate(list(bot_scores.values()))
-    (plots / "behaviour_roc.json").write_text(json.dumps(roc_points(humans.scores, all_bots), indent=1))
+
+
+TITLES = ReportTitles("Phase B: held-out humans vs bots", "Phase B: bots blocked (answer shape + model)")
 
 
 def main() -> None:

@@ -252,6 +252,9 @@ class TrainPhaseAParams(_Section):
 
 class EvaluatePhaseAParams(_Section):
     metrics_path: Path
+    headline_path: (
+        Path  # a dozen numbers of metrics_path: what DVC shows as metrics (tcurity.evaluate.headline)
+    )
     plots_dir: Path
     frr_for_recall: float
     # The product's targets, reported beside the measured numbers ("targets" in the metrics), met or not; the
@@ -419,7 +422,11 @@ class EvaluateImagesParams(_Section):
     """Section ``evaluate_images``."""
 
     metrics_path: Path
+    headline_path: (
+        Path  # a dozen numbers of metrics_path: what DVC shows as metrics (tcurity.evaluate.headline)
+    )
     attacker_metrics_path: Path
+    attacker_headline_path: Path  # a few numbers of attacker_metrics_path (tcurity.evaluate.headline)
     plots_dir: Path
     attack_problems: int = Field(gt=0)
     throughput_problems: int = Field(gt=0)
@@ -505,6 +512,9 @@ class TrainPhaseBParams(_Section):
 
 class EvaluatePhaseBParams(_Section):
     metrics_path: Path
+    headline_path: (
+        Path  # a dozen numbers of metrics_path: what DVC shows as metrics (tcurity.evaluate.headline)
+    )
     unseen_metrics_path: Path  # evaluate_phase_b_unseen: families left out, the other population
     plots_dir: Path
     frr_for_recall: float
