@@ -49,13 +49,8 @@ logger = logging.getLogger("pipelines.evaluate_images")
 
 def evaluate_images(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out classifier and bank metrics; returns the metrics payload."""
-    cfg = p.evaluate_images
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    curate = p.curate_bank
-    model_dir = resolve(p.train_effnet.model_dir)
-    registration = Registration.read(model_dir)
-    classifier = registered_classifier(p, registration, model_dir)
+    cfg, curate = p.evaluate_images, p.curate_bank
+    model_dir, registration, classifier = checked_classifier(p)
     scores = pd.read_parquet(resolve(curate.scores_path))
     test = classification_metrics(scores, classifier.classes, "test")
     precision = bank_precision(scores, curate.confidence_threshold, "test")
@@ -84,13 +79,8 @@ def evaluate_images(p: Params) -> dict[str, object]:
 
 def evaluate_attacker(p: Params) -> dict[str, object]:
     """The attacker's solve rate and the generator's throughput; writes them and attaches the solve rate."""
-    cfg = p.evaluate_images
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    curate = p.curate_bank
-    model_dir = resolve(p.train_effnet.model_dir)
-    registration = Registration.read(model_dir)
-    classifier = registered_classifier(p, registration, model_dir)
+    cfg, curate = p.evaluate_images, p.curate_bank
+    model_dir, registration, classifier = checked_classifier(p)
     bank_dir = resolve(curate.bank_dir)
     problem_cfg = p.problems
     attack_full, attack_unseen = attacker_reports(p, classifier, bank_dir, problem_cfg, cfg.attack_problems)
@@ -132,6 +122,16 @@ def attacker_detail(
             random_guess_solve_rate(problem_cfg.min_targets, problem_cfg.max_targets), 4
         ),
     }
+
+
+def checked_classifier(p: Params) -> tuple[Path, Registration, TileClassifier]:
+    """What both stages start from, on ``evaluate_images.num_threads`` torch threads: the trained model's folder,
+    its registration and the registered classifier (:func:`registered_classifier`)."""
+    if p.evaluate_images.num_threads > 0:
+        torch.set_num_threads(p.evaluate_images.num_threads)
+    model_dir = resolve(p.train_effnet.model_dir)
+    registration = Registration.read(model_dir)
+    return model_dir, registration, registered_classifier(p, registration, model_dir)
 
 
 def registered_classifier(p: Params, registration: Registration, model_dir: Path) -> TileClassifier:
