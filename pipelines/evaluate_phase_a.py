@@ -38,6 +38,7 @@ from tcurity.simulate import FAMILY_KIND
 from tcurity.train.behaviour import fit_phase_a, load_challenger, phase_a_rows, read_approach_table
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
+TITLES = ReportTitles("Phase A: held-out humans vs bots (margin)", "Phase A: bots blocked (geometry + model)")
 
 
 def approach_rows(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray | None:
@@ -257,21 +258,10 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
     metrics["cross_population"] = cross_population(p, table, approaches, native_rows)
     targets = {k: v for k, v in p.evaluate_phase_a.targets.items() if k != "lofo_block_rate_min" or lofo}
     metrics["targets"] = target_report(metrics, targets)
-    write_behaviour_report(report_paths(p), TITLES, metrics, humans, native, kinds, 0.0)
+    write_behaviour_report(ReportPaths.of(p.evaluate_phase_a), TITLES, metrics, humans, native, kinds, 0.0)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info("phase A metrics: %s", json.dumps({k: metrics[k] for k in ("human_pass_rate", "auc")}))
     return metrics
-
-
-def report_paths(p: Params) -> ReportPaths:
-    """Where this stage's metrics, headline and figures go (``params.yaml: evaluate_phase_a``)."""
-    cfg = p.evaluate_phase_a
-    return ReportPaths(
-        resolve(cfg.metrics_path), resolve(cfg.headline_path), resolve(cfg.plots_dir), prefix=""
-    )
-
-
-TITLES = ReportTitles("Phase A: held-out humans vs bots (margin)", "Phase A: bots blocked (geometry + model)")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from tcurity.simulate import FAMILY_KIND
 from tcurity.train.behaviour import load_challenger
 
 logger = logging.getLogger("pipelines.evaluate_phase_b")
+TITLES = ReportTitles("Phase B: held-out humans vs bots", "Phase B: bots blocked (answer shape + model)")
 
 
 def timing_sample(p: Params, n: int) -> list[TraceRecord]:
@@ -79,24 +80,21 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     }
     metrics["human_pass_rate_by_population"] = human_pass_rate_by_population(bundle, table)
     metrics["targets"] = target_report(metrics, p.evaluate_phase_b.targets)
-    write_behaviour_report(report_paths(p), TITLES, metrics, humans, bots, kinds, bundle.threshold)
+    write_behaviour_report(
+        ReportPaths.of(p.evaluate_phase_b, prefix="behaviour_"),
+        TITLES,
+        metrics,
+        humans,
+        bots,
+        kinds,
+        bundle.threshold,
+    )
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info(
         "phase B behaviour metrics: %s",
         json.dumps({k: metrics[k] for k in ("human_pass_rate", "auc", "score_ms")}),
     )
     return metrics
-
-
-def report_paths(p: Params) -> ReportPaths:
-    """Where this stage's metrics, headline and figures go (``params.yaml: evaluate_phase_b``)."""
-    cfg = p.evaluate_phase_b
-    return ReportPaths(
-        resolve(cfg.metrics_path), resolve(cfg.headline_path), resolve(cfg.plots_dir), prefix="behaviour_"
-    )
-
-
-TITLES = ReportTitles("Phase B: held-out humans vs bots", "Phase B: bots blocked (answer shape + model)")
 
 
 def main() -> None:

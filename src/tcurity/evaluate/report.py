@@ -11,12 +11,27 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from tcurity.config import resolve
 from tcurity.evaluate.behaviour import ScoredSet, roc_points
 from tcurity.evaluate.headline import behaviour_headline, write_headline
 from tcurity.evaluate.plots import block_rates, score_distributions
+
+
+class EvaluationFiles(Protocol):
+    """A ``params.yaml`` evaluation section's files (``evaluate_phase_a``, ``evaluate_phase_b``)."""
+
+    @property
+    def metrics_path(self) -> Path: ...
+
+    @property
+    def headline_path(self) -> Path: ...
+
+    @property
+    def plots_dir(self) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,13 @@ class ReportPaths:
     headline: Path
     plots_dir: Path
     prefix: str = ""
+
+    @classmethod
+    def of(cls, section: EvaluationFiles, prefix: str = "") -> ReportPaths:
+        """The paths a section names, resolved against the project root."""
+        return cls(
+            resolve(section.metrics_path), resolve(section.headline_path), resolve(section.plots_dir), prefix
+        )
 
 
 @dataclass(frozen=True)
