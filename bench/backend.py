@@ -42,6 +42,7 @@ import orjson
 
 from bench.http1 import HOST, Conn
 from bench.readiness import wait_ok
+from bench.redis_server import start_redis
 from bench.serving import free_port, start_server, wait_healthy
 from tcurity.config import PROJECT_ROOT, params, resolve, setup_logging
 from tcurity.data.adapter import bend_along, to_perforation
@@ -208,31 +209,6 @@ async def verify_load(port: int, bodies: list[bytes], concurrency: int) -> dict[
         "siteverify_error_samples": samples,
         "siteverify_duration_s": wall,
     }
-
-
-def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("--backend-workers > 1 needs redis-server (Debian package redis-server)")
-    port = free_port()
-    cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(folder),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    process = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    time.sleep(0.5)
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def start_backend(port: int, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:

@@ -77,10 +77,11 @@ import httpx
 import numpy as np
 import orjson
 
-from bench.backend import start_backend, start_redis, stop, wait_healthy_backend
+from bench.backend import start_backend, stop, wait_healthy_backend
 from bench.http1 import HOST, Conn
 from bench.procstat import CpuMeter
 from bench.readiness import wait_ok
+from bench.redis_server import start_redis
 from bench.serving import free_port, measure_http, start_server, wait_healthy
 from bench.trivial import TRIVIAL_PATH
 from redteam.humans import HeldOutPeople, held_out_strokes

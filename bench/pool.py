@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,12 @@ from bench.backend import (
     HOST,
     percentile,
     start_backend,
-    start_redis,
     stop,
     wait_healthy_backend,
 )
 from bench.http1 import Conn
 from bench.procstat import CpuMeter
+from bench.redis_server import start_redis
 from bench.serving import free_port, wait_healthy
 from serving.schemas import ModelRef, Problem, ProblemsRequest, ProblemsResponse
 from tcurity.config import PROJECT_ROOT, params, setup_logging
@@ -182,12 +183,39 @@ async def prepare_issue(redis_url: str, blobs: list[bytes], sitekey: str, n: int
         await store.close()
 
 
+@dataclass
+class IssueTally:
+    """What a Phase B issue load saw: each latency (ms), the count of each status, the problems issued and the
+    first few refusals' bodies."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    problem_ids: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+
+    def record(self, latency_ms: float, status: int, body: bytes) -> None:
+        """Counts one answer of ``POST .../phase-b``."""
+        self.latencies.append(latency_ms)
+        self.statuses[str(status)] = self.statuses.get(str(status), 0) + 1
+        if status == 200:
+            self.problem_ids.append(orjson.loads(body)["problem"]["problem_id"])
+        elif len(self.samples) < 5:
+            self.samples.append(f"{status} {body[:200]!r}")
+
+    def report(self, wall_s: float) -> dict[str, Any]:
+        """The load's result as the benchmark writes it."""
+        return {
+            "latencies": self.latencies,
+            "wall_s": wall_s,
+            "statuses": self.statuses,
+            "problem_ids": self.problem_ids,
+            "error_samples": self.samples,
+        }
+
+
 async def issue_load(port: int, session_ids: list[str], concurrency: int) -> dict[str, Any]:
     """Issues Phase B once per session from ``concurrency`` keep-alive clients."""
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    problem_ids: list[str] = []
-    samples: list[str] = []
+    tally = IssueTally()
     sessions = iter(session_ids)
 
     async def client() -> None:
@@ -196,25 +224,13 @@ async def issue_load(port: int, session_ids: list[str], concurrency: int) -> dic
             for sid in sessions:
                 start = time.perf_counter()
                 status, body = await conn.request("POST", f"/api/v1/challenge/sessions/{sid}/phase-b")
-                latencies.append((time.perf_counter() - start) * 1000.0)
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-                if status == 200:
-                    problem_ids.append(orjson.loads(body)["problem"]["problem_id"])
-                elif len(samples) < 5:
-                    samples.append(f"{status} {body[:200]!r}")
+                tally.record((time.perf_counter() - start) * 1000.0, status, body)
         finally:
             conn.close()
 
     start = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(client() for _ in range(concurrency))), MAX_ISSUE_S)
-    wall = time.perf_counter() - start
-    return {
-        "latencies": latencies,
-        "wall_s": wall,
-        "statuses": statuses,
-        "problem_ids": problem_ids,
-        "error_samples": samples,
-    }
+    return tally.report(time.perf_counter() - start)
 
 
 async def open_load(port: int, session_ids: list[str], rate_per_s: float, connections: int) -> dict[str, Any]:
@@ -226,10 +242,7 @@ async def open_load(port: int, session_ids: list[str], rate_per_s: float, connec
     free: asyncio.Queue[Conn] = asyncio.Queue()
     for _ in range(connections):
         free.put_nowait(Conn(port))
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    problem_ids: list[str] = []
-    samples: list[str] = []
+    tally = IssueTally()
     in_flight_max = 0
 
     async def one(sid: str, due: float) -> None:
@@ -240,12 +253,7 @@ async def open_load(port: int, session_ids: list[str], rate_per_s: float, connec
             status, body = await conn.request("POST", f"/api/v1/challenge/sessions/{sid}/phase-b")
         finally:
             free.put_nowait(conn)
-        latencies.append((time.perf_counter() - due) * 1000.0)
-        statuses[str(status)] = statuses.get(str(status), 0) + 1
-        if status == 200:
-            problem_ids.append(orjson.loads(body)["problem"]["problem_id"])
-        elif len(samples) < 5:
-            samples.append(f"{status} {body[:200]!r}")
+        tally.record((time.perf_counter() - due) * 1000.0, status, body)
 
     start = time.perf_counter()
     tasks = []
@@ -257,14 +265,7 @@ async def open_load(port: int, session_ids: list[str], rate_per_s: float, connec
     wall = time.perf_counter() - start
     while not free.empty():
         free.get_nowait().close()
-    return {
-        "latencies": latencies,
-        "wall_s": wall,
-        "statuses": statuses,
-        "problem_ids": problem_ids,
-        "error_samples": samples,
-        "in_flight_max": in_flight_max,
-    }
+    return {**tally.report(wall), "in_flight_max": in_flight_max}
 
 
 def environment(folder: Path, ai_url: str, token: str) -> dict[str, str]:

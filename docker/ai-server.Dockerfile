@@ -24,8 +24,18 @@ RUN groupadd --system --gid 10001 tcurity \
     && chown tcurity:tcurity /data/bank /models
 WORKDIR /app
 # tcurity.config resolves params.yaml from the source tree (PROJECT_ROOT = /app), so the package stays in src/.
-COPY --chown=tcurity:tcurity params.yaml pyproject.toml ./
-COPY --chown=tcurity:tcurity src/ src/
+# Only what serving imports (tests/packaging/test_image_contents.py computes it): the core, the features, scoring,
+# the registry client, the problem generator and its classifier; no training code, notebooks or data readers.
+COPY --chown=tcurity:tcurity params.yaml ./
+COPY --chown=tcurity:tcurity src/tcurity/__init__.py src/tcurity/bundles.py src/tcurity/config.py \
+    src/tcurity/datasets.py src/tcurity/geometry.py src/tcurity/integrity.py src/tcurity/problems.py \
+    src/tcurity/registry.py src/tcurity/sampling.py src/tcurity/scoring.py src/tcurity/task_checks.py \
+    src/tcurity/traces.py src/tcurity/
+COPY --chown=tcurity:tcurity src/tcurity/features/ src/tcurity/features/
+COPY --chown=tcurity:tcurity src/tcurity/images/__init__.py src/tcurity/images/bank.py \
+    src/tcurity/images/classes.py src/tcurity/images/classifier.py src/tcurity/images/effnet.py \
+    src/tcurity/images/render.py src/tcurity/images/
+COPY --chown=tcurity:tcurity src/tcurity/web/ src/tcurity/web/
 COPY --chown=tcurity:tcurity serving/ serving/
 USER tcurity
 EXPOSE 9000

@@ -19,10 +19,16 @@ RUN groupadd --system --gid 10001 tcurity \
     && mkdir -p /config /data/collected && chown tcurity:tcurity /config /data/collected
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
+# Only what the backend imports (tests/packaging/test_image_contents.py computes it): the trace core, the shared
+# web plumbing and the trace store for exports; no training code, notebooks or data readers.
 COPY --chown=tcurity:tcurity params.yaml ./
-COPY --chown=tcurity:tcurity src/ src/
+COPY --chown=tcurity:tcurity src/tcurity/__init__.py src/tcurity/config.py src/tcurity/datasets.py \
+    src/tcurity/fingerprint.py src/tcurity/geometry.py src/tcurity/integrity.py src/tcurity/task_checks.py \
+    src/tcurity/traces.py src/tcurity/
+COPY --chown=tcurity:tcurity src/tcurity/web/ src/tcurity/web/
 COPY --chown=tcurity:tcurity web/__init__.py web/__init__.py
-COPY --chown=tcurity:tcurity web/backend/ web/backend/
+COPY --chown=tcurity:tcurity web/backend/__init__.py web/backend/__main__.py web/backend/
+COPY --chown=tcurity:tcurity web/backend/app/ web/backend/app/
 USER tcurity
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -28,6 +28,7 @@ import torch
 from pipelines.stage import stage_params, stage_parser
 from tcurity import registry
 from tcurity.config import EvaluateImagesParams, Params, resolve
+from tcurity.evaluate.headline import attacker_headline, image_headline, write_headline
 from tcurity.images.attacker import AttackReport, attack, random_guess_solve_rate, train_attacker
 from tcurity.images.bank import ImageBank
 from tcurity.images.classifier import TileClassifier, load_local_classifier, load_registered_classifier
@@ -48,13 +49,8 @@ logger = logging.getLogger("pipelines.evaluate_images")
 
 def evaluate_images(p: Params) -> dict[str, object]:
     """Computes, writes and attaches the held-out classifier and bank metrics; returns the metrics payload."""
-    cfg = p.evaluate_images
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    curate = p.curate_bank
-    model_dir = resolve(p.train_effnet.model_dir)
-    registration = Registration.read(model_dir)
-    classifier = registered_classifier(p, registration, model_dir)
+    cfg, curate = p.evaluate_images, p.curate_bank
+    model_dir, registration, classifier = checked_classifier(p)
     scores = pd.read_parquet(resolve(curate.scores_path))
     test = classification_metrics(scores, classifier.classes, "test")
     precision = bank_precision(scores, curate.confidence_threshold, "test")
@@ -83,13 +79,8 @@ def evaluate_images(p: Params) -> dict[str, object]:
 
 def evaluate_attacker(p: Params) -> dict[str, object]:
     """The attacker's solve rate and the generator's throughput; writes them and attaches the solve rate."""
-    cfg = p.evaluate_images
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    curate = p.curate_bank
-    model_dir = resolve(p.train_effnet.model_dir)
-    registration = Registration.read(model_dir)
-    classifier = registered_classifier(p, registration, model_dir)
+    cfg, curate = p.evaluate_images, p.curate_bank
+    model_dir, registration, classifier = checked_classifier(p)
     bank_dir = resolve(curate.bank_dir)
     problem_cfg = p.problems
     attack_full, attack_unseen = attacker_reports(p, classifier, bank_dir, problem_cfg, cfg.attack_problems)
@@ -110,6 +101,7 @@ def evaluate_attacker(p: Params) -> dict[str, object]:
     out = resolve(cfg.attacker_metrics_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_headline(resolve(cfg.attacker_headline_path), attacker_headline(metrics))
     registry.set_version_metrics(
         registration.name, registration.version, {"attacker_solve_rate": attack_full.solve_rate}
     )
@@ -130,6 +122,16 @@ def attacker_detail(
             random_guess_solve_rate(problem_cfg.min_targets, problem_cfg.max_targets), 4
         ),
     }
+
+
+def checked_classifier(p: Params) -> tuple[Path, Registration, TileClassifier]:
+    """What both stages start from, on ``evaluate_images.num_threads`` torch threads: the trained model's folder,
+    its registration and the registered classifier (:func:`registered_classifier`)."""
+    if p.evaluate_images.num_threads > 0:
+        torch.set_num_threads(p.evaluate_images.num_threads)
+    model_dir = resolve(p.train_effnet.model_dir)
+    registration = Registration.read(model_dir)
+    return model_dir, registration, registered_classifier(p, registration, model_dir)
 
 
 def registered_classifier(p: Params, registration: Registration, model_dir: Path) -> TileClassifier:
@@ -208,10 +210,11 @@ def _fresh_generator(
 def write_outputs(
     cfg: EvaluateImagesParams, metrics: dict[str, object], confusion: np.ndarray, classes: Sequence[str]
 ) -> None:
-    """The metrics JSON and the test confusion matrix figure."""
+    """The metrics JSON, its headline and the test confusion matrix figure."""
     out = resolve(cfg.metrics_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_headline(resolve(cfg.headline_path), image_headline(metrics))
     plots = resolve(cfg.plots_dir)
     plots.mkdir(parents=True, exist_ok=True)
     figure = confusion_figure(confusion, classes, "EfficientNet-Lite0 on held-out test tiles")

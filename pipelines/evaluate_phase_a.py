@@ -31,13 +31,14 @@ import pandas as pd
 from pipelines.stage import parse_stage
 from tcurity import registry
 from tcurity.config import Params, resolve
-from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
-from tcurity.evaluate.plots import block_rates, score_distributions
+from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, target_report
+from tcurity.evaluate.report import ReportPaths, ReportTitles, write_behaviour_report
 from tcurity.scoring import ModelBundle
 from tcurity.simulate import FAMILY_KIND
 from tcurity.train.behaviour import fit_phase_a, load_challenger, phase_a_rows, read_approach_table
 
 logger = logging.getLogger("pipelines.evaluate_phase_a")
+TITLES = ReportTitles("Phase A: held-out humans vs bots (margin)", "Phase A: bots blocked (geometry + model)")
 
 
 def approach_rows(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray | None:
@@ -257,37 +258,10 @@ def evaluate_phase_a(p: Params) -> dict[str, object]:
     metrics["cross_population"] = cross_population(p, table, approaches, native_rows)
     targets = {k: v for k, v in p.evaluate_phase_a.targets.items() if k != "lofo_block_rate_min" or lofo}
     metrics["targets"] = target_report(metrics, targets)
-    write_outputs(p, metrics, humans, native, kinds, 0.0)
+    write_behaviour_report(ReportPaths.of(p.evaluate_phase_a), TITLES, metrics, humans, native, kinds, 0.0)
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info("phase A metrics: %s", json.dumps({k: metrics[k] for k in ("human_pass_rate", "auc")}))
     return metrics
-
-
-def write_outputs(
-    p: Params,
-    metrics: dict[str, object],
-    humans: ScoredSet,
-    native: dict[str, ScoredSet],
-    kinds: dict[str, str],
-    threshold: float,
-) -> None:
-    cfg = p.evaluate_phase_a
-    metrics_path = resolve(cfg.metrics_path)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    plots = resolve(cfg.plots_dir)
-    plots.mkdir(parents=True, exist_ok=True)
-    bot_scores = {f: s.scores for f, s in native.items()}
-    score_distributions(
-        humans.scores, bot_scores, threshold, "Phase A: held-out humans vs bots (margin)"
-    ).savefig(plots / "test_scores.png", dpi=110)
-    rates = metrics["bot_block_rate"]
-    assert isinstance(rates, dict)
-    block_rates(rates, kinds, "Phase A: bots blocked (geometry + model)").savefig(
-        plots / "block_rates.png", dpi=110
-    )
-    all_bots = np.concatenate(list(bot_scores.values()))
-    (plots / "roc.json").write_text(json.dumps(roc_points(humans.scores, all_bots), indent=1))
 
 
 def main() -> None:

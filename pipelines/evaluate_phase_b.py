@@ -22,13 +22,14 @@ from pipelines.stage import parse_stage
 from tcurity import registry
 from tcurity.config import Params, resolve
 from tcurity.datasets import TraceRecord, read_traces
-from tcurity.evaluate.behaviour import ScoredSet, behaviour_metrics, gated_metrics, roc_points, target_report
+from tcurity.evaluate.behaviour import behaviour_metrics, gated_metrics, target_report
 from tcurity.evaluate.phase_b import human_pass_rate_by_population, scored, scoring_latency_ms
-from tcurity.evaluate.plots import block_rates, score_distributions
+from tcurity.evaluate.report import ReportPaths, ReportTitles, write_behaviour_report
 from tcurity.simulate import FAMILY_KIND
 from tcurity.train.behaviour import load_challenger
 
 logger = logging.getLogger("pipelines.evaluate_phase_b")
+TITLES = ReportTitles("Phase B: held-out humans vs bots", "Phase B: bots blocked (answer shape + model)")
 
 
 def timing_sample(p: Params, n: int) -> list[TraceRecord]:
@@ -79,40 +80,21 @@ def evaluate_phase_b(p: Params) -> dict[str, object]:
     }
     metrics["human_pass_rate_by_population"] = human_pass_rate_by_population(bundle, table)
     metrics["targets"] = target_report(metrics, p.evaluate_phase_b.targets)
-    write_outputs(p, metrics, humans, bots, kinds, bundle.threshold)
+    write_behaviour_report(
+        ReportPaths.of(p.evaluate_phase_b, prefix="behaviour_"),
+        TITLES,
+        metrics,
+        humans,
+        bots,
+        kinds,
+        bundle.threshold,
+    )
     registry.set_version_metrics(model["name"], model["version"], gated_metrics(metrics))
     logger.info(
         "phase B behaviour metrics: %s",
         json.dumps({k: metrics[k] for k in ("human_pass_rate", "auc", "score_ms")}),
     )
     return metrics
-
-
-def write_outputs(
-    p: Params,
-    metrics: dict[str, object],
-    humans: ScoredSet,
-    bots: dict[str, ScoredSet],
-    kinds: dict[str, str],
-    threshold: float,
-) -> None:
-    cfg = p.evaluate_phase_b
-    metrics_path = resolve(cfg.metrics_path)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    plots = resolve(cfg.plots_dir)
-    plots.mkdir(parents=True, exist_ok=True)
-    bot_scores = {f: s.scores for f, s in bots.items()}
-    score_distributions(humans.scores, bot_scores, threshold, "Phase B: held-out humans vs bots").savefig(
-        plots / "behaviour_test_scores.png", dpi=110
-    )
-    rates = metrics["bot_block_rate"]
-    assert isinstance(rates, dict)
-    block_rates(rates, kinds, "Phase B: bots blocked (answer shape + model)").savefig(
-        plots / "behaviour_block_rates.png", dpi=110
-    )
-    all_bots = np.concatenate(list(bot_scores.values()))
-    (plots / "behaviour_roc.json").write_text(json.dumps(roc_points(humans.scores, all_bots), indent=1))
 
 
 def main() -> None:

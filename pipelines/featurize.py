@@ -19,11 +19,11 @@ from functools import partial
 import pandas as pd
 
 from pipelines.stage import parse_stage
-from tcurity.config import Params, resolve
+from tcurity.config import ApproachLimits, Params, resolve
 from tcurity.data.populations import phase_a_split
 from tcurity.data.strokes import read_strokes
 from tcurity.datasets import TraceRecord, read_traces
-from tcurity.features.approach import ApproachLimits, approach_limits, approach_table, people_approach_table
+from tcurity.features.approach import approach_table, people_approach_table
 from tcurity.features.phase_a import feature_table
 from tcurity.parallel import map_chunks
 
@@ -44,7 +44,7 @@ def featurize(p: Params) -> pd.DataFrame:
     grid_ms = p.featurize.grid_ms
     humans = read_traces(resolve(p.prepare_humans.out_dir) / p.prepare_humans.files.phase_a)
     bots_dir, bots = resolve(p.simulate_bots.out_dir), p.simulate_bots.files
-    limits = approach_limits(p.featurize.approach)
+    limits = p.featurize.approach
     sets = [
         (humans, "native"),
         (read_traces(bots_dir / bots.phase_a), "native"),

@@ -39,7 +39,6 @@ from tcurity.data.balabit import (
 )
 from tcurity.data.populations import phase_a_split, population_of
 from tcurity.datasets import TraceRecord, write_traces
-from tcurity.features.approach import approach_limits
 from tcurity.geometry import random_perforation
 from tcurity.sampling import HumanSampler
 from tcurity.task_checks import check_follow
@@ -128,7 +127,7 @@ def phase_a_records(
 def prepare_humans(p: Params) -> dict[str, object]:
     """Runs the stage; returns its summary (also written beside the outputs)."""
     out_dir, files = resolve(p.prepare_humans.out_dir), p.prepare_humans.files
-    approaches = ApproachPool(p.prepare_humans.approach, approach_limits(p.featurize.approach))
+    approaches = ApproachPool(p.prepare_humans.approach, p.featurize.approach)
     strokes, gaps = collect_strokes(p, approaches)
     write_strokes(strokes, out_dir / files.strokes)
     browser = collect_sapimouse(p, approaches)

@@ -99,7 +99,8 @@ def prepare_phase_b(p: Params) -> dict[str, object]:
     sampler = HumanSampler.load(resolve(p.prepare_humans.sampler_path))
     rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.human_sampling)
     write_traces(
-        [ga.with_human_sampling(r, sampler, rng) for r in evaluated], out / cfg.files.bots_human_sampling
+        [ga.answer_with_human_sampling(r, sampler, rng) for r in evaluated],
+        out / cfg.files.bots_human_sampling,
     )
     # The evaluation bots' families again, from their own seed, all with a script's human-like waits: reported
     # beside the gated metrics (``scripted_waits``), never gated.

@@ -25,12 +25,13 @@ from tcurity.config import Params, SimulateBotsParams, resolve
 from tcurity.data.balabit import Stroke, read_strokes
 from tcurity.datasets import TraceRecord, write_traces
 from tcurity.geometry import perforation_length_px, random_perforation
-from tcurity.sampling import HumanSampler, Path2
+from tcurity.sampling import HumanSampler
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_a_trace
 from tcurity.simulate.emission import BrowserEmission
 from tcurity.simulate.fitted import BotModel, load_bot_models
-from tcurity.traces import Event, PerforationTask, TraceArrays
+from tcurity.simulate.human_sampling import press_with_human_sampling
+from tcurity.simulate.replay import pick_source
 
 logger = logging.getLogger("pipelines.simulate_bots")
 
@@ -79,26 +80,6 @@ def replay_sources(strokes: list[Stroke], attacker_users: list[str]) -> dict[str
     return out
 
 
-def pick_source(sources: list[Stroke], length_px: float, rng: np.random.Generator) -> Stroke:
-    """A recorded movement of about the task's size, as a careful attacker would replay (ratio 0.7–1.4)."""
-    fitting = [s for s in sources if 0.7 <= s.chord_px / length_px <= 1.4] or sources
-    return fitting[int(rng.integers(len(fitting)))]
-
-
-def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.random.Generator) -> TraceRecord:
-    """The same bot press re-emitted as the human recordings were sampled (hover events dropped)."""
-    assert isinstance(record.task, PerforationTask)
-    lo, hi = record.arrays.press_spans()[0]
-    a = record.arrays
-    path = sampler.resample(Path2(a.t_ms[lo : hi + 1], a.x[lo : hi + 1], a.y[lo : hi + 1]), rng)
-    event = np.full(len(path), Event.MOVE, dtype=np.int8)
-    event[0], event[-1] = Event.DOWN, Event.UP
-    arrays = TraceArrays(x=path.x, y=path.y, t_ms=path.t_ms, event=event)
-    return TraceRecord(
-        record.trace_id + "-hs", "bot", record.family, record.user, record.split, record.task, arrays
-    )
-
-
 def browser_emission(cfg: SimulateBotsParams) -> BrowserEmission | None:
     """The displays bots are recorded on, or ``None`` for the tools' own events (``browser_emission: false``)."""
     if not cfg.browser_emission:
@@ -124,7 +105,7 @@ def simulate_bots(p: Params) -> dict[str, int]:
     out = resolve(cfg.out_dir)
     write_traces(records, out / cfg.files.phase_a)
     write_traces(
-        [with_human_sampling(r, sampler, rng) for r in records], out / cfg.files.phase_a_human_sampling
+        [press_with_human_sampling(r, sampler, rng) for r in records], out / cfg.files.phase_a_human_sampling
     )
     train_rng = np.random.default_rng(p.base.seed + cfg.seed_offsets.train_bots)
     n_train = cfg.train_traces_per_family

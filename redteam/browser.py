@@ -261,47 +261,114 @@ def oracle_answer(stack: Stack, problem_id: str) -> list[str]:
     return list(response.json()["answer"])
 
 
-def attempt(page: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool = False) -> Outcome:
-    """One booking attempt: Phase A (up to the product's tries), Phase B (likewise), then the booking."""
-    outcome = Outcome(probe=probe)
-    net = Network(page)
+class BookingPage(Protocol):
+    """How one client drives the shop and the widget: Playwright's (:class:`PlaywrightBooking`) or the OS's
+    (:class:`redteam.osinput.OsBooking`). ``issued`` and ``answered`` read the page's own exchanges (the ``k``-th
+    task or answer of a phase); ``solve`` drags the tiles and confirms; ``sent`` is every answer sent, with what
+    came back."""
+
+    def open_form(self) -> None: ...
+
+    def start_check(self) -> None: ...
+
+    def issued(self, phase: str, k: int) -> dict[str, Any]: ...
+
+    def answered(self, phase: str, k: int) -> str: ...
+
+    def tear(self, task: PerforationTask) -> None: ...
+
+    def solve(self, grid: GridTask, moves: list[tuple[int, int]]) -> None: ...
+
+    def book(self) -> bool: ...
+
+    def sent(self) -> list[dict[str, Any]]: ...
+
+
+def oracle_moves(stack: Stack, problem: dict[str, Any]) -> list[tuple[int, int]]:
+    """The drags that answer ``problem`` (cell position → slot), from the answer oracle."""
+    positions = {t["tile_id"]: int(t["position"]) for t in problem["tiles"]}
+    return [(positions[tile], slot) for slot, tile in enumerate(oracle_answer(stack, problem["problem_id"]))]
+
+
+def run_booking(page: BookingPage, stack: Stack, outcome: Outcome) -> Outcome:
+    """One booking attempt, however the pointer moves: the form, Phase A (up to the product's tries), Phase B
+    (likewise), then the booking. An exception ends the attempt as ``outcome.error``; the answers sent are kept
+    either way."""
     try:
-        open_booking_form(page, stack)
-        page.locator(CHECK).click()
+        page.open_form()
+        page.start_check()
         result = "retry"
         for k in range(1, MAX_TRIES + 1):
-            task = PerforationTask.model_validate(net.wait("task", "a", k)["task"])
-            page.wait_for_selector('svg[data-phase="a"]')
-            phase_a.tear(page, task, _box(page, 'svg[data-phase="a"]'))
-            result = net.wait("answer", "a", k)
+            page.tear(PerforationTask.model_validate(page.issued("a", k)["task"]))
+            result = page.answered("a", k)
             if result != "retry":
                 break
         outcome.phase_a = result in ("next_phase", "passed")
         if result == "next_phase":
             outcome.phase_b = False
             for k in range(1, MAX_TRIES + 1):
-                issued = net.wait("task", "b", k)
-                grid = GridTask.model_validate(issued["task"])
-                problem = issued["problem"]
-                positions = {t["tile_id"]: int(t["position"]) for t in problem["tiles"]}
-                moves = [
-                    (positions[tile], slot)
-                    for slot, tile in enumerate(oracle_answer(stack, problem["problem_id"]))
-                ]
-                page.wait_for_selector('[data-phase="b"] .tile')
-                phase_b.solve(page, grid, moves, _box(page, '[data-phase="b"]'))
-                page.locator('[data-action="confirm"]').click()
-                result = net.wait("answer", "b", k)
+                issued = page.issued("b", k)
+                if "task" not in issued:  # a refusal (its error code says why), not a problem
+                    raise RuntimeError(f"Phase B was not issued: {issued.get('error', issued)}")
+                page.solve(GridTask.model_validate(issued["task"]), oracle_moves(stack, issued["problem"]))
+                result = page.answered("b", k)
                 if result != "retry":
                     break
             outcome.phase_b = result == "passed"
         if result == "passed":
-            page.wait_for_selector('.widget[data-state="verified"]')
-            page.click("#book")
-            page.wait_for_selector("#result[data-ok]")
-            outcome.booked = page.locator("#result").get_attribute("data-ok") == "true"
+            outcome.booked = page.book()
     except Exception as exc:
         outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    outcome.signals = [trace_signals(sent["trace"]) for sent in net.sent]
-    outcome.traces = net.sent
+    sent = page.sent()
+    outcome.signals = [trace_signals(s["trace"]) for s in sent]
+    outcome.traces = sent
     return outcome
+
+
+@dataclass
+class PlaywrightBooking:
+    """A Playwright page as a :class:`BookingPage`: CDP input through the movers, exchanges from :class:`Network`."""
+
+    page: Any
+    stack: Stack
+    phase_a: Mover
+    phase_b: Mover
+    net: Network = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.net = Network(self.page)
+
+    def open_form(self) -> None:
+        open_booking_form(self.page, self.stack)
+
+    def start_check(self) -> None:
+        self.page.locator(CHECK).click()
+
+    def issued(self, phase: str, k: int) -> dict[str, Any]:
+        return dict(self.net.wait("task", phase, k))
+
+    def answered(self, phase: str, k: int) -> str:
+        return str(self.net.wait("answer", phase, k))
+
+    def tear(self, task: PerforationTask) -> None:
+        self.page.wait_for_selector('svg[data-phase="a"]')
+        self.phase_a.tear(self.page, task, _box(self.page, 'svg[data-phase="a"]'))
+
+    def solve(self, grid: GridTask, moves: list[tuple[int, int]]) -> None:
+        self.page.wait_for_selector('[data-phase="b"] .tile')
+        self.phase_b.solve(self.page, grid, moves, _box(self.page, '[data-phase="b"]'))
+        self.page.locator('[data-action="confirm"]').click()
+
+    def book(self) -> bool:
+        self.page.wait_for_selector('.widget[data-state="verified"]')
+        self.page.click("#book")
+        self.page.wait_for_selector("#result[data-ok]")
+        return bool(self.page.locator("#result").get_attribute("data-ok") == "true")
+
+    def sent(self) -> list[dict[str, Any]]:
+        return self.net.sent
+
+
+def attempt(page: Any, stack: Stack, phase_a: Mover, phase_b: Mover, probe: bool = False) -> Outcome:
+    """One booking attempt in a Playwright page (:func:`run_booking`)."""
+    return run_booking(PlaywrightBooking(page, stack, phase_a, phase_b), stack, Outcome(probe=probe))

@@ -30,7 +30,6 @@ from tcurity.data.adapter import (
 from tcurity.data.approaches import ApproachPool
 from tcurity.data.balabit import Stroke, cut_strokes, keep_within, read_session, session_files
 from tcurity.data.sapimouse import cut_sessions
-from tcurity.features.approach import approach_limits
 from tcurity.sampling import Path2
 from tcurity.task_checks import check_follow
 from tcurity.traces import COORD_MAX, COORD_MIN, GridTask, PerforationTask, TraceArrays
@@ -89,7 +88,7 @@ class HeldOutPeople:
         cfg = p.prepare_phase_b
         self.composition = GridComposition(cfg.max_pause_ms, cfg.max_scale_ratio, cfg.target_spread)
         self.rng = np.random.default_rng(seed)
-        self._approaches = ApproachPool(p.prepare_humans.approach, approach_limits(p.featurize.approach))
+        self._approaches = ApproachPool(p.prepare_humans.approach, p.featurize.approach)
         strokes = held_out_strokes(p, self.users, population=population, approaches=self._approaches)
         by_session: dict[tuple[str, str], list[Stroke]] = defaultdict(list)
         for s in strokes:

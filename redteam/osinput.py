@@ -10,8 +10,8 @@ deltas, and are dispatched on the browser's own frames, exactly as a mouse's wou
   requests and responses (``Network``). The ``Runtime`` domain is never enabled and no script is ever evaluated
   in the page, so the page sees no trace of an attached debugger.
 - :class:`XPointer` moves, presses and types through XTEST (python-xlib; ``xdotool`` for text).
-- :func:`os_attempt` is one booking attempt, the same flow as :func:`redteam.browser.attempt`, with every click,
-  keystroke and drag sent as OS input.
+- :func:`os_attempt` is one booking attempt: the flow of :func:`redteam.browser.run_booking` (the same as the
+  Playwright attempts'), driven by :class:`OsBooking`, which sends every click, keystroke and drag as OS input.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from redteam.browser import CHROMIUM, CHROMIUM_ARGS, MAX_TRIES, WAIT_S, Outcome, oracle_answer, trace_signals
+from redteam.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_S, Outcome, run_booking
 from redteam.stack import Stack
 from tcurity.traces import Event, GridTask, PerforationTask, TraceArrays
 
@@ -569,64 +569,62 @@ class OsSession:
             browser.close()
 
 
-def _open_booking_form(page: OsPage, stack: Stack) -> None:
-    page.navigate(f"{stack.url}/?lang=en")
-    page.click("#get-tickets")
-    page.find("#step-seats:not([hidden])")
-    page.click("#seat-map button:not([disabled])")
-    page.click("#to-booking")
-    page.fill("#name", "Kim Minji")
-    page.fill("#email", "minji@example.com")
+@dataclass
+class OsBooking:
+    """An :class:`OsPage` as a :class:`redteam.browser.BookingPage`: every click, keystroke and drag is OS input."""
+
+    page: OsPage
+    stack: Stack
+    phase_a: OsMover
+    phase_b: OsMover
+
+    def open_form(self) -> None:
+        page = self.page
+        page.navigate(f"{self.stack.url}/?lang=en")
+        page.click("#get-tickets")
+        page.find("#step-seats:not([hidden])")
+        page.click("#seat-map button:not([disabled])")
+        page.click("#to-booking")
+        page.fill("#name", "Kim Minji")
+        page.fill("#email", "minji@example.com")
+
+    def start_check(self) -> None:
+        self.page.click(".check")
+
+    def issued(self, phase: str, k: int) -> dict[str, Any]:
+        return dict(self.page.wait_exchange(phase, False, k).body or {})
+
+    def answered(self, phase: str, k: int) -> str:
+        return _outcome(self.page.wait_exchange(phase, True, k))
+
+    def tear(self, task: PerforationTask) -> None:
+        box = self.page.box(self.page.find('svg[data-phase="a"]'))
+        play_os(self.page, box, self.phase_a.tear_trace(task))
+
+    def solve(self, grid: GridTask, moves: list[tuple[int, int]]) -> None:
+        self.page.find('[data-phase="b"] .tile')
+        play_os(
+            self.page, self.page.box(self.page.find('[data-phase="b"]')), self.phase_b.grid_trace(grid, moves)
+        )
+        self.page.click('[data-action="confirm"]')
+
+    def book(self) -> bool:
+        self.page.find('.widget[data-state="verified"]')
+        self.page.click("#book")
+        return self.page.find("#result[data-ok]").attributes.get("data-ok") == "true"
+
+    def sent(self) -> list[dict[str, Any]]:
+        self.page.pump()
+        return [
+            {"phase": e.phase, "trace": e.sent["trace"], "outcome": _outcome(e)}
+            for e in self.page.exchanges
+            if e.sent
+        ]
 
 
 def os_attempt(page: OsPage, stack: Stack, phase_a: OsMover, phase_b: OsMover) -> Outcome:
-    """One booking attempt with OS input only: Phase A and Phase B up to the product's tries, then the booking."""
-    outcome = Outcome()
-    try:
-        _open_booking_form(page, stack)
-        page.click(".check")
-        result = "retry"
-        for k in range(1, MAX_TRIES + 1):
-            body = page.wait_exchange("a", False, k).body or {}
-            task = PerforationTask.model_validate(body["task"])
-            box = page.box(page.find('svg[data-phase="a"]'))
-            play_os(page, box, phase_a.tear_trace(task))
-            result = _outcome(page.wait_exchange("a", True, k))
-            if result != "retry":
-                break
-        outcome.phase_a = result in ("next_phase", "passed")
-        if result == "next_phase":
-            outcome.phase_b = False
-            for k in range(1, MAX_TRIES + 1):
-                issued = page.wait_exchange("b", False, k).body or {}
-                if "task" not in issued:  # a refusal (its error code says why), not a problem
-                    raise RuntimeError(f"Phase B was not issued: {issued.get('error', issued)}")
-                grid = GridTask.model_validate(issued["task"])
-                problem = issued["problem"]
-                positions = {t["tile_id"]: int(t["position"]) for t in problem["tiles"]}
-                answer = oracle_answer(stack, problem["problem_id"])
-                moves = [(positions[tile], slot) for slot, tile in enumerate(answer)]
-                page.find('[data-phase="b"] .tile')
-                play_os(page, page.box(page.find('[data-phase="b"]')), phase_b.grid_trace(grid, moves))
-                page.click('[data-action="confirm"]')
-                result = _outcome(page.wait_exchange("b", True, k))
-                if result != "retry":
-                    break
-            outcome.phase_b = result == "passed"
-        if result == "passed":
-            page.find('.widget[data-state="verified"]')
-            page.click("#book")
-            booked = page.find("#result[data-ok]")
-            outcome.booked = booked.attributes.get("data-ok") == "true"
-    except Exception as exc:
-        outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    page.pump()
-    sent = [
-        {"phase": e.phase, "trace": e.sent["trace"], "outcome": _outcome(e)} for e in page.exchanges if e.sent
-    ]
-    outcome.signals = [trace_signals(s["trace"]) for s in sent]
-    outcome.traces = sent
-    return outcome
+    """One booking attempt with OS input only (:func:`redteam.browser.run_booking`)."""
+    return run_booking(OsBooking(page, stack, phase_a, phase_b), stack, Outcome())
 
 
 def _outcome(exchange: Exchange) -> str:

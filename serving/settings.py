@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tcurity.web.placeholder_secrets import is_weak_secret
+from tcurity.web.service_settings import ServiceSettings
 
 MIN_TOKEN_CHARS = 16
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Environment variables of the AI server (names as production uses them).
 
     ``AI_SERVER_TOKEN`` is the shared service token only the backend holds; it has no default, and a placeholder
@@ -24,9 +24,6 @@ class Settings(BaseSettings):
     by default, so only versions that passed their gates are served.
     """
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
-
-    tcurity_env: Literal["development", "local", "production", "test"] = "production"
     ai_server_token: SecretStr
     mlflow_tracking_uri: str | None = None
     phase_b_problem_image_root: Path = Path("data/bank")
@@ -40,7 +37,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_problems_per_request: int = Field(default=8, ge=1, le=64)
     torch_threads: int = Field(default=1, ge=1)
-    api_docs: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholder_token(self) -> Settings:
@@ -48,13 +44,6 @@ class Settings(BaseSettings):
         if self.tcurity_env != "development" and is_weak_secret(token, MIN_TOKEN_CHARS):
             raise ValueError("AI_SERVER_TOKEN must be a real secret of 16+ characters outside development")
         return self
-
-    @property
-    def serves_api_docs(self) -> bool:
-        """Whether ``/docs`` and ``/openapi.json`` are served (``API_DOCS``, else development and test)."""
-        if self.api_docs is not None:
-            return self.api_docs
-        return self.tcurity_env in ("development", "test")
 
 
 @lru_cache(maxsize=1)

@@ -11,27 +11,19 @@ from serving.decisions import decide_phase_b
 from serving.deps import AppSettings, Metrics, Models
 from serving.errors import ApiError
 from serving.models import ModelSet
-from serving.schemas import (
-    ERROR_RESPONSES,
-    ModelRef,
-    Problem,
-    ProblemAnswerView,
-    ProblemsRequest,
-    ProblemsResponse,
-    ProblemView,
-    ScoreResponse,
-)
+from serving.schemas import ERROR_RESPONSES
 from serving.score_requests import SCORE_REQUEST_BODY, read_score_request, score_response
 from serving.telemetry import Telemetry
 from tcurity.problems import ProblemAnswer, ProblemGenerationError
 from tcurity.traces import GridTask
+from tcurity.web import ai_api as api
 
 router = APIRouter(prefix="/v1/phase-b", tags=["phase-b"])
 
 
-def answer_for_backend(answer: ProblemAnswer) -> ProblemAnswerView:
+def answer_for_backend(answer: ProblemAnswer) -> api.ProblemAnswerView:
     """What the backend keeps: the ordered answer and each tile's stamped number (never sent to clients)."""
-    return ProblemAnswerView(
+    return api.ProblemAnswerView(
         problem_id=answer.problem_id,
         target=answer.target,
         answer=list(answer.answer),
@@ -41,16 +33,16 @@ def answer_for_backend(answer: ProblemAnswer) -> ProblemAnswerView:
 
 @router.post(
     "/problems",
-    response_model=ProblemsResponse,
+    response_model=api.ProblemsResponse,
     responses=ERROR_RESPONSES,
     dependencies=[Depends(require_token)],
 )
 async def create_problems(
-    body: ProblemsRequest,
+    body: api.ProblemsRequest,
     models: Models,
     telemetry: Metrics,
     settings: AppSettings,
-) -> ProblemsResponse:
+) -> api.ProblemsResponse:
     """Make Phase B problems checked by the champion classifier: the client view and the backend's answer."""
     if body.count > settings.max_problems_per_request:
         raise ApiError(
@@ -63,17 +55,17 @@ async def create_problems(
     except ProblemGenerationError as exc:
         raise ApiError(503, "bank_unavailable", str(exc)) from exc
     telemetry.decisions.labels("b", "problem").inc(len(made))
-    return ProblemsResponse(
+    return api.ProblemsResponse(
         problems=[
-            Problem(client=ProblemView.model_validate(c.to_dict()), answer=answer_for_backend(a))
+            api.Problem(client=api.ProblemView.model_validate(c.to_dict()), answer=answer_for_backend(a))
             for c, a in made
         ],
-        model=ModelRef(name=models.effnet.name, version=models.effnet.version),
+        model=api.ModelRef(name=models.effnet.name, version=models.effnet.version),
     )
 
 
 @router.post(
-    "/score", response_model=ScoreResponse, responses=ERROR_RESPONSES, openapi_extra=SCORE_REQUEST_BODY
+    "/score", response_model=api.ScoreResponse, responses=ERROR_RESPONSES, openapi_extra=SCORE_REQUEST_BODY
 )
 async def score_phase_b(request: Request) -> Response:
     """Score a Phase B answer's drags with the champion Random Forest: score, decision, reasons, model version."""

@@ -182,8 +182,12 @@ class SimulateBotsParams(_Section):
     emission: BrowserEmissionParams = BrowserEmissionParams()
 
 
-class ApproachLimitsParams(_Section):
-    """Where a tear's approach starts and when it is judged (:class:`tcurity.features.approach.ApproachLimits`)."""
+class ApproachLimits(_Section):
+    """Where a tear's approach starts and when it is judged (``featurize.approach``; :mod:`tcurity.features.approach`).
+
+    The one type of these limits: the stages read it from ``params.yaml``, and serving rebuilds it from the limits a
+    bundle was trained with (``bundle.approach.meta["limits"]``).
+    """
 
     max_pause_ms: float = 400.0
     min_chord_px: float = 40.0
@@ -201,7 +205,7 @@ class FeaturizeParams(_Section):
     out_dir: Path
     files: FeaturizeFiles
     grid_ms: float = 1000.0 / 60.0  # Phase A's features: the browser grid (tcurity.sampling.BROWSER_GRID_MS)
-    approach: ApproachLimitsParams = ApproachLimitsParams()
+    approach: ApproachLimits = ApproachLimits()
 
 
 class FeatureSeparationParams(_Section):
@@ -248,6 +252,9 @@ class TrainPhaseAParams(_Section):
 
 class EvaluatePhaseAParams(_Section):
     metrics_path: Path
+    headline_path: (
+        Path  # a dozen numbers of metrics_path: what DVC shows as metrics (tcurity.evaluate.headline)
+    )
     plots_dir: Path
     frr_for_recall: float
     # The product's targets, reported beside the measured numbers ("targets" in the metrics), met or not; the
@@ -415,7 +422,11 @@ class EvaluateImagesParams(_Section):
     """Section ``evaluate_images``."""
 
     metrics_path: Path
+    headline_path: (
+        Path  # a dozen numbers of metrics_path: what DVC shows as metrics (tcurity.evaluate.headline)
+    )
     attacker_metrics_path: Path
+    attacker_headline_path: Path  # a few numbers of attacker_metrics_path (tcurity.evaluate.headline)
     plots_dir: Path
     attack_problems: int = Field(gt=0)
     throughput_problems: int = Field(gt=0)
@@ -501,6 +512,9 @@ class TrainPhaseBParams(_Section):
 
 class EvaluatePhaseBParams(_Section):
     metrics_path: Path
+    headline_path: (
+        Path  # a dozen numbers of metrics_path: what DVC shows as metrics (tcurity.evaluate.headline)
+    )
     unseen_metrics_path: Path  # evaluate_phase_b_unseen: families left out, the other population
     plots_dir: Path
     frr_for_recall: float

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ import redis
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
+from bench.redis_server import RedisMissingError, start_redis
 from serving.app import create_app as create_ai_app
 from tcurity import registry
 from tcurity.data.adapter import to_perforation
@@ -295,37 +295,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``redis-server`` on a free loopback port, in a temp dir, without persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (Debian package: redis-server)")
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(folder),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url)
-        for _ in range(100):
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("redis-server did not start")
-        client.close()
+        process, url = start_redis(tmp_path_factory.mktemp("redis"))
+    except RedisMissingError as missing:
+        pytest.skip(str(missing))
+    try:
         yield url
     finally:
         process.terminate()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.backend.conftest import Clock
-from web.backend.app.store.base import Store
+from web.backend.app.store.base import Store, TraceToKeep
 from web.backend.app.store.memory import MemoryStore
 from web.backend.app.store.redis_store import RedisStore
 
@@ -169,10 +169,10 @@ def test_rate_counters_count_within_a_window(run: Callable[[Scenario], None]) ->
 
 def test_collected_traces_take_labels_and_expire(timed: Callable[[TimedScenario], None]) -> None:
     async def scenario(store: Store, time: StoreTime) -> None:
-        await store.add_trace("site", "sess-1", "t1", b"a", 60, quota_bytes=QUOTA)
-        await store.add_trace("site", "sess-1", "t2", b"b", 60, quota_bytes=QUOTA)
-        await store.add_trace("site", "sess-2", "t3", b"c", 0.3, quota_bytes=QUOTA)
-        await store.add_trace("other", "sess-1", "t4", b"d", 60, quota_bytes=QUOTA)
+        await store.add_trace(TraceToKeep("site", "sess-1", "t1", b"a", 60), quota_bytes=QUOTA)
+        await store.add_trace(TraceToKeep("site", "sess-1", "t2", b"b", 60), quota_bytes=QUOTA)
+        await store.add_trace(TraceToKeep("site", "sess-2", "t3", b"c", 0.3), quota_bytes=QUOTA)
+        await store.add_trace(TraceToKeep("other", "sess-1", "t4", b"d", 60), quota_bytes=QUOTA)
         assert await store.set_label("site", "sess-1", "confirmed_bot", 60) == 2
         assert await store.set_label("site", "unknown", "confirmed_bot", 60) == 0
         found = {t.trace_id: t for t in await store.traces("site")}
@@ -195,9 +195,11 @@ def test_collected_traces_take_labels_and_expire(timed: Callable[[TimedScenario]
 
 def test_a_label_never_covers_a_refused_trace(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
-        await store.add_trace("site", "s", "failed", b"bot", 60, quota_bytes=QUOTA, refused=True)
-        await store.add_trace("site", "s", "passed", b"person", 60, quota_bytes=QUOTA)
-        await store.add_trace("site", "only-failed", "f2", b"bot", 60, quota_bytes=QUOTA, refused=True)
+        await store.add_trace(TraceToKeep("site", "s", "failed", b"bot", 60, refused=True), quota_bytes=QUOTA)
+        await store.add_trace(TraceToKeep("site", "s", "passed", b"person", 60), quota_bytes=QUOTA)
+        await store.add_trace(
+            TraceToKeep("site", "only-failed", "f2", b"bot", 60, refused=True), quota_bytes=QUOTA
+        )
         assert await store.set_label("site", "s", "confirmed_human", 60) == 1
         assert await store.set_label("site", "only-failed", "confirmed_human", 60) == 0
         found = {t.trace_id: (t.label, t.refused) for t in await store.traces("site")}
@@ -267,14 +269,14 @@ def test_token_claims_are_kept_for_their_ttl_apart_from_the_consume_marker(
 
 def test_a_sites_quota_holds_its_live_bytes(timed: Callable[[TimedScenario], None]) -> None:
     async def scenario(store: Store, time: StoreTime) -> None:
-        assert await store.add_trace("site", "s1", "short", b"x" * 6, 0.3, quota_bytes=10)
-        assert not await store.add_trace("site", "s2", "over", b"y" * 6, 60, quota_bytes=10)
-        assert await store.add_trace("site", "s3", "fits", b"z" * 4, 60, quota_bytes=10)
-        assert await store.add_trace("other", "s4", "own-quota", b"w" * 10, 60, quota_bytes=10)
+        assert await store.add_trace(TraceToKeep("site", "s1", "short", b"x" * 6, 0.3), quota_bytes=10)
+        assert not await store.add_trace(TraceToKeep("site", "s2", "over", b"y" * 6, 60), quota_bytes=10)
+        assert await store.add_trace(TraceToKeep("site", "s3", "fits", b"z" * 4, 60), quota_bytes=10)
+        assert await store.add_trace(TraceToKeep("other", "s4", "own-quota", b"w" * 10, 60), quota_bytes=10)
         assert {t.trace_id for t in await store.traces("site")} == {"short", "fits"}
         time.advance(0.45)  # the expired trace's bytes come back to the quota
-        assert await store.add_trace("site", "s5", "again", b"v" * 6, 60, quota_bytes=10)
-        assert not await store.add_trace("site", "s6", "full", b"u", 60, quota_bytes=10)
+        assert await store.add_trace(TraceToKeep("site", "s5", "again", b"v" * 6, 60), quota_bytes=10)
+        assert not await store.add_trace(TraceToKeep("site", "s6", "full", b"u", 60), quota_bytes=10)
         assert {t.trace_id for t in await store.traces("site")} == {"fits", "again"}
 
     timed(scenario)
@@ -289,13 +291,15 @@ def test_the_memory_store_frees_expired_data_while_running() -> None:
         await store.consume_once("jti", "owner", 120)
         await store.put_result("idem", b"answer", 60)
         await store.hit("ip:1", 10, 60)
-        await store.add_trace("site", "s", "t", b"trace", 600, quota_bytes=QUOTA)
+        await store.add_trace(TraceToKeep("site", "s", "t", b"trace", 600), quota_bytes=QUOTA)
         assert await store.set_label("site", "s", "confirmed_human", 600) == 1
         assert store.footprint() == {"entries": 4, "traces": 1, "labels": 1, "trace_bytes": 5}
         clock.advance(3600)
         await store.create_session("next", b"session", clock() + 60)  # a normal write, no purge
         assert store.footprint() == {"entries": 1, "traces": 0, "labels": 0, "trace_bytes": 0}
-        assert await store.add_trace("site", "n", "t2", b"x" * 5, 600, quota_bytes=5)  # its bytes came back
+        assert await store.add_trace(
+            TraceToKeep("site", "n", "t2", b"x" * 5, 600), quota_bytes=5
+        )  # its bytes came back
 
     asyncio.run(scenario())
 

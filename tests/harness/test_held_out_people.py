@@ -8,7 +8,7 @@ import pytest
 
 from redteam.humans import HeldOutPeople
 from tcurity.config import params
-from tcurity.features.approach import ApproachLimits, approach_path
+from tcurity.features.approach import approach_path
 from tcurity.geometry import random_perforation
 from tcurity.task_checks import check_follow
 from tcurity.traces import Event, make_trace
@@ -27,5 +27,5 @@ def test_a_held_out_persons_tear_comes_after_their_own_approach_to_the_grip() ->
     # The approach ends where the press is, on the grip, and the layers can judge it.
     assert (arrays.x[down] * w, arrays.y[down] * h) == pytest.approx((task.start.x * w, task.start.y * h))
     limits = p.featurize.approach
-    assert approach_path(arrays, task.area_px, ApproachLimits(**limits.model_dump())) is not None
+    assert approach_path(arrays, task.area_px, limits) is not None
     assert check_follow(task, arrays).passed

@@ -17,6 +17,7 @@ from pipelines.simulate_bots import simulate_bots
 from pipelines.train_phase_a import train_phase_a
 from tcurity import registry
 from tcurity.config import PARAMS_PATH, load_params
+from tcurity.evaluate.headline import behaviour_headline
 from tcurity.simulate import FAMILIES
 from tests.pipelines.people import with_balabit_people, with_sapimouse_people
 
@@ -51,7 +52,9 @@ def small_params(tmp_path: Path) -> Path:
     )
     params["train_phase_a"]["supervised"].update(n_estimators=30)
     params["evaluate_phase_a"].update(
-        metrics_path=str(tmp_path / "phase_a.json"), plots_dir=str(tmp_path / "plots")
+        metrics_path=str(tmp_path / "phase_a.json"),
+        headline_path=str(tmp_path / "headline.json"),
+        plots_dir=str(tmp_path / "plots"),
     )
     # A model of ten people and 50 trees, calibrated on four: the bot gates only need to let a sane model through;
     # the human gate stays the project's own (params.yaml).
@@ -117,6 +120,7 @@ def test_stages_produce_a_champion_and_the_metrics_contract(tmp_path: Path, mlfl
     metrics = evaluate_phase_a(p)
     written = json.loads((tmp_path / "phase_a.json").read_text())
     assert written == json.loads(json.dumps(metrics))
+    assert json.loads((tmp_path / "headline.json").read_text()) == behaviour_headline(written)
     for key in ("human_pass_rate", "auc", "bot_recall_at_1pct_frr"):
         assert 0.0 <= written[key] <= 1.0
     assert set(written["bot_block_rate"]) == set(FAMILIES)

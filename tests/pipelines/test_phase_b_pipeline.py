@@ -57,6 +57,7 @@ def small_params(tmp_path: Path) -> Path:
     )
     params["evaluate_phase_b"].update(
         metrics_path=str(tmp_path / "phase_b_behaviour.json"),
+        headline_path=str(tmp_path / "headline.json"),
         unseen_metrics_path=str(tmp_path / "phase_b_unseen.json"),
         plots_dir=str(tmp_path / "plots"),
         timing_traces=40,

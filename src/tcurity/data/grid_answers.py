@@ -36,15 +36,16 @@ from tcurity.sampling import HumanSampler, Path2
 from tcurity.simulate import FAMILIES
 from tcurity.simulate.compose import phase_b_trace
 from tcurity.simulate.fitted import BotModel
+from tcurity.simulate.human_sampling import Span, resample_spans, resampled_record
 from tcurity.simulate.motion import SCRIPTED_WAITS
-from tcurity.traces import Event, GridTask, TraceArrays
+from tcurity.simulate.replay import pick_source
+from tcurity.traces import Event, GridTask
 
 if TYPE_CHECKING:
     from tcurity.config import GridStrokeLimits
 
 logger = logging.getLogger(__name__)
 
-REPLAY_FIT = (0.7, 1.4)
 """A replayed stroke fits a movement within this length ratio (as the Phase A replay bot picks its sources)."""
 POINTS_PER_TARGET = 2
 """Pointing strokes an answer may need per target: the approach, and the drag when no recorded drag fits."""
@@ -173,13 +174,7 @@ def replay_sources(
     sources: list[Stroke], lengths: list[float | None], rng: np.random.Generator
 ) -> list[Path2]:
     """One recorded stroke per movement, of about its length when one fits (as a careful attacker picks)."""
-    picked = []
-    for length in lengths:
-        fitting = [
-            s for s in sources if length is None or REPLAY_FIT[0] <= s.chord_px / length <= REPLAY_FIT[1]
-        ] or sources
-        picked.append(fitting[int(rng.integers(len(fitting)))].path)
-    return picked
+    return [pick_source(sources, length, rng).path for length in lengths]
 
 
 def bot_answers(
@@ -244,33 +239,16 @@ def attacker_sources(strokes: Iterable[Stroke], attackers: Collection[str]) -> d
     return out
 
 
-def with_human_sampling(record: TraceRecord, sampler: HumanSampler, rng: np.random.Generator) -> TraceRecord:
-    """The same answer with every approach and drag re-emitted as the low-rate human recordings were sampled.
-
-    Presses and releases stay where and when they were; a rest between movements stays without events.
-    """
+def answer_with_human_sampling(
+    record: TraceRecord, sampler: HumanSampler, rng: np.random.Generator
+) -> TraceRecord:
+    """A Phase B bot's answer with every approach and drag re-emitted as the people were sampled."""
     assert isinstance(record.task, GridTask)
-    a = record.arrays
-    seg = answer_segments(record.task, a)
-    parts: list[tuple[Path2, int, int]] = []
+    seg = answer_segments(record.task, record.arrays)
+    spans: list[Span] = []
     for start, down, up in zip(seg.approach_starts, seg.downs, seg.ups, strict=True):
-        parts.append(
-            (Path2(a.t_ms[start : down + 1], a.x[start : down + 1], a.y[start : down + 1]), 0, Event.DOWN)
-        )
-        parts.append((Path2(a.t_ms[down : up + 1], a.x[down : up + 1], a.y[down : up + 1]), 1, Event.UP))
-    t, x, y, event = [], [], [], []
-    for path, skip, last in parts:
-        resampled = sampler.resample(path, rng)
-        codes = np.full(len(resampled), Event.MOVE, dtype=np.int8)
-        codes[-1] = last
-        t.append(resampled.t_ms[skip:])
-        x.append(resampled.x[skip:])
-        y.append(resampled.y[skip:])
-        event.append(codes[skip:])
-    arrays = TraceArrays(np.concatenate(x), np.concatenate(y), np.concatenate(t), np.concatenate(event))
-    return TraceRecord(
-        record.trace_id + "-hs", "bot", record.family, record.user, record.split, record.task, arrays
-    )
+        spans += [Span(start, down, Event.MOVE, Event.DOWN), Span(down, up, Event.MOVE, Event.UP, skip=1)]
+    return resampled_record(record, resample_spans(record.arrays, spans, sampler, rng))
 
 
 def answers_per_user(records: Iterable[TraceRecord]) -> dict[str, int]:

@@ -22,13 +22,13 @@ Training (``pipelines/featurize.py``) and serving (``serving/decisions.py``) bot
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from tcurity.config import ApproachLimits
 from tcurity.datasets import TraceRecord
 from tcurity.features import kinematics as km
 from tcurity.features.phase_a import FEATURE_NAMES as TEAR_FEATURE_NAMES
@@ -36,29 +36,12 @@ from tcurity.features.phase_a import PressPath, features_of_press
 from tcurity.sampling import DEFAULT_GRID_MS, Path2, canonical_grid
 from tcurity.traces import Event, PerforationTask, TraceArrays
 
-if TYPE_CHECKING:
-    from tcurity.config import ApproachLimitsParams
-
 APPROACH_PREFIX = "approach_"
 APPROACH_FEATURE_NAMES: tuple[str, ...] = (
     *(APPROACH_PREFIX + n for n in TEAR_FEATURE_NAMES),
     "approach_log_chord_px",
 )
 """The approach's features, in the order of the vectors :func:`approach_features` returns."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApproachLimits:
-    """Where an approach starts and when it is judged (``params.yaml: featurize.approach``)."""
-
-    max_pause_ms: float = 400.0
-    min_chord_px: float = 40.0
-    min_points: int = 3
-
-
-def approach_limits(cfg: ApproachLimitsParams) -> ApproachLimits:
-    """The limits of a settings object (``Params.featurize.approach``)."""
-    return ApproachLimits(cfg.max_pause_ms, cfg.min_chord_px, cfg.min_points)
 
 
 def approach_path(arrays: TraceArrays, area_px: tuple[int, int], limits: ApproachLimits) -> Path2 | None:

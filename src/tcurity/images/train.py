@@ -325,15 +325,9 @@ class _Run:
         for batch, targets in self.loader:
             images = batch.to(self.device, non_blocking=True, memory_format=torch.channels_last)
             labels = targets.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on_cuda):
-                logits = self.model(images)
-                loss = self.loss_fn(logits.float(), labels)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            total_loss += float(loss.detach()) * len(labels)
-            correct += int((logits.argmax(dim=1) == labels).sum())
+            loss_sum, hits = _train_step(self, self.model, images, labels, on_cuda)
+            total_loss += loss_sum
+            correct += hits
             seen += len(labels)
             if self.out_of_time():
                 break
@@ -448,15 +442,9 @@ class _CachedRun:
                 torch.where(mirrored[idx, None, None, None], self.views[1][idx], self.views[0][idx])
             )
             labels = self.train_labels[idx].to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on_cuda):
-                logits = self.tail(maps)
-                loss = self.loss_fn(logits.float(), labels)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            total_loss += float(loss.detach()) * len(labels)
-            correct += int((logits.argmax(dim=1) == labels).sum())
+            loss_sum, hits = _train_step(self, self.tail, maps, labels, on_cuda)
+            total_loss += loss_sum
+            correct += hits
             seen += len(labels)
             if self.out_of_time():
                 break
@@ -480,6 +468,26 @@ class _CachedRun:
             for start in range(0, len(self.val_maps), batch_size)
         ]
         return torch.cat(chunks)
+
+
+def _train_step(
+    run: _Run | _CachedRun,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    on_cuda: bool,
+) -> tuple[float, int]:
+    """One optimiser step of either run on one batch: ``forward`` (the whole model, or the cached run's tail) under
+    bfloat16 autocast on CUDA, the loss in float32, then the scheduler's step. Returns the batch's summed loss and
+    its count of correct predictions, which the epoch's means are built from."""
+    with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=on_cuda):
+        logits = forward(inputs)
+        loss = run.loss_fn(logits.float(), labels)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.scheduler.step()
+    return float(loss.detach()) * len(labels), int((logits.argmax(dim=1) == labels).sum())
 
 
 def _freeze(model: nn.Module, n_stages: int) -> list[nn.Module]:

@@ -18,6 +18,9 @@ recording it came from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
 import numpy as np
 
 from tcurity.geometry import bend_along, unbend_along
@@ -28,6 +31,30 @@ from tcurity.traces import PerforationTask, Trace, TraceArrays
 SPEED_FACTOR = (0.8, 1.25)
 WARP_AMPLITUDE = 0.15
 NOISE_STD_PX = (0.3, 1.5)
+REPLAY_FIT = (0.7, 1.4)
+"""The chord ratios (recorded stroke to movement asked for) a careful attacker replays."""
+
+
+class _Recorded(Protocol):
+    """A recorded human movement with its start-to-end distance (:class:`tcurity.data.strokes.Stroke`)."""
+
+    @property
+    def chord_px(self) -> float: ...
+
+
+RecordedT = TypeVar("RecordedT", bound=_Recorded)
+
+
+def pick_source(sources: Sequence[RecordedT], length_px: float | None, rng: np.random.Generator) -> RecordedT:
+    """A recorded movement to replay for a movement of ``length_px``: drawn uniformly (one ``rng`` draw) among
+    those whose chord is within :data:`REPLAY_FIT` of it, as a careful attacker picks, or among all of them when
+    none fits or the length is not known (``None``)."""
+    fitting = [
+        s for s in sources if length_px is None or REPLAY_FIT[0] <= s.chord_px / length_px <= REPLAY_FIT[1]
+    ] or list(sources)
+    return fitting[int(rng.integers(len(fitting)))]
+
+
 TIMING = BotTiming(
     press_delay_ms=(20.0, 150.0), release_delay_ms=(20.0, 150.0), pause_ms=(100.0, 500.0), fixed_pause=False
 )

@@ -14,12 +14,13 @@ from __future__ import annotations
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from tcurity.web.placeholder_secrets import is_weak_secret
+from tcurity.web.service_settings import ServiceSettings
 from web.backend.app.core.cors import HttpOrigins
 
 MIN_SERVICE_TOKEN_CHARS = 16
@@ -41,7 +42,7 @@ CLIENT_LIMIT_VARIABLES = (
 )
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Environment variables of the backend (names as production uses them).
 
     Attributes:
@@ -97,9 +98,6 @@ class Settings(BaseSettings):
             test only. The SDK's types come from ``python -m web.backend.openapi``, which needs neither.
     """
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
-
-    tcurity_env: Literal["development", "local", "production", "test"] = "production"
     ai_server_url: str = "http://127.0.0.1:9000"
     ai_server_token: SecretStr
     ai_timeout_s: float = Field(default=2.0, gt=0.0, le=30.0)
@@ -145,7 +143,6 @@ class Settings(BaseSettings):
     problem_pool_filler: bool = True
     problem_pool_timeout_s: float = Field(default=30.0, gt=0.0, le=300.0)
     problem_pool_retry_after_s: int = Field(default=2, ge=1, le=60)
-    api_docs: bool | None = None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -184,13 +181,6 @@ class Settings(BaseSettings):
         if self.tcurity_env == "development":
             return "any"
         return "loopback" if self.tcurity_env in ("local", "test") else "none"
-
-    @property
-    def serves_api_docs(self) -> bool:
-        """Whether ``/api/docs`` and ``/api/openapi.json`` are served (``API_DOCS``, else development and test)."""
-        if self.api_docs is not None:
-            return self.api_docs
-        return self.tcurity_env in ("development", "test")
 
 
 @lru_cache(maxsize=1)

@@ -36,7 +36,7 @@ from web.backend.app.core.security import new_id
 from web.backend.app.core.telemetry import Telemetry
 from web.backend.app.services.session import PhaseResult, SessionRecord, ref
 from web.backend.app.sites import Site
-from web.backend.app.store.base import Store
+from web.backend.app.store.base import Store, TraceToKeep
 
 logger = logging.getLogger(__name__)
 
@@ -143,15 +143,10 @@ class Collector:
             self._dropped("oversized")
             return
         try:
-            kept = await self._store.add_trace(
-                site.sitekey,
-                session.session_id,
-                new_id(),
-                data,
-                retention_s(site),
-                quota_bytes=quota_bytes(site),
-                refused=not passed,
+            trace_to_keep = TraceToKeep(
+                site.sitekey, session.session_id, new_id(), data, retention_s(site), refused=not passed
             )
+            kept = await self._store.add_trace(trace_to_keep, quota_bytes=quota_bytes(site))
         except Exception:
             logger.exception("trace not collected", extra={"fields": {"session": ref(session.session_id)}})
             self._dropped("store_error")

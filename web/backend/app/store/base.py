@@ -29,6 +29,19 @@ class RateDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class TraceToKeep:
+    """A collected trace handed to the store: the site and session it belongs to, its id and bytes, how long it
+    is kept (``ttl_s``), and whether the model refused it (``refused``: quarantined, never labelled)."""
+
+    sitekey: str
+    session_id: str
+    trace_id: str
+    data: bytes
+    ttl_s: float
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StoredTrace:
     """A collected trace as stored, with the site's label for its session (``None`` until reported).
 
@@ -120,18 +133,8 @@ class Store(ABC):
 
     # --- collected traces -------------------------------------------------------------------------------------
     @abstractmethod
-    async def add_trace(
-        self,
-        sitekey: str,
-        session_id: str,
-        trace_id: str,
-        data: bytes,
-        ttl_s: float,
-        *,
-        quota_bytes: int,
-        refused: bool = False,
-    ) -> bool:
-        """Keeps a collected trace until its retention ends, if the site's live traces and this one stay within
+    async def add_trace(self, trace: TraceToKeep, *, quota_bytes: int) -> bool:
+        """Keeps ``trace`` until its retention ends, if the site's live traces and this one stay within
         ``quota_bytes``; ``False`` (nothing kept) past the quota. Expired traces are freed first."""
 
     @abstractmethod

@@ -21,6 +21,7 @@ from web.backend.app.store.base import (
     Store,
     StoredProfile,
     StoredTrace,
+    TraceToKeep,
     Versioned,
     window_index,
 )
@@ -203,27 +204,19 @@ class MemoryStore(Store):
             return RateDecision(True, count, retry)
 
     # --- collected traces -------------------------------------------------------------------------------------
-    async def add_trace(
-        self,
-        sitekey: str,
-        session_id: str,
-        trace_id: str,
-        data: bytes,
-        ttl_s: float,
-        *,
-        quota_bytes: int,
-        refused: bool = False,
-    ) -> bool:
+    async def add_trace(self, trace: TraceToKeep, *, quota_bytes: int) -> bool:
         with self._lock:
             now = self._clock()
             self._sweep(now)
-            site = self._sites.setdefault(sitekey, _SiteTraces())
-            if site.bytes_used + len(data) > quota_bytes:
+            site = self._sites.setdefault(trace.sitekey, _SiteTraces())
+            if site.bytes_used + len(trace.data) > quota_bytes:
                 return False
-            expires = now + ttl_s
-            site.traces[trace_id] = StoredTrace(trace_id, session_id, expires, data, None, refused)
-            site.bytes_used += len(data)
-            heapq.heappush(self._collected, (expires, sitekey, "t", trace_id))
+            expires = now + trace.ttl_s
+            site.traces[trace.trace_id] = StoredTrace(
+                trace.trace_id, trace.session_id, expires, trace.data, None, trace.refused
+            )
+            site.bytes_used += len(trace.data)
+            heapq.heappush(self._collected, (expires, trace.sitekey, "t", trace.trace_id))
             return True
 
     async def set_label(self, sitekey: str, session_id: str, label: str, ttl_s: float) -> int:

@@ -29,6 +29,7 @@ from web.backend.app.store.base import (
     StoredProfile,
     StoredTrace,
     StoreUnavailableError,
+    TraceToKeep,
     Versioned,
     window_index,
 )
@@ -233,32 +234,22 @@ class RedisStore(Store):
         """The site's trace index, size hash and byte counter (the sweep's ``KEYS``)."""
         return [f"{self._p}trs:{sitekey}", f"{self._p}trsz:{sitekey}", f"{self._p}trb:{sitekey}"]
 
-    async def add_trace(
-        self,
-        sitekey: str,
-        session_id: str,
-        trace_id: str,
-        data: bytes,
-        ttl_s: float,
-        *,
-        quota_bytes: int,
-        refused: bool = False,
-    ) -> bool:
+    async def add_trace(self, trace: TraceToKeep, *, quota_bytes: int) -> bool:
         now = self._clock()
         keys = [
-            *self._site_keys(sitekey),
-            f"{self._p}tr:{sitekey}:{trace_id}",
-            f"{self._p}trsess:{sitekey}:{session_id}",
+            *self._site_keys(trace.sitekey),
+            f"{self._p}tr:{trace.sitekey}:{trace.trace_id}",
+            f"{self._p}trsess:{trace.sitekey}:{trace.session_id}",
         ]
         args: list[bytes | str | int] = [
             repr(now),
-            repr(now + ttl_s),
-            max(1, int(ttl_s * 1000)),
+            repr(now + trace.ttl_s),
+            max(1, int(trace.ttl_s * 1000)),
             quota_bytes,
-            trace_id,
-            session_id,
-            data,
-            int(refused),
+            trace.trace_id,
+            trace.session_id,
+            trace.data,
+            int(trace.refused),
             SWEEP_BATCH,
         ]
         return bool(await self._call(self._add_trace(keys=keys, args=args)))
