@@ -8,8 +8,9 @@ seeds ``base.seed``, ``base.seed + 1`` and ``base.seed + 2``, and writes per see
 - the kept model's validation accuracy (the whole network on the validation tiles, as serving runs it), the
   best epoch and the seconds the run took (the maps' computation is reported once, beside);
 - the precision of confident predictions at several thresholds on the **validation** tiles (where the curation
-  threshold is chosen), and ``bank_precision`` on the **test** tiles at ``curate_bank.confidence_threshold`` (the
-  figure the promotion gate reads, :func:`tcurity.images.evaluate.bank_precision`);
+  gate's confidence is chosen, :func:`tcurity.images.curate.choose_threshold`), and ``bank_precision`` on the
+  **test** tiles at the confidence chosen for that seed's model (the figure the promotion gate reads,
+  :func:`tcurity.images.evaluate.bank_precision`);
 - a digest of the trained weights: the same seed gives the same digest on a rerun (deterministic seeds).
 
 Registers nothing and writes no model. `cpu_cached` on one core: about 2 CPU minutes for the maps (once), 3 per seed.
@@ -37,6 +38,7 @@ import torch
 from tcurity.config import PROJECT_ROOT, ProfileName, params, resolve, setup_logging
 from tcurity.images.classes import CLASSES
 from tcurity.images.classifier import TileClassifier
+from tcurity.images.curate import choose_threshold
 from tcurity.images.effnet import build_lite0
 from tcurity.images.evaluate import bank_precision
 from tcurity.images.features import cached_features
@@ -77,7 +79,7 @@ def one_seed(seed: int, profile_name: ProfileName, max_train_minutes: float | No
     setup_logging("INFO")
     p = params()
     train_cfg = p.train_effnet
-    threshold = p.curate_bank.confidence_threshold
+    curate = p.curate_bank
     profile = train_cfg.profiles[profile_name]
     if max_train_minutes is not None:
         profile = profile.model_copy(update={"max_train_minutes": max_train_minutes})
@@ -89,6 +91,7 @@ def one_seed(seed: int, profile_name: ProfileName, max_train_minutes: float | No
     classifier = TileClassifier(result.model, result.spec, device="cpu")
     val_rows = scores(classifier, root, val, "val")
     test_rows = scores(classifier, root, test, "test")
+    threshold, _ = choose_threshold(val_rows, curate.confidence_threshold, curate.target_precision)
     row: dict[str, object] = {
         "seed": seed,
         "val_accuracy": round(result.val_accuracy, 4),
@@ -104,6 +107,7 @@ def one_seed(seed: int, profile_name: ProfileName, max_train_minutes: float | No
             str(t): bank_precision(val_rows, t, split="val")["coverage"] for t in VAL_THRESHOLDS
         },
         "bank_precision": bank_precision(test_rows, threshold),
+        "curation_threshold": threshold,
         "test_accuracy": round(float((test_rows["label"] == test_rows["predicted"]).mean()), 4),
         "weights_digest": weights_digest(result.model),
     }
@@ -154,7 +158,10 @@ def run(
         "jobs": jobs,
         "feature_maps_seconds": maps_seconds,
         "feature_maps_cpu_seconds": maps_cpu,
-        "curation_threshold": p.curate_bank.confidence_threshold,
+        "curation": {
+            "floor": p.curate_bank.confidence_threshold,
+            "target_precision": p.curate_bank.target_precision,
+        },
         "runs": runs,
         "val_accuracy_min": min(accuracies),
         "val_accuracy_mean": round(float(np.mean(accuracies)), 4),

@@ -1,5 +1,9 @@
 """DVC stage ``curate_bank``: the trained classifier scores every tile; confident agreements form the bank.
 
+The gate's confidence is chosen for this model on the validation tiles (``curate_bank.target_precision``, never
+below ``curate_bank.confidence_threshold``: :func:`tcurity.images.curate.choose_threshold`) and written into the
+bank's index, where evaluation and the AI server read it.
+
 Writes ``data/bank`` (``index.json`` plus the admitted images; the AI server's
 ``PHASE_B_PROBLEM_IMAGE_ROOT``), the scores of every tile (``data/interim/phase_b/tile_scores.parquet``, for evaluation) and a per-class
 summary of what the gate admitted.
@@ -15,7 +19,7 @@ import torch
 from pipelines.stage import parse_stage
 from tcurity.config import Params, resolve
 from tcurity.images.classifier import load_local_classifier
-from tcurity.images.curate import bank_summary, score_tiles, write_bank
+from tcurity.images.curate import bank_summary, choose_threshold, score_tiles, write_bank
 from tcurity.images.tiles import list_tiles, split_tiles
 from tcurity.images.tracking import Registration
 
@@ -39,8 +43,21 @@ def curate_bank(p: Params) -> dict[str, object]:
     scores.to_parquet(scores_path, index=False)
     registration = Registration.read(model_dir)
     model = {"name": registration.name, "version": registration.version}
-    write_bank(scores, root, resolve(cfg.bank_dir), cfg.confidence_threshold, model)
-    summary = {"model": model, **bank_summary(scores, cfg.confidence_threshold)}
+    threshold, val_precision = choose_threshold(scores, cfg.confidence_threshold, cfg.target_precision)
+    if val_precision < cfg.target_precision:
+        logger.warning(
+            "no confidence reaches validation precision %.3f; the gate takes %.4f (precision %.4f)",
+            cfg.target_precision,
+            threshold,
+            val_precision,
+        )
+    write_bank(scores, root, resolve(cfg.bank_dir), threshold, model)
+    summary = {
+        "model": model,
+        "target_precision": cfg.target_precision,
+        "val_precision": round(val_precision, 4),
+        **bank_summary(scores, threshold),
+    }
     out = resolve(cfg.summary_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")

@@ -30,7 +30,7 @@ from tcurity import registry
 from tcurity.config import EvaluateImagesParams, Params, resolve
 from tcurity.evaluate.headline import attacker_headline, image_headline, write_headline
 from tcurity.images.attacker import AttackReport, attack, random_guess_solve_rate, train_attacker
-from tcurity.images.bank import ImageBank
+from tcurity.images.bank import BankIndex, ImageBank
 from tcurity.images.classifier import TileClassifier, load_local_classifier, load_registered_classifier
 from tcurity.images.evaluate import (
     bank_precision,
@@ -53,7 +53,9 @@ def evaluate_images(p: Params) -> dict[str, object]:
     model_dir, registration, classifier = checked_classifier(p)
     scores = pd.read_parquet(resolve(curate.scores_path))
     test = classification_metrics(scores, classifier.classes, "test")
-    precision = bank_precision(scores, curate.confidence_threshold, "test")
+    bank_dir = resolve(curate.bank_dir)
+    threshold = BankIndex.read(bank_dir).confidence_threshold  # the gate curate_bank chose for this model
+    precision = bank_precision(scores, threshold, "test")
     training = read_training_summary(model_dir)
     metrics: dict[str, object] = {
         "model": {"name": registration.name, "version": registration.version},
@@ -63,8 +65,8 @@ def evaluate_images(p: Params) -> dict[str, object]:
         "per_class": test.per_class,
         "top_confusions": top_confusions(test.confusion, classifier.classes),
         "bank_precision": precision["precision"],
-        "bank_precision_detail": {**precision, "confidence_threshold": curate.confidence_threshold},
-        "bank_size": ImageBank.load(resolve(curate.bank_dir)).sizes(),
+        "bank_precision_detail": {**precision, "confidence_threshold": threshold},
+        "bank_size": ImageBank.load(bank_dir).sizes(),
     }
     write_outputs(cfg, metrics, test.confusion, classifier.classes)
     gated = {

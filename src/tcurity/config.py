@@ -350,7 +350,14 @@ class CurateBankParams(_Section):
     bank_dir: Path
     scores_path: Path
     summary_path: Path
-    confidence_threshold: float = Field(gt=0, le=1)
+    confidence_threshold: float = Field(
+        gt=0, le=1, description="the gate's floor: the lowest confidence a tile may be admitted at"
+    )
+    target_precision: float = Field(
+        gt=0,
+        le=1,
+        description="validation precision the gate's confidence is chosen to reach (above the floor)",
+    )
     device: DeviceName
     num_threads: int = Field(ge=0, description="torch CPU threads; 0 leaves torch's default")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tcurity.config import params, resolve
 from tcurity.images.bank import BankIndex, ImageBank
-from tcurity.images.curate import bank_summary, gate, write_bank
+from tcurity.images.curate import bank_summary, choose_threshold, gate, write_bank
 from tcurity.images.evaluate import bank_precision, classification_metrics, top_confusions
 from tcurity.images.tiles import list_tiles
 
@@ -57,6 +57,55 @@ def test_bank_precision_judges_the_confident_model_against_held_out_labels() -> 
         "admitted": 5,
         "held_out": 6,
     }
+
+
+# Test tiles from the most confident down: right, wrong, right, right, right, wrong, right (0.99 ... 0.90, 0.80).
+# Gate precision at each confidence: 0.99: 1/1, 0.98: 1/2, 0.97: 2/3, 0.96: 3/4, 0.95: 4/5, 0.92: 4/6, 0.90: 5/7.
+LADDER = _scores(
+    [
+        ("bus/1.jpg", "bus", "test", "bus", 0.99),
+        ("bus/2.jpg", "bus", "test", "car", 0.98),
+        ("bus/3.jpg", "bus", "test", "bus", 0.97),
+        ("bus/4.jpg", "bus", "test", "bus", 0.96),
+        ("car/1.jpg", "car", "test", "car", 0.95),
+        ("car/2.jpg", "car", "test", "bus", 0.92),
+        ("car/3.jpg", "car", "test", "car", 0.90),
+        ("car/4.jpg", "car", "val", "bus", 0.999),  # another split: never read
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("floor", "target", "expected"),
+    [
+        (0.5, 0.75, (0.95, 0.8)),  # 0.96 reaches it too, 0.95 is lower; 0.92 and 0.90 fall short
+        (0.5, 0.70, (0.90, 5 / 7)),  # every tile: 5 of 7; never below the lowest confidence scored
+        (0.5, 0.81, (0.99, 1.0)),
+        (0.97, 0.60, (0.97, 2 / 3)),
+        (0.975, 0.60, (0.99, 1.0)),  # the floor comes first: 0.97 is no candidate
+        (0.5, 1.0, (0.99, 1.0)),
+    ],
+)
+def test_the_gate_is_the_lowest_confidence_that_reaches_the_precision(
+    floor: float, target: float, expected: tuple[float, float]
+) -> None:
+    threshold, precision = choose_threshold(LADDER, floor, target, split="test")
+    assert threshold == expected[0] and precision == pytest.approx(expected[1])
+
+
+def test_a_target_no_confidence_reaches_takes_the_most_precise_gate() -> None:
+    wrong_on_top = _scores([("a.jpg", "bus", "val", "car", 0.99), ("b.jpg", "bus", "val", "bus", 0.9)])
+    assert choose_threshold(wrong_on_top, 0.5, 0.9) == (0.9, 0.5)
+
+
+def test_ties_are_admitted_together() -> None:
+    tied = _scores([("a.jpg", "bus", "val", "car", 0.97), ("b.jpg", "bus", "val", "bus", 0.97)])
+    assert choose_threshold(tied, 0.5, 0.6) == (0.97, 0.5)  # 0.5 is the best there is, at the only cut
+
+
+def test_a_classifier_confident_about_nothing_cannot_curate() -> None:
+    with pytest.raises(ValueError, match="cannot curate"):
+        choose_threshold(LADDER, 0.9999, 0.9, split="test")
 
 
 def test_classification_metrics_on_hand_made_scores() -> None:

@@ -75,6 +75,42 @@ def _decode(root: Path, tiles: Sequence[Tile]) -> list[Image.Image]:
     return images
 
 
+def choose_threshold(
+    scores: pd.DataFrame, floor: float, target_precision: float, split: str = "val"
+) -> tuple[float, float]:
+    """The gate's confidence for this model: the lowest confidence a ``split`` tile was scored at, not below
+    ``floor``, at which the ``split`` tiles the model is that confident about carry its prediction as their label
+    at least ``target_precision`` of the time.
+
+    Chosen on validation tiles (never the test tiles, which measure the bank), so the gate follows the model it
+    was trained with rather than a number fixed for an earlier one. When no confidence reaches the target, the
+    one with the highest precision is taken (ties: the lowest), and the caller reports the miss.
+
+    Returns:
+        The threshold and the ``split`` precision at it.
+
+    Raises:
+        ValueError: when no ``split`` tile is as confident as ``floor``.
+    """
+    rows = scores[scores["split"] == split].sort_values("confidence", ascending=False)
+    rows = rows[rows["confidence"] >= floor]
+    if rows.empty:
+        raise ValueError(f"no {split} tile is scored at confidence >= {floor}: the classifier cannot curate")
+    agree = (rows["predicted"] == rows["label"]).to_numpy()
+    # Candidates are the confidences the split's tiles were scored at (a gate below the lowest admitted one would
+    # admit tiles at confidences no validation tile vouched for); the gate "confidence >= c_k" takes every tile at
+    # c_k, ties included.
+    confidence = rows["confidence"].to_numpy()
+    last_of_value = np.r_[confidence[1:] != confidence[:-1], True]
+    cut = confidence[last_of_value]
+    precision = (np.cumsum(agree) / np.arange(1, len(agree) + 1))[last_of_value]
+    reaching = np.flatnonzero(
+        precision >= target_precision
+    )  # candidates run from the highest confidence down
+    best = int(reaching.max()) if reaching.size else int(np.flatnonzero(precision == precision.max()).max())
+    return float(cut[best]), float(precision[best])
+
+
 def gate(scores: pd.DataFrame, threshold: float) -> pd.Series:
     """Which tiles enter the bank: predicted class == label and confidence >= ``threshold``."""
     return (scores["predicted"] == scores["label"]) & (scores["confidence"] >= threshold)
