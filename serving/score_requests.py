@@ -6,20 +6,32 @@ validates and encodes the returned model again; for a trace of a few dozen event
 HTTP stack itself. Here a body is validated once, from bytes. A body that fails goes through FastAPI's steps
 (:func:`fastapi_errors`), so every refusal keeps exactly the error FastAPI gave: the same codes, locations
 and messages, and a trace check's own code.
+
+A score endpoint is served by a :class:`ScoreRoute` added to the app itself (:func:`add_score_route`), ahead
+of the included routers (walking them costs more than the trivial endpoint's whole routing): FastAPI matches it first and calls it with the request, without solving dependencies
+or serialising a return value, work a route that reads its own body and encodes its own answer does not need
+(together about as much CPU as the trivial endpoint's whole request). It is documented like any other route.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from serving.decisions import Decision
+from serving.schemas import ERROR_RESPONSES
 from tcurity.web.ai_api import ScoreRequest, ScoreResponse
+
+ScoreEndpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
 # The request body as the OpenAPI document shows it (the routes read it themselves, so FastAPI cannot see it).
 SCORE_REQUEST_BODY: dict[str, Any] = {
@@ -36,7 +48,15 @@ async def read_score_request(request: Request) -> ScoreRequest:
     Raises:
         RequestValidationError: the errors FastAPI would have raised for this body.
     """
-    body = await request.body()
+    return parse_score_request(await request.body())
+
+
+def parse_score_request(body: bytes) -> ScoreRequest:
+    """A body's bytes as a validated :class:`ScoreRequest` (the part of reading a request that is not HTTP).
+
+    Raises:
+        RequestValidationError: the errors FastAPI would have raised for this body.
+    """
     try:
         return ScoreRequest.model_validate_json(body)
     except ValidationError:
@@ -77,6 +97,46 @@ def score_response(decision: Decision) -> Response:
     """The decision as the documented :class:`ScoreResponse`, encoded by pydantic in one step."""
     typed = ScoreResponse.model_validate(decision, from_attributes=True)
     return Response(typed.model_dump_json().encode(), media_type="application/json")
+
+
+class ScoreRoute(APIRoute):
+    """An :class:`APIRoute` whose endpoint takes the :class:`Request` and returns a finished :class:`Response`.
+
+    FastAPI still matches, documents and guards it (the app's exception handlers answer whatever it raises);
+    only its request handler is the endpoint itself, so no dependency is solved and no return value
+    validated or encoded.
+    """
+
+    def get_route_handler(self) -> ScoreEndpoint:
+        """The endpoint, called with the request as it is."""
+        if not inspect.iscoroutinefunction(self.endpoint):
+            raise TypeError(f"{self.path}: a score endpoint is a coroutine function of the request")
+        endpoint: ScoreEndpoint = self.endpoint
+        return endpoint
+
+
+def add_score_route(app: FastAPI, path: str, endpoint: ScoreEndpoint, tags: list[str]) -> None:
+    """Serves ``endpoint`` at ``POST path`` as a :class:`ScoreRoute` of the app itself, documented with the
+    :class:`ScoreRequest` body, the :class:`ScoreResponse` answer and the error responses.
+
+    Called before the routers are included, so FastAPI tries the route before them (only FastAPI's own docs
+    routes, where they are served, come first)."""
+    app.router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        response_model=ScoreResponse,
+        responses=ERROR_RESPONSES,
+        openapi_extra=SCORE_REQUEST_BODY,
+        tags=list(tags),
+        route_class_override=ScoreRoute,
+    )
+
+
+def scoring_clock() -> float:
+    """The event loop thread's CPU seconds: scoring runs on it, so the difference of two readings around the
+    scoring is what the scoring cost, whatever else the process does meanwhile."""
+    return time.thread_time()
 
 
 def document_raw_bodies(app: FastAPI, models: tuple[type[BaseModel], ...] = (ScoreRequest,)) -> None:

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import Request, Response
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.score_requests import fastapi_errors
+from serving.score_requests import ScoreRoute, fastapi_errors
 from tests.serving.conftest import AUTH, settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures/integrity"
@@ -121,3 +122,14 @@ def test_the_request_body_is_documented(bare: TestClient) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["ScoreRequest"]["properties"]["trace"] == {"$ref": "#/components/schemas/Trace"}
     assert {"Trace", "TracePoints", "PerforationTask", "GridTask", "ScoreResponse"} <= set(schemas)
+
+
+def test_a_score_route_must_be_a_coroutine_of_the_request() -> None:
+    """A ScoreRoute calls its endpoint with the request and awaits it: a plain function is refused when the route
+    is built, not on the first request."""
+
+    def plain(request: Request) -> Response:
+        return Response(b"{}")
+
+    with pytest.raises(TypeError, match="coroutine function"):
+        ScoreRoute("/v1/x", plain, methods=["POST"])
