@@ -21,7 +21,9 @@ the project's by default), named with its version and layers in the output.
 Each run is kept under its ``--label`` in the output file (``runs``), beside the runs already there. With
 ``--baseline-root`` (a checkout of the code before a change, e.g. ``git archive``'s) the run serves the score
 endpoint from both trees, alternating with the trivial endpoint ``--repeats`` times, so ``before`` and
-``after`` are measured side by side in one run.
+``after`` are measured side by side in one run. A baseline older than the server's scoring counters can be given
+them (the counters alone, the request path untouched) so that both trees have the server's own reading;
+``--baseline-note`` records how the tree was made.
 
     python -m bench.serving [--label current] [--requests 6000] [--concurrency 64] [--workers 2] [--out PATH]
         [--registry URI] [--baseline-root PATH] [--repeats 1]
@@ -372,6 +374,9 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=1, help="alternations of the endpoints (with a baseline)"
     )
+    parser.add_argument(
+        "--baseline-note", default="", help="how the baseline tree was made, kept in the output"
+    )
     args = parser.parse_args()
     setup_logging()
     if args.registry:
@@ -410,6 +415,7 @@ def main() -> None:
         score = mean_of(measured[name])
         run[name] = {
             "tree": str(root),
+            "note": args.baseline_note if name == "before" else "",
             "score": score,
             "repeats": measured[name],
             "http_cost": http_cost(score, run["trivial"], request_path_ms),
