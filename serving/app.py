@@ -67,11 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.telemetry = telemetry
+    phase_a.install(app)  # first: its lane is the innermost middleware, its route tried before the routers
     app.add_middleware(MeasuredRequests, metrics=telemetry.http)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(ops.router)
-    app.include_router(phase_a.router)
     app.include_router(phase_b.router)
     document_raw_bodies(app)
     return app

@@ -35,6 +35,18 @@ class Telemetry:
             ["role", "name"],
             registry=self.registry,
         )
+        self.scoring_cpu = Counter(
+            "ai_scoring_cpu_seconds_total",
+            "CPU seconds of the event loop spent validating and deciding scored traces (the request less HTTP)",
+            ["phase"],
+            registry=self.registry,
+        )
+        self.scored = Counter(
+            "ai_scored_total",
+            "Traces validated and decided (scoring_cpu's count)",
+            ["phase"],
+            registry=self.registry,
+        )
         self.reloads = Counter("ai_model_reloads_total", "Model set swaps", registry=self.registry)
         self.model_refusals = Counter(
             "ai_model_refusals_total",
@@ -59,6 +71,13 @@ class Telemetry:
             codes = integrity.get(kind)
             for code in codes if isinstance(codes, list) else []:
                 self._child(self.integrity, (phase, kind.rstrip("s"), str(code))).inc()
+
+    def count_scoring(self, phase: str, cpu_s: float) -> None:
+        """Adds one scored trace's validation and decision CPU seconds: the server's in-process scoring, measured
+        under its real load, which ``bench/serving.py`` subtracts from the server's CPU per request to leave
+        the HTTP layer's."""
+        self._child(self.scoring_cpu, (phase,)).inc(cpu_s)
+        self._child(self.scored, (phase,)).inc()
 
     def _child(self, metric: Counter, labels: tuple[str, ...]) -> Any:
         """``metric.labels(*labels)``, cached: ``labels()`` locks and builds a key on every call, and this runs

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
+from serving.score_requests import ScoreRoute
 from tcurity.config import params
 from tcurity.geometry import grid_layout, random_perforation
 from tcurity.sampling import Path2
@@ -138,6 +139,37 @@ def test_version_metrics_and_openapi(client: TestClient, champion: str) -> None:
     assert "/v1/phase-a/score" in spec["paths"]
     assert "422" in spec["paths"]["/v1/phase-a/score"]["post"]["responses"]
     assert "model_unavailable" in spec["info"]["description"]
+
+
+def test_scored_traces_count_their_scoring_cpu_and_refusals_do_not(client: TestClient) -> None:
+    """``ai_scored_total`` counts each trace validated and decided, ``ai_scoring_cpu_seconds_total`` their CPU
+    (what bench/serving.py subtracts from the server's CPU per request); a refused body counts in neither."""
+    client.post(URL, json=teleport_body(), headers=AUTH)
+    client.post(URL, json=teleport_body(1), headers=AUTH)
+    assert client.post(URL, json={"trace": 1}, headers=AUTH).status_code == 422
+    metrics = client.get("/metrics", headers=AUTH).text
+    assert 'ai_scored_total{phase="a"} 2.0' in metrics
+    cpu = next(
+        line for line in metrics.splitlines() if line.startswith('ai_scoring_cpu_seconds_total{phase="a"}')
+    )
+    assert 0.0 < float(cpu.split()[1]) < 10.0
+
+
+def test_the_score_route_comes_before_the_routers_and_is_documented(client: TestClient) -> None:
+    """The score route is a ScoreRoute (no dependency solving) of the app itself, ahead of every router (only
+    FastAPI's own docs routes, served in tests, come before it), and its operation is documented as before:
+    ScoreRequest in, ScoreResponse out, the error responses."""
+    routes = client.app.router.routes  # type: ignore[attr-defined]
+    first = next(i for i, route in enumerate(routes) if isinstance(route, ScoreRoute))
+    assert routes[first].path == URL
+    assert [route.path for route in routes[:first]] == ["/openapi.json", "/docs", "/docs/oauth2-redirect"]
+    operation = client.get("/openapi.json").json()["paths"][URL]["post"]
+    assert operation["operationId"] == "score_phase_a_v1_phase_a_score_post"
+    assert operation["tags"] == ["phase-a"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScoreResponse"
+    }
+    assert {"401", "413", "422", "503"} <= set(operation["responses"])
 
 
 def test_integrity_reasons_are_reported_counted_and_leave_passed_alone(client: TestClient) -> None:

@@ -6,15 +6,20 @@ No model is needed: every request here is answered before scoring (the app runs 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import Request, Response
 from fastapi.testclient import TestClient
+from starlette.datastructures import State
+from starlette.types import Message, Receive, Scope, Send
 
 from serving.app import create_app
-from serving.score_requests import fastapi_errors
+from serving.score_requests import ScoreLane, ScoreRoute, fastapi_errors
 from tests.serving.conftest import AUTH, settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures/integrity"
@@ -121,3 +126,113 @@ def test_the_request_body_is_documented(bare: TestClient) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["ScoreRequest"]["properties"]["trace"] == {"$ref": "#/components/schemas/Trace"}
     assert {"Trace", "TracePoints", "PerforationTask", "GridTask", "ScoreResponse"} <= set(schemas)
+
+
+def test_a_score_route_must_be_a_coroutine_of_the_request() -> None:
+    """A ScoreRoute calls its endpoint with the request and awaits it: a plain function is refused when the route
+    is built, not on the first request."""
+
+    def plain(request: Request) -> Response:
+        return Response(b"{}")
+
+    with pytest.raises(TypeError, match="coroutine function"):
+        ScoreRoute("/v1/x", plain, methods=["POST"])
+
+
+class Inner:
+    """An inner ASGI app that records what reached it (the request's path and the body it read) and answers 418."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bytes]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        self.seen.append((scope["path"], body))
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b"inner"})
+
+
+def lane_call(
+    lane: ScoreLane, path: str, chunks: list[bytes], token: str | None
+) -> tuple[int, bytes, dict[str, Any]]:
+    """One request through ``lane``, its body in ``chunks``: the status, the body answered and the scope."""
+    headers = [] if token is None else [(b"authorization", f"Bearer {token}".encode())]
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": path, "headers": headers}
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(lane(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), scope
+
+
+LANE_TOKEN = "lane-token-0123456789abcdef"
+
+
+@pytest.fixture
+def lane_parts() -> tuple[ScoreLane, Inner, list[bytes]]:
+    """A lane on ``/score`` in front of :class:`Inner`, serving ``ok:<body>`` for a body starting ``good``."""
+    inner = Inner()
+    served: list[bytes] = []
+
+    def serve(state: State, raw: bytes) -> bytes | None:
+        served.append(raw)
+        return b"ok:" + raw if raw.startswith(b"good") else None
+
+    state = State({"settings": settings(ai_server_token=LANE_TOKEN)})
+    route = create_app(settings()).router.routes[-1]
+    lane = ScoreLane(inner, "/score", route, state, serve)  # type: ignore[arg-type]
+    return lane, inner, served
+
+
+def test_the_lane_answers_an_accepted_body_itself_and_labels_the_route(
+    lane_parts: tuple[ScoreLane, Inner, list[bytes]],
+) -> None:
+    lane, inner, served = lane_parts
+    status, body, scope = lane_call(lane, "/score", [b"go", b"od body"], LANE_TOKEN)
+    assert (status, body) == (200, b"ok:good body")
+    assert served == [b"good body"]
+    assert inner.seen == []
+    assert scope["route"] is lane.route
+
+
+def test_the_lane_hands_a_refused_body_to_the_app_played_back_whole(
+    lane_parts: tuple[ScoreLane, Inner, list[bytes]],
+) -> None:
+    lane, inner, served = lane_parts
+    status, body, _ = lane_call(lane, "/score", [b"bad ", b"body"], LANE_TOKEN)
+    assert (status, body) == (418, b"inner")
+    assert served == [b"bad body"]
+    assert inner.seen == [("/score", b"bad body")]
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-0123456789abcdef"])
+def test_without_the_token_the_lane_reads_nothing_and_hands_over(
+    lane_parts: tuple[ScoreLane, Inner, list[bytes]], token: str | None
+) -> None:
+    lane, inner, served = lane_parts
+    status, _, _ = lane_call(lane, "/score", [b"good body"], token)
+    assert status == 418
+    assert served == []
+    assert inner.seen == [("/score", b"good body")]
+
+
+def test_other_paths_go_straight_to_the_app(lane_parts: tuple[ScoreLane, Inner, list[bytes]]) -> None:
+    lane, inner, served = lane_parts
+    status, _, _ = lane_call(lane, "/other", [b"good body"], LANE_TOKEN)
+    assert status == 418
+    assert served == []
+    assert inner.seen == [("/other", b"good body")]
