@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from tcurity.config import AttackerParams, VariationConfig
@@ -32,6 +32,7 @@ from tcurity.images.classifier import ClassifierSpec, images_to_tensor
 from tcurity.images.effnet import MEAN, STD
 from tcurity.images.render import render_tile
 from tcurity.images.tiles import Tile
+from tcurity.images.train import TileDataset
 from tcurity.problems import ClientProblem, ProblemAnswer
 from tcurity.task_checks import tiles_in_order
 
@@ -64,17 +65,13 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
-class _AttackerTiles(Dataset[tuple[torch.Tensor, int]]):
+class _AttackerTiles(TileDataset):
     """Training tiles; half of the draws first get the served look (zoom, colour, number badge, JPEG)."""
 
     def __init__(
         self, root: Path, tiles: Sequence[Tile], classes: Sequence[str], size: int, seed: int
     ) -> None:
-        self.root, self.tiles = root, list(tiles)
-        self.index = {c: i for i, c in enumerate(classes)}
-        self.rng = random.Random(seed)
-        self.variation = VariationConfig()
-        self.transform = v2.Compose(
+        transform = v2.Compose(
             [
                 v2.PILToTensor(),
                 v2.RandomResizedCrop(size, scale=(0.6, 1.0), antialias=True),
@@ -84,17 +81,15 @@ class _AttackerTiles(Dataset[tuple[torch.Tensor, int]]):
                 v2.Normalize(MEAN, STD),
             ]
         )
+        super().__init__(root, tiles, classes, transform)
+        self.rng = random.Random(seed)
+        self.variation = VariationConfig()
 
-    def __len__(self) -> int:
-        return len(self.tiles)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        tile = self.tiles[i]
-        with Image.open(self.root / tile.path) as raw:
-            image = raw.convert("RGB")
+    def varied(self, image: Image.Image) -> Image.Image:
+        """Half of the draws as a problem serves them, numbered 1-9 (the attacker sees served tiles)."""
         if self.rng.random() < 0.5:
-            image = render_tile(image, self.rng.randint(1, 9), self.rng, self.variation).image
-        return self.transform(image), self.index[tile.label]
+            return render_tile(image, self.rng.randint(1, 9), self.rng, self.variation).image
+        return image
 
 
 class AttackerScorer:

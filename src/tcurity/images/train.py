@@ -125,7 +125,11 @@ class TileDataset(Dataset[tuple[torch.Tensor, int]]):
         tile = self.tiles[i]
         with Image.open(self.root / tile.path) as raw:
             image = raw.convert("RGB")
-        return self.transform(image), self.index[tile.label]
+        return self.transform(self.varied(image)), self.index[tile.label]
+
+    def varied(self, image: Image.Image) -> Image.Image:
+        """The tile as drawn, before the transform: as read here; a subclass may vary it first."""
+        return image
 
 
 def train_transform(input_size: int, min_crop_scale: float) -> Callable[[Image.Image], torch.Tensor]:
@@ -277,17 +281,11 @@ class _Run:
         self.loader = _train_loader(root, train_tiles, classes, cfg, self.device)
         self.val_images = load_images(root, val_tiles)
         self.val_labels = np.array([self.spec.classes.index(t.label) for t in val_tiles])
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, cfg.lr, weight_decay=cfg.weight_decay)
         self.started = time.perf_counter()
         self.budget_s = cfg.max_train_minutes * 60.0
-        self.scheduler = _warmup_cosine(
-            self.optimizer,
-            steps=cfg.epochs * len(self.loader),
-            warmup=max(1, len(self.loader) // 2),
-            time_progress=self.time_progress,
+        self.optimizer, self.scheduler, self.loss_fn = _optimisation(
+            self.model, cfg, len(self.loader), self.time_progress
         )
-        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         logger.info(
             "training on %s: %d train / %d val tiles, %d px, %d epochs, %d frozen stages",
             self.device,
@@ -375,16 +373,10 @@ class _CachedRun:
         self.val_labels = np.array([index[t.label] for t in val_tiles])
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.steps_per_epoch = max(1, n // cfg.batch_size)
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, cfg.lr, weight_decay=cfg.weight_decay)
         self.budget_s = cfg.max_train_minutes * 60.0
-        self.scheduler = _warmup_cosine(
-            self.optimizer,
-            steps=cfg.epochs * self.steps_per_epoch,
-            warmup=max(1, self.steps_per_epoch // 2),
-            time_progress=self.time_progress,
+        self.optimizer, self.scheduler, self.loss_fn = _optimisation(
+            self.model, cfg, self.steps_per_epoch, self.time_progress
         )
-        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         logger.info(
             "training on %s from cached maps %s: %d train / %d val tiles, %d px, %d epochs, %d frozen stages",
             self.device,
@@ -513,6 +505,22 @@ def _train_loader(
         pin_memory=device.type == "cuda",
         persistent_workers=cfg.loader_workers > 0,
     )
+
+
+def _optimisation(
+    model: nn.Module, cfg: TrainConfig, steps_per_epoch: int, time_progress: Callable[[], float]
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR, nn.CrossEntropyLoss]:
+    """What both runs optimise with: AdamW on the trainable parameters, the warm-up and cosine schedule over
+    ``cfg.epochs`` epochs of ``steps_per_epoch`` steps (half an epoch of warm-up), and the loss."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = _warmup_cosine(
+        optimizer,
+        steps=cfg.epochs * steps_per_epoch,
+        warmup=max(1, steps_per_epoch // 2),
+        time_progress=time_progress,
+    )
+    return optimizer, scheduler, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
 
 def _warmup_cosine(
