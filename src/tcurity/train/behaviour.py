@@ -32,7 +32,6 @@ from tcurity.features.approach import APPROACH_FEATURE_NAMES as APPROACH_FEATURE
 from tcurity.features.phase_a import FEATURE_NAMES as PHASE_A_FEATURES
 from tcurity.scoring import (
     COMBINATION_RULES,
-    BundlePyfunc,
     ModelBundle,
     QuantileNormal,
     SupervisedLayer,
@@ -44,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # What a serving environment needs to load a bundle pyfunc (the scorer is numpy only).
 BUNDLE_PIP_REQUIREMENTS = ["numpy", "pandas", "mlflow"]
+# The file the pyfunc is logged as (tcurity.bundle_model).
+BUNDLE_MODEL_CODE = Path(__file__).resolve().parent.parent / "bundle_model.py"
 
 
 def reference_ranges(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -195,7 +196,7 @@ def log_bundle(
         bundle.save(directory)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=BundlePyfunc(),
+            python_model=str(BUNDLE_MODEL_CODE),  # models from code: the pyfunc is code, never a pickle
             artifacts={"bundle": str(directory)},
             input_example=pd.DataFrame(input_example[:2], columns=bundle.feature_names),
             pip_requirements=BUNDLE_PIP_REQUIREMENTS,
