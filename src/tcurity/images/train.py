@@ -529,8 +529,11 @@ def _warmup_cosine(
     """Linear warm-up over ``warmup`` steps, then cosine decay to 1 % of the base rate.
 
     The decay follows the step count, so a seed gives the same run every time, unless the time budget
-    (``time_progress``, 0 to 1) is further along by more than :data:`SCHEDULE_SLACK`: a machine too busy to
-    finish the epochs in time then anneals by the clock instead (and that run is not reproducible).
+    (``time_progress``, 0 to 1) is further along than the share of all steps taken (warm-up included) by more
+    than :data:`SCHEDULE_SLACK`: a machine too busy to finish the epochs in time then anneals by the clock instead
+    (and that run is not reproducible). The clock is set against the whole schedule, for the warm-up takes time
+    but no decay: set against the decay alone it ran ahead in every first epoch, and the rate followed the clock
+    on any machine for part of it.
     """
 
     def factor(step: int) -> float:
@@ -538,8 +541,8 @@ def _warmup_cosine(
             return (step + 1) / warmup
         progress = (step - warmup) / max(1, steps - warmup)
         clock = time_progress()
-        if clock > progress + SCHEDULE_SLACK:
-            progress = clock
+        if clock > step / steps + SCHEDULE_SLACK:  # behind the budget: decay as far as the clock has run
+            progress = max(progress, (clock * steps - warmup) / max(1, steps - warmup))
         progress = min(1.0, progress)
         return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
