@@ -284,7 +284,7 @@ class PromoteParams(_Section):
 
 # --- Phase B, image side (docs/phase_b_images.md) -------------------------------------------------------------
 DeviceName = Literal["auto", "cpu", "cuda"]
-ProfileName = Literal["cpu", "cpu_cached", "gpu"]
+ProfileName = Literal["cpu", "cpu_cached", "cpu_224", "gpu"]
 
 
 class ImageSplitParams(_Section):
