@@ -284,6 +284,14 @@ def environment(folder: Path, ai_url: str, token: str) -> dict[str, str]:
     }
 
 
+def default_input_size() -> int:
+    """The input size of the profile ``train_effnet`` trains (``params.yaml``): the champion's check."""
+    from tcurity.config import params
+
+    cfg = params().train_effnet
+    return cfg.profiles[cfg.profile].input_size
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -297,7 +305,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--depth", type=int, default=160, help="problems the measured fill makes")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--tiles-per-class", type=int, default=20)
-    parser.add_argument("--input-size", type=int, default=96, help="the CPU profile's classifier input")
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=default_input_size(),
+        help="the classifier input (default: the input size of train_effnet's configured profile)",
+    )
     parser.add_argument("--backend-workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     return parser.parse_args()
